@@ -1,0 +1,42 @@
+//! The `cartback` binary: thin wiring of the library crates, one module per subcommand
+//! under `commands/`. Every command reads its inputs, calls pure logic, and prints a human
+//! summary or, with `--json`, one JSON object on standard output.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Wins back abandoned shopping carts with machine learning.
+#[derive(Parser)]
+#[command(name = "cartback", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import cart events from files into the store (NDJSON, Segment, REES46, OTTO).
+    Import(commands::import::ImportArgs),
+    /// Write one training row per abandoned or purchased cart episode.
+    Episodes(commands::episodes::EpisodesArgs),
+    /// Generate realistic synthetic cart events as NDJSON.
+    GenEvents(commands::gen_events::GenEventsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Import(args) => commands::import::run(args),
+        Command::Episodes(args) => commands::episodes::run(args),
+        Command::GenEvents(args) => commands::gen_events::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! cartback's pure domain model.
+//!
+//! This crate owns the canonical [`Event`](event::Event), [`Money`](money::Money) and
+//! [`Timestamp`](time::Timestamp) types, the cart tracker state machine and the episode /
+//! feature extraction that turns carts into training rows. It performs no I/O and never
+//! reads a clock: time is always passed in, so every computation is replayable.
+
+pub mod cart;
+pub mod event;
+pub mod money;
+pub mod time;
+
+pub use cart::{Cart, CartLine, CartState};
+pub use event::{Event, EventId, EventKind, Item};
+pub use money::{Currency, Money, MoneyError};
+pub use time::{Duration, Timestamp};

@@ -1,0 +1,1 @@
+//! Parsers from every supported input format into canonical events.
