@@ -23,6 +23,14 @@ enum Command {
     Episodes(commands::episodes::EpisodesArgs),
     /// Generate realistic synthetic cart events as NDJSON.
     GenEvents(commands::gen_events::GenEventsArgs),
+    /// Off-policy evaluation of a policy from a logged file (IPW, SNIPW, DM, DR, SNDR, Switch-DR).
+    Ope(commands::ope::OpeArgs),
+    /// Recommendations: train ALS / co-occurrence / popularity, evaluate them, or ask a model for items.
+    Recommend(commands::recommend::RecommendArgs),
+    /// Train and evaluate a purchase-propensity model (logistic regression or GBDT).
+    Train(commands::train::TrainArgs),
+    /// Score a CSV file with a propensity model, optionally explaining each row.
+    Predict(commands::predict::PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +39,10 @@ fn main() -> ExitCode {
         Command::Import(args) => commands::import::run(args),
         Command::Episodes(args) => commands::episodes::run(args),
         Command::GenEvents(args) => commands::gen_events::run(args),
+        Command::Ope(args) => commands::ope::run(args),
+        Command::Recommend(args) => commands::recommend::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Predict(args) => commands::predict::run(args),
     };
     match result {
         Ok(code) => code,

@@ -124,6 +124,13 @@ pub struct Cart {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// Created by an order with no open cart: the shopper bought without cart activity the
+    /// tracker saw (the lines are the order's items).
+    #[serde(default)]
+    pub direct_purchase: bool,
+    /// An `order_cancelled` event arrived for this cart's order (the state stays).
+    #[serde(default)]
+    pub order_cancelled: bool,
 }
 
 impl Cart {

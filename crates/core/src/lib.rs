@@ -6,11 +6,15 @@
 //! reads a clock: time is always passed in, so every computation is replayable.
 
 pub mod cart;
+pub mod episodes;
 pub mod event;
 pub mod money;
 pub mod time;
+pub mod tracker;
 
 pub use cart::{Cart, CartLine, CartState};
+pub use episodes::{Episode, EpisodeBuilder, EpisodeSet};
 pub use event::{Event, EventId, EventKind, Item};
 pub use money::{Currency, Money, MoneyError};
 pub use time::{Duration, Timestamp};
+pub use tracker::{CartTracker, CartTransition, TrackerConfig, TrackerConfigError, TrackerStats};

@@ -1,1 +1,43 @@
-//! Parsers from every supported input format into canonical events.
+//! Parsers from every supported input format into canonical [`cartback_core::Event`]s,
+//! with validation that names the line and field of every refused record.
+//!
+//! Formats (one module each): cartback's own [`Format::Ndjson`], Segment e-commerce spec
+//! v2 calls ([`Format::Segment`]), REES46 CSV ([`Format::Rees46`]), OTTO JSONL
+//! ([`Format::Otto`]) and Shopify checkout / order webhooks ([`parse_shopify`]).
+//!
+//! Entry points:
+//! - [`EventReader`]: streams a file of any size in constant memory, one [`ParsedLine`]
+//!   (events, rejections, skipped count) per input line — used by `cartback import`;
+//! - [`parse_json_payload`]: one HTTP body → a [`ParsedBatch`] — used by the server;
+//! - [`parse_shopify`]: one webhook body for its topic.
+//!
+//! Every event gets a deterministic id (from the source's id, or derived from its
+//! content), so importing the same input twice yields the same ids and the store keeps
+//! one copy. `docs/events.md` documents the schema and every mapping.
+
+mod format;
+mod json;
+pub mod limits;
+mod ndjson;
+mod otto;
+mod payload;
+mod reader;
+mod rees46;
+mod rejection;
+mod segment;
+mod shopify;
+mod stream;
+#[cfg(test)]
+mod test_support;
+pub mod timestamp;
+mod validate;
+
+pub use format::Format;
+pub use limits::ParseOptions;
+pub use payload::{ParsedBatch, parse_json_payload};
+pub use rejection::{IngestError, Rejection};
+pub use shopify::{ShopifyTopic, parse_shopify};
+pub use stream::{EventReader, ParsedLine};
+
+/// The header line a REES46 CSV file must start with.
+pub const REES46_HEADER: &str = rees46::HEADER;

@@ -1,1 +1,142 @@
 //! Persistence behind one trait.
+//!
+//! This crate owns the [`Store`] trait — everything cartback keeps between runs — and its two
+//! implementations: [`SqliteStore`] (one file, zero set-up, the embedded default) and
+//! [`PostgresStore`] (shared state when several engine processes run). It also owns the
+//! schema of both and the migration runner that creates and upgrades it ([`migrate`]).
+//!
+//! Every trait method is one transaction: it either happens completely or not at all. Later
+//! needs that must be atomic together (a decision and its outbox message) become one method.
+//! The clients are synchronous; an async server calls the store from a writer thread or
+//! `spawn_blocking` (a `Store` is `Send`).
+//!
+//! [`open`] picks the backend from a location string: `postgres://…` or `postgresql://…` is a
+//! PostgreSQL URL, anything else a SQLite file path (created if missing). See `docs/store.md`.
+
+mod codec;
+mod error;
+pub mod migrate;
+mod postgres;
+mod sqlite;
+
+#[cfg(any(test, feature = "test-suite"))]
+pub mod conformance;
+#[cfg(test)]
+mod tests;
+
+pub use crate::postgres::PostgresStore;
+pub use crate::sqlite::SqliteStore;
+pub use error::StoreError;
+
+use cartback_core::{Cart, CartState, Event, Timestamp};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::AddAssign;
+
+/// Which database a [`Store`] keeps its data in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// What one [`Store::insert_events`] call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InsertReport {
+    /// Events stored by this call.
+    pub inserted: u64,
+    /// Events whose id was already stored, or appeared earlier in the same slice; they were
+    /// skipped (the first stored version is kept).
+    pub duplicates: u64,
+}
+
+impl AddAssign for InsertReport {
+    fn add_assign(&mut self, other: InsertReport) {
+        self.inserted += other.inserted;
+        self.duplicates += other.duplicates;
+    }
+}
+
+/// What [`Store::erase_user`] removed. Decisions, outbox messages and consent records join
+/// this report when their tables exist.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ErasureReport {
+    pub events: u64,
+    pub carts: u64,
+}
+
+impl ErasureReport {
+    /// Rows removed in all tables.
+    pub fn total(&self) -> u64 {
+        self.events + self.carts
+    }
+}
+
+/// Everything cartback persists. Each method runs in one transaction.
+pub trait Store: Send {
+    /// The database behind this store.
+    fn backend(&self) -> Backend;
+
+    /// The highest migration applied to the database (equal to [`migrate::LATEST_VERSION`]
+    /// once the store is open).
+    fn schema_version(&mut self) -> Result<u32, StoreError>;
+
+    /// Appends events to the log in one transaction, skipping every event whose id is already
+    /// stored or occurs earlier in `events` (the first stored version wins).
+    fn insert_events(&mut self, events: &[Event]) -> Result<InsertReport, StoreError>;
+
+    /// Number of events in the log.
+    fn event_count(&mut self) -> Result<u64, StoreError>;
+
+    /// Calls `visit` with every event in (timestamp, id) order, streaming from a cursor in
+    /// constant memory. Returns the number of events visited. `visit` cannot use the store.
+    fn scan_events(&mut self, visit: &mut dyn FnMut(Event)) -> Result<u64, StoreError>;
+
+    /// Earliest and latest event timestamps, or `None` when the log is empty.
+    fn time_bounds(&mut self) -> Result<Option<(Timestamp, Timestamp)>, StoreError>;
+
+    /// Replaces the whole cart table with `carts` in one transaction (the importer rebuilds
+    /// carts by replaying the log). When an id occurs twice, the last one wins.
+    fn replace_carts(&mut self, carts: &[Cart]) -> Result<(), StoreError>;
+
+    /// Inserts or overwrites the given carts by id. When an id occurs twice, the last one wins.
+    fn upsert_carts(&mut self, carts: &[Cart]) -> Result<(), StoreError>;
+
+    /// The cart with this id, if stored.
+    fn cart(&mut self, id: &str) -> Result<Option<Cart>, StoreError>;
+
+    /// Every cart of a user, oldest first (by creation time, then id).
+    fn carts_of_user(&mut self, user_id: &str) -> Result<Vec<Cart>, StoreError>;
+
+    /// Number of carts in every state, each [`CartState`] present (zero included).
+    fn cart_counts(&mut self) -> Result<BTreeMap<CartState, u64>, StoreError>;
+
+    /// Removes every event and cart of a user in one transaction and says how many went.
+    fn erase_user(&mut self, user_id: &str) -> Result<ErasureReport, StoreError>;
+}
+
+/// Whether a location names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(location: &str) -> bool {
+    let lower = location.trim_start().to_ascii_lowercase();
+    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+}
+
+/// Opens (and migrates) the store at `location`: a `postgres://…` / `postgresql://…` URL
+/// opens PostgreSQL, anything else is a SQLite file path, created with its parent
+/// directories if missing.
+pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if is_postgres_url(location) {
+        Ok(Box::new(PostgresStore::connect(location.trim())?))
+    } else {
+        Ok(Box::new(SqliteStore::open(location)?))
+    }
+}

@@ -3,3 +3,8 @@
 pub mod episodes;
 pub mod gen_events;
 pub mod import;
+pub mod tracking;
+pub mod ope;
+pub mod predict;
+pub mod recommend;
+pub mod train;

@@ -1,0 +1,371 @@
+use crate::test_support::{NOW, only_rejection, options, read, read_with};
+use crate::{EventReader, Format, ParseOptions};
+use cartback_core::{Currency, Event, EventId, EventKind, Item, Timestamp};
+use std::io::Read;
+
+const ADD: &str = r#"{"type":"product_added","timestamp":"2024-05-01T10:00:00Z","user_id":"u1","items":[{"id":"p1","price":1999}],"currency":"USD"}"#;
+
+fn full_event() -> Event {
+    Event {
+        id: EventId::derive("test", b"full"),
+        kind: EventKind::OrderCompleted,
+        timestamp: Timestamp(1_714_557_600_123),
+        user_id: "u1".into(),
+        anonymous_id: Some("anon-9".into()),
+        session_id: Some("s1".into()),
+        cart_id: Some("c1".into()),
+        order_id: Some("o1".into()),
+        items: vec![
+            Item {
+                id: "p1".into(),
+                name: Some("Trail shoe".into()),
+                category: Some("shoes".into()),
+                brand: Some("acme".into()),
+                price: Some(1_999),
+                quantity: 2,
+            },
+            Item {
+                id: "p2".into(),
+                name: None,
+                category: None,
+                brand: None,
+                price: None,
+                quantity: 1,
+            },
+        ],
+        currency: Some(Currency::EUR),
+        total: Some(3_998),
+        email: Some("ann@example.com".into()),
+        timezone: Some("Europe/Berlin".into()),
+        channel: Some("web".into()),
+        device: Some("mobile".into()),
+        message_id: Some("m1".into()),
+    }
+}
+
+#[test]
+fn reads_every_field_of_the_schema() {
+    let line = r#"{"id":"evt-1","type":"order_completed","timestamp":"2024-05-01T10:00:00.123Z","user_id":"u1","anonymous_id":"a1","session_id":"s1","cart_id":"c1","order_id":"o1","items":[{"id":"p1","name":"Shoe","category":"shoes","brand":"acme","price":1999,"quantity":2}],"currency":"usd","total":3998,"email":"ann@example.com","timezone":"Europe/Berlin","channel":"email","device":"desktop","message_id":"m1"}"#;
+    let outcome = read(Format::Ndjson, line);
+    assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections);
+    let event = &outcome.events[0];
+    assert_eq!(event.id, EventId::from_source("ndjson", "evt-1"));
+    assert_eq!(event.kind, EventKind::OrderCompleted);
+    assert_eq!(event.timestamp, Timestamp(1_714_557_600_123));
+    assert_eq!(event.user_id, "u1");
+    assert_eq!(event.anonymous_id.as_deref(), Some("a1"));
+    assert_eq!(event.order_id.as_deref(), Some("o1"));
+    assert_eq!(event.items[0].price, Some(1_999));
+    assert_eq!(event.items[0].quantity, 2);
+    assert_eq!(event.currency, Some(Currency::USD));
+    assert_eq!(event.total, Some(3_998));
+    assert_eq!(event.timezone.as_deref(), Some("Europe/Berlin"));
+    assert_eq!(event.message_id.as_deref(), Some("m1"));
+}
+
+#[test]
+fn derives_ids_from_content_when_absent() {
+    let reordered = r#"{ "currency":"USD", "items":[{"price":1999,"id":"p1"}], "user_id":"u1", "timestamp":1714557600000, "type":"product_added" }"#;
+    let outcome = read(Format::Ndjson, &format!("{ADD}\n{reordered}\n"));
+    assert_eq!(outcome.events.len(), 2);
+    let first = &outcome.events[0];
+    assert_eq!(first.id, first.content_id("ndjson"));
+    // Key order, spacing and time notation do not change the id: same content, same event.
+    assert_eq!(outcome.events[1].id, first.id);
+    assert_eq!(first.items[0].quantity, 1, "quantity defaults to 1");
+    let other = read(Format::Ndjson, &ADD.replace("1999", "2999"));
+    assert_ne!(other.events[0].id, first.id);
+}
+
+#[test]
+fn anonymous_shoppers_are_tracked_by_their_anonymous_id() {
+    let line =
+        r#"{"type":"cart_viewed","timestamp":"2024-05-01T10:00:00Z","anonymous_id":"anon-7"}"#;
+    let outcome = read(Format::Ndjson, line);
+    assert_eq!(outcome.events[0].user_id, "anon-7");
+    assert_eq!(outcome.events[0].anonymous_id.as_deref(), Some("anon-7"));
+}
+
+#[test]
+fn the_core_event_serialisation_round_trips() {
+    let mut minimal = full_event();
+    minimal.kind = EventKind::CartViewed;
+    minimal.items.clear();
+    minimal.currency = None;
+    minimal.total = None;
+    minimal.anonymous_id = None;
+    minimal.email = None;
+    for event in [full_event(), minimal] {
+        let json = serde_json::to_string(&event).unwrap();
+        let outcome = read(Format::Ndjson, &json);
+        assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections);
+        assert_eq!(outcome.events, vec![event]);
+    }
+}
+
+#[test]
+fn crlf_blank_lines_and_empty_input() {
+    let input = format!("\r\n{ADD}\r\n\r\n   \n{ADD}\r\n");
+    let outcome = read(Format::Ndjson, &input);
+    assert_eq!(outcome.events.len(), 2);
+    assert!(outcome.rejections.is_empty());
+    assert_eq!(outcome.lines, 2, "blank lines yield nothing");
+    let empty = read(Format::Ndjson, "");
+    assert_eq!(
+        (empty.events.len(), empty.rejections.len(), empty.lines),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn line_numbers_count_blank_lines() {
+    let input = format!("{ADD}\n\n{}\n", ADD.replace("1999", "19.99"));
+    let outcome = read(Format::Ndjson, &input);
+    assert_eq!(outcome.events.len(), 1);
+    assert_eq!(
+        outcome.rejections[0].to_string(),
+        "line 3: items[0].price: expected integer minor units (e.g. 1999 for 19.99), got 19.99"
+    );
+}
+
+fn reject(line: &str) -> String {
+    only_rejection(Format::Ndjson, line)
+}
+
+#[test]
+fn rejects_malformed_json_with_the_column() {
+    let message = reject(r#"{"type":"product_added","timestamp":}"#);
+    assert!(
+        message.starts_with("line 1: malformed JSON at column 37"),
+        "{message}"
+    );
+    let message = reject(&format!("{ADD} trailing"));
+    assert!(message.contains("malformed JSON at column"), "{message}");
+    let message = reject("[1, 2]");
+    assert!(
+        message.contains("expected a cartback event object"),
+        "{message}"
+    );
+}
+
+#[test]
+fn rejects_unknown_missing_and_mistyped_fields() {
+    let message = reject(&ADD.replace("\"user_id\"", "\"usr_id\""));
+    assert!(
+        message.starts_with("line 1: usr_id: unknown field (a typo?"),
+        "{message}"
+    );
+    assert!(message.contains("`user_id`"), "{message}");
+    let message = reject(&ADD.replace(r#""price":1999"#, r#""price":1999,"colour":"red""#));
+    assert!(
+        message.starts_with("line 1: items[0].colour: unknown field"),
+        "{message}"
+    );
+    assert_eq!(
+        reject(r#"{"timestamp":"2024-05-01T10:00:00Z","user_id":"u1"}"#),
+        "line 1: type: is required"
+    );
+    assert_eq!(
+        reject(r#"{"type":"cart_viewed","user_id":"u1"}"#),
+        "line 1: timestamp: is required"
+    );
+    assert_eq!(
+        reject(r#"{"type":"cart_viewed","timestamp":"2024-05-01T10:00:00Z"}"#),
+        "line 1: user_id: is required (or give anonymous_id for a shopper who is not logged in)"
+    );
+    assert_eq!(
+        reject(&ADD.replace(r#"{"id":"p1","#, "{")),
+        "line 1: items[0].id: is required"
+    );
+    let message = reject(&ADD.replace(r#""user_id":"u1""#, r#""user_id":5"#));
+    assert!(
+        message.starts_with("line 1: user_id: invalid type: integer `5`, expected a string"),
+        "{message}"
+    );
+    let message = reject(&ADD.replace("product_added", "purchase"));
+    assert!(
+        message.starts_with("line 1: type: unknown variant `purchase`"),
+        "{message}"
+    );
+    let message = reject(&ADD.replace(r#""2024-05-01T10:00:00Z""#, "1714557600000.5"));
+    assert!(message.contains("timestamp: expected an RFC 3339 time or integer epoch milliseconds, got 1714557600000.5"), "{message}");
+    let message = reject(&ADD.replace("2024-05-01T10:00:00Z", "yesterday"));
+    assert!(
+        message.starts_with("line 1: timestamp: `yesterday` is not an RFC 3339 time"),
+        "{message}"
+    );
+    assert_eq!(
+        reject(r#"{"type":"product_added","timestamp":"2024-05-01T10:00:00Z","user_id":"u1"}"#),
+        "line 1: items: a product_added event needs the product it is about"
+    );
+}
+
+#[test]
+fn rejects_bad_prices_and_quantities() {
+    assert_eq!(
+        reject(&ADD.replace("1999", "\"19.99\"")),
+        "line 1: items[0].price: expected integer minor units (e.g. 1999 for 19.99), got the string \"19.99\""
+    );
+    assert_eq!(
+        reject(&ADD.replace("1999", "-1")),
+        "line 1: items[0].price: must not be negative, got -1"
+    );
+    assert_eq!(
+        reject(&ADD.replace("1999", "10000000001")),
+        "line 1: items[0].price: 10000000001 minor units is larger than any real price (limit 10000000000)"
+    );
+    let with_quantity = |q: &str| {
+        ADD.replace(
+            "\"price\":1999",
+            &format!("\"price\":1999,\"quantity\":{q}"),
+        )
+    };
+    assert_eq!(
+        reject(&with_quantity("0")),
+        "line 1: items[0].quantity: must be between 1 and 10000, got 0"
+    );
+    assert_eq!(
+        reject(&with_quantity("10001")),
+        "line 1: items[0].quantity: must be between 1 and 10000, got 10001"
+    );
+    assert_eq!(
+        reject(&with_quantity("1.5")),
+        "line 1: items[0].quantity: expected a whole number, got 1.5"
+    );
+    assert_eq!(
+        reject(&ADD.replace(r#","currency":"USD""#, r#","currency":"USD","total":-5"#)),
+        "line 1: total: must not be negative, got -5"
+    );
+}
+
+#[test]
+fn rejects_unknown_or_missing_currency() {
+    assert_eq!(
+        reject(&ADD.replace("USD", "XYZ")),
+        "line 1: currency: `XYZ` is not an ISO 4217 currency code"
+    );
+    assert_eq!(
+        reject(&ADD.replace(r#","currency":"USD""#, "")),
+        "line 1: currency: is required when a price or total is given (ISO 4217 code such as USD)"
+    );
+}
+
+#[test]
+fn rejects_timestamps_out_of_range() {
+    let message = reject(&ADD.replace("2024-05-01T10:00:00Z", "1999-12-31T23:59:59Z"));
+    assert!(
+        message.starts_with("line 1: timestamp: 1999-12-31T23:59:59.000Z is before 2000-01-01"),
+        "{message}"
+    );
+    let message = reject(&ADD.replace("\"2024-05-01T10:00:00Z\"", "1714557600"));
+    assert!(
+        message.contains("is it in seconds instead of milliseconds?"),
+        "{message}"
+    );
+    let two_days_later = NOW.as_millis() + 2 * 86_400_000;
+    let message = reject(&ADD.replace("\"2024-05-01T10:00:00Z\"", &two_days_later.to_string()));
+    assert_eq!(
+        message,
+        "line 1: timestamp: 2024-06-03T00:00:00.000Z is more than 24 hours after now (2024-06-01T00:00:00.000Z)"
+    );
+    // Within the allowed skew is fine.
+    let soon = NOW.as_millis() + 3_600_000;
+    assert_eq!(
+        read(
+            Format::Ndjson,
+            &ADD.replace("\"2024-05-01T10:00:00Z\"", &soon.to_string())
+        )
+        .events
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn rejects_empty_ids_long_strings_and_too_many_items() {
+    assert_eq!(
+        reject(&ADD.replace("\"u1\"", "\"\"")),
+        "line 1: user_id: must not be empty"
+    );
+    assert_eq!(
+        reject(&ADD.replace("\"p1\"", "\"\"")),
+        "line 1: items[0].id: must not be empty"
+    );
+    assert_eq!(
+        reject(&ADD.replace("\"type\"", "\"id\":\"\",\"type\"")),
+        "line 1: id: must not be empty"
+    );
+    let long_name = "n".repeat(1_025);
+    assert_eq!(
+        reject(&ADD.replace(
+            r#""id":"p1""#,
+            &format!(r#""id":"p1","name":"{long_name}""#)
+        )),
+        "line 1: items[0].name: is 1025 bytes long; the limit is 1024"
+    );
+    let items: Vec<String> = (0..1_001).map(|i| format!(r#"{{"id":"p{i}"}}"#)).collect();
+    let many = ADD.replace(
+        r#"[{"id":"p1","price":1999}]"#,
+        &format!("[{}]", items.join(",")),
+    );
+    assert_eq!(
+        reject(&many),
+        "line 1: items: 1001 items; the limit is 1000"
+    );
+    assert_eq!(
+        reject(&ADD.replace("\"u1\"", "\"u1\",\"email\":\"not-an-address\"")),
+        "line 1: email: `not-an-address` is not an e-mail address"
+    );
+    assert_eq!(
+        reject(&ADD.replace("\"u1\"", "\"u1\",\"timezone\":\"+02:00\"")),
+        "line 1: timezone: `+02:00` is not an IANA time zone name such as Europe/Berlin"
+    );
+}
+
+#[test]
+fn rejects_invalid_utf8_and_keeps_reading() {
+    let mut input = b"{\"type\":\"cart_viewed\",\"user_id\":\"\xff\xfe\"}\n".to_vec();
+    input.extend_from_slice(ADD.as_bytes());
+    let outcome = read_with(Format::Ndjson, &input, options());
+    assert_eq!(outcome.events.len(), 1);
+    assert_eq!(
+        outcome.rejections[0].to_string(),
+        "line 1: invalid UTF-8 at byte 34"
+    );
+}
+
+#[test]
+fn a_ten_megabyte_line_is_rejected_without_buffering_it() {
+    // The long line is generated on the fly, never held in memory by the test either.
+    let long_line = std::io::repeat(b'x').take(10 * 1024 * 1024);
+    let rest = format!("\n{ADD}\n");
+    let input = std::io::BufReader::new(long_line.chain(rest.as_bytes()));
+    let mut events = 0;
+    let mut rejections = Vec::new();
+    for parsed in EventReader::new(Format::Ndjson, input, options()).unwrap() {
+        let parsed = parsed.unwrap();
+        events += parsed.events.len();
+        rejections.extend(parsed.rejections);
+    }
+    assert_eq!(events, 1);
+    assert_eq!(
+        rejections[0].to_string(),
+        "line 1: line is 10485760 bytes long; the limit is 1048576 (max_line_bytes)"
+    );
+}
+
+#[test]
+fn options_are_validated_before_reading() {
+    let options = ParseOptions {
+        max_line_bytes: 0,
+        ..ParseOptions::default()
+    };
+    let err = EventReader::new(Format::Ndjson, ADD.as_bytes(), options)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("max_line_bytes must be at least 1"),
+        "{err}"
+    );
+}

@@ -1,0 +1,207 @@
+use crate::test_support::{options, read};
+use crate::{Format, parse_json_payload};
+use cartback_core::{Currency, EventId, EventKind, Timestamp};
+
+const PRODUCT_ADDED: &str = r#"{"type":"track","event":"Product Added","userId":"u1","anonymousId":"a1","messageId":"msg-1","timestamp":"2024-05-01T10:00:00Z","properties":{"cart_id":"c1","product_id":"p1","sku":"S1","name":"Shoe","category":"shoes","brand":"acme","price":19.99,"quantity":2,"currency":"EUR"},"context":{"timezone":"Europe/Berlin","device":{"type":"mobile"},"traits":{"email":"ann@example.com"}},"channel":"browser"}"#;
+
+#[test]
+fn maps_a_product_added_call() {
+    let outcome = read(Format::Segment, PRODUCT_ADDED);
+    assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections);
+    let event = &outcome.events[0];
+    assert_eq!(event.id, EventId::from_source("segment", "msg-1"));
+    assert_eq!(event.kind, EventKind::ProductAdded);
+    assert_eq!(event.timestamp, Timestamp(1_714_557_600_000));
+    assert_eq!(event.user_id, "u1");
+    assert_eq!(event.anonymous_id.as_deref(), Some("a1"));
+    assert_eq!(event.cart_id.as_deref(), Some("c1"));
+    let item = &event.items[0];
+    assert_eq!(item.id, "p1", "product_id wins over sku");
+    assert_eq!(item.name.as_deref(), Some("Shoe"));
+    assert_eq!(item.brand.as_deref(), Some("acme"));
+    assert_eq!(item.price, Some(1_999));
+    assert_eq!(item.quantity, 2);
+    assert_eq!(event.currency, Some(Currency::EUR));
+    assert_eq!(event.total, None);
+    assert_eq!(event.email.as_deref(), Some("ann@example.com"));
+    assert_eq!(event.timezone.as_deref(), Some("Europe/Berlin"));
+    assert_eq!(event.device.as_deref(), Some("mobile"));
+    assert_eq!(event.channel.as_deref(), Some("web"));
+}
+
+#[test]
+fn maps_an_order_with_products_and_the_default_currency() {
+    let line = r#"{"type":"track","event":"Order Completed","anonymousId":"a9","originalTimestamp":"2024-05-01T12:00:00+02:00","properties":{"checkout_id":"chk-1","order_id":"o-50","total":27.5,"revenue":25,"email":"bo@example.com","products":[{"product_id":501,"price":7.5,"quantity":1},{"sku":"SKU-9","price":"10","quantity":2}]}}"#;
+    let outcome = read(Format::Segment, line);
+    assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections);
+    let event = &outcome.events[0];
+    assert_eq!(event.kind, EventKind::OrderCompleted);
+    assert_eq!(
+        event.user_id, "a9",
+        "anonymousId stands in for a missing userId"
+    );
+    assert_eq!(
+        event.timestamp,
+        Timestamp(1_714_557_600_000),
+        "originalTimestamp fallback"
+    );
+    assert_eq!(event.order_id.as_deref(), Some("o-50"));
+    assert_eq!(
+        event.cart_id.as_deref(),
+        Some("chk-1"),
+        "checkout_id stands in for cart_id"
+    );
+    assert_eq!(
+        event.currency,
+        Some(Currency::USD),
+        "the spec's default currency"
+    );
+    assert_eq!(event.total, Some(2_750), "total wins over revenue");
+    assert_eq!(event.items.len(), 2);
+    assert_eq!(event.items[0].id, "501");
+    assert_eq!(event.items[1].id, "SKU-9");
+    assert_eq!(event.items[1].price, Some(1_000));
+    assert_eq!(event.email.as_deref(), Some("bo@example.com"));
+    assert_eq!(
+        event.id,
+        event.content_id("segment"),
+        "no messageId: content id"
+    );
+}
+
+#[test]
+fn maps_every_spec_event_name() {
+    let cases = [
+        ("Product Viewed", EventKind::ProductViewed),
+        ("Product Clicked", EventKind::ProductViewed),
+        ("product added", EventKind::ProductAdded),
+        ("Product Removed", EventKind::ProductRemoved),
+        ("Cart Viewed", EventKind::CartViewed),
+        ("Checkout Started", EventKind::CheckoutStarted),
+        ("Checkout Step Viewed", EventKind::CheckoutStarted),
+        ("Checkout Step Completed", EventKind::CheckoutStarted),
+        ("Order Completed", EventKind::OrderCompleted),
+        ("Order Cancelled", EventKind::OrderCancelled),
+        ("Order Refunded", EventKind::OrderCancelled),
+        ("Email Opened", EventKind::MessageOpened),
+        ("Email Link Clicked", EventKind::MessageClicked),
+        ("Unsubscribed", EventKind::Unsubscribed),
+    ];
+    for (name, kind) in cases {
+        let line = format!(
+            r#"{{"type":"track","event":"{name}","userId":"u1","timestamp":"2024-05-01T10:00:00Z","properties":{{"product_id":"p1","email_id":"mail-3"}}}}"#
+        );
+        let outcome = read(Format::Segment, &line);
+        assert!(
+            outcome.rejections.is_empty(),
+            "{name}: {:?}",
+            outcome.rejections
+        );
+        assert_eq!(outcome.events[0].kind, kind, "{name}");
+        if kind == EventKind::MessageOpened {
+            assert_eq!(outcome.events[0].message_id.as_deref(), Some("mail-3"));
+        }
+    }
+}
+
+#[test]
+fn a_batch_rejects_only_its_bad_element_and_skips_the_rest() {
+    let line = r#"{"batch":[
+        {"type":"identify","userId":"u1","traits":{"email":"a@b.example"}},
+        {"type":"track","event":"Product Viewed","userId":"u1","timestamp":"2024-05-01T10:00:00Z","properties":{"product_id":"p1","price":5}},
+        {"type":"page","userId":"u1","name":"Home"},
+        {"type":"track","event":"Product Added","userId":"u1","timestamp":"2024-05-01T10:01:00Z","properties":{"product_id":"p1","price":"five"}},
+        {"type":"track","event":"Signed Up","userId":"u1","timestamp":"2024-05-01T10:01:00Z"},
+        {"type":"track","event":"Cart Viewed","userId":"u1","timestamp":"2024-05-01T10:02:00Z","properties":{"products":[{"product_id":"p1","price":5}]}}
+    ]}"#
+    .replace('\n', "");
+    let outcome = read(Format::Segment, &line);
+    assert_eq!(outcome.events.len(), 2);
+    assert_eq!(
+        outcome.skipped, 3,
+        "identify, page and a non-cart event are skipped"
+    );
+    assert_eq!(
+        outcome.rejections[0].to_string(),
+        "line 1: batch[3].properties.price: `five` is not a decimal amount"
+    );
+}
+
+#[test]
+fn names_the_field_of_every_bad_call() {
+    let reject = |line: &str| {
+        let outcome = read(Format::Segment, line);
+        assert!(outcome.events.is_empty(), "{:?}", outcome.events);
+        outcome.rejections[0].to_string()
+    };
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace(r#""userId":"u1","anonymousId":"a1","#, "")),
+        "line 1: userId: is required (or anonymousId)"
+    );
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace("19.99", "19.999")),
+        "line 1: properties.price: 19.999 has more decimal places than EUR allows (2)"
+    );
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace("19.99", "-3")),
+        "line 1: properties.price: amount -3 is negative"
+    );
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace(r#""quantity":2"#, r#""quantity":0"#)),
+        "line 1: properties.quantity: must be between 1 and 10000, got 0"
+    );
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace(r#""product_id":"p1","sku":"S1","#, "")),
+        "line 1: properties.product_id: is required (or sku)"
+    );
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace(r#""currency":"EUR""#, r#""currency":"EURO""#)),
+        "line 1: properties.currency: `EURO` is not an ISO 4217 currency code"
+    );
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace(r#""timestamp":"2024-05-01T10:00:00Z","#, "")),
+        "line 1: timestamp: is required (or originalTimestamp / sentAt)"
+    );
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace("2024-05-01T10:00:00Z", "2031-05-01T10:00:00Z")),
+        "line 1: timestamp: 2031-05-01T10:00:00.000Z is more than 24 hours after now (2024-06-01T00:00:00.000Z)"
+    );
+    assert_eq!(
+        reject(&PRODUCT_ADDED.replace(r#""properties":{"#, r#""properties":7,"x":{"#)),
+        "line 1: properties: expected an object, got 7"
+    );
+    let message = reject(r#"{"type":"track","event":"#);
+    assert!(
+        message.starts_with("line 1: malformed JSON at column 24"),
+        "{message}"
+    );
+    assert_eq!(
+        reject(r#"{"type":"track","userId":"u1"}"#),
+        "line 1: event: is required for a track call"
+    );
+}
+
+#[test]
+fn payloads_may_be_one_call_an_array_or_lines() {
+    let pretty = serde_json::to_string_pretty(
+        &serde_json::from_str::<serde_json::Value>(PRODUCT_ADDED).unwrap(),
+    )
+    .unwrap();
+    let single = parse_json_payload(Format::Segment, pretty.as_bytes(), &options()).unwrap();
+    assert_eq!(single.events.len(), 1);
+    let array = format!(
+        "[{PRODUCT_ADDED},{{\"type\":\"page\"}},{}]",
+        PRODUCT_ADDED.replace("19.99", "\"x\"")
+    );
+    let batch = parse_json_payload(Format::Segment, array.as_bytes(), &options()).unwrap();
+    assert_eq!((batch.events.len(), batch.skipped), (1, 1));
+    assert_eq!(
+        batch.rejections[0].to_string(),
+        "line 1: [2].properties.price: `x` is not a decimal amount"
+    );
+    let lines = format!("{PRODUCT_ADDED}\n{{oops\n{PRODUCT_ADDED}");
+    let batch = parse_json_payload(Format::Segment, lines.as_bytes(), &options()).unwrap();
+    assert_eq!(batch.events.len(), 2);
+    assert_eq!(batch.rejections.len(), 1);
+    assert_eq!(batch.rejections[0].line, 2);
+}

@@ -1,0 +1,175 @@
+use super::*;
+use crate::test_support::options;
+use cartback_core::{Currency, Event, EventKind, Timestamp};
+
+const CHECKOUT: &str = r#"{"id":123456,"token":"tok-1","cart_token":"cart-1","email":"ann@example.com","created_at":"2024-05-01T10:00:00-04:00","updated_at":"2024-05-01T10:05:00-04:00","currency":"USD","total_price":"39.98","line_items":[{"product_id":111,"variant_id":222,"sku":"SKU1","title":"Shoe","vendor":"acme","price":"19.99","quantity":2}],"customer":{"id":999,"email":"ann@example.com"}}"#;
+
+const ORDER: &str = r#"{"id":777,"checkout_token":"tok-1","cart_token":null,"email":"ann@example.com","created_at":"2024-05-01T11:00:00Z","processed_at":"2024-05-01T11:00:01Z","updated_at":"2024-05-01T11:30:00Z","currency":"EUR","total_price":"19.99","source_name":"web","line_items":[{"product_id":null,"variant_id":222,"title":"Shoe","price":"19.99","quantity":1}],"customer":{"id":999}}"#;
+
+fn parse(topic: &str, body: &str) -> Event {
+    parse_shopify(topic, body.as_bytes(), &options())
+        .unwrap()
+        .unwrap()
+}
+
+fn reject(topic: &str, body: &[u8]) -> String {
+    parse_shopify(topic, body, &options())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn maps_a_checkout() {
+    let event = parse("checkouts/create", CHECKOUT);
+    assert_eq!(event.kind, EventKind::CheckoutStarted);
+    assert_eq!(event.user_id, "999");
+    assert_eq!(event.anonymous_id, None);
+    assert_eq!(event.cart_id.as_deref(), Some("cart-1"));
+    assert_eq!(event.order_id, None);
+    assert_eq!(
+        event.timestamp,
+        Timestamp(1_714_572_000_000),
+        "created_at, offset applied"
+    );
+    assert_eq!(event.currency, Some(Currency::USD));
+    assert_eq!(event.total, Some(3_998));
+    assert_eq!(event.email.as_deref(), Some("ann@example.com"));
+    let item = &event.items[0];
+    assert_eq!(
+        (item.id.as_str(), item.price, item.quantity),
+        ("111", Some(1_999), 2)
+    );
+    assert_eq!(item.name.as_deref(), Some("Shoe"));
+    assert_eq!(item.brand.as_deref(), Some("acme"));
+}
+
+#[test]
+fn checkout_versions_are_distinct_events_and_repeats_dedupe() {
+    let create = parse("checkouts/create", CHECKOUT);
+    let update = parse("checkouts/update", CHECKOUT);
+    assert_eq!(
+        update.timestamp,
+        Timestamp(1_714_572_300_000),
+        "updated_at for updates"
+    );
+    assert_eq!(create.id, update.id, "same checkout version, same id");
+    let later = parse(
+        "checkouts/update",
+        &CHECKOUT.replace("10:05:00", "10:09:00"),
+    );
+    assert_ne!(later.id, update.id);
+    assert_eq!(parse("checkouts/update", CHECKOUT).id, update.id);
+}
+
+#[test]
+fn maps_orders_and_dedupes_create_with_paid() {
+    let created = parse("orders/create", ORDER);
+    assert_eq!(created.kind, EventKind::OrderCompleted);
+    assert_eq!(created.order_id.as_deref(), Some("777"));
+    assert_eq!(
+        created.cart_id.as_deref(),
+        Some("tok-1"),
+        "checkout_token when cart_token is null"
+    );
+    assert_eq!(
+        created.timestamp,
+        Timestamp(1_714_561_201_000),
+        "processed_at"
+    );
+    assert_eq!(
+        created.items[0].id, "222",
+        "variant_id when product_id is null"
+    );
+    assert_eq!(created.currency, Some(Currency::EUR));
+    assert_eq!(created.channel.as_deref(), Some("web"));
+    let paid = parse("orders/paid", ORDER);
+    assert_eq!(paid.id, created.id, "one purchase, one event");
+    let cancelled = parse(
+        "orders/cancelled",
+        &ORDER.replace(
+            r#""id":777,"#,
+            r#""id":777,"cancelled_at":"2024-05-02T09:00:00Z","#,
+        ),
+    );
+    assert_eq!(cancelled.kind, EventKind::OrderCancelled);
+    assert_ne!(cancelled.id, created.id);
+}
+
+#[test]
+fn anonymous_checkouts_use_the_token() {
+    let body = CHECKOUT.replace(r#","customer":{"id":999,"email":"ann@example.com"}"#, "");
+    let event = parse("checkouts/update", &body);
+    assert_eq!(event.user_id, "tok-1");
+    assert_eq!(event.anonymous_id.as_deref(), Some("tok-1"));
+}
+
+#[test]
+fn ignores_other_topics() {
+    assert_eq!(
+        parse_shopify("products/update", b"not even json", &options()),
+        Ok(None)
+    );
+}
+
+#[test]
+fn rejects_bad_bodies_naming_the_field() {
+    assert_eq!(
+        reject(
+            "checkouts/create",
+            CHECKOUT
+                .replace(r#""price":"19.99""#, r#""price":"19.999""#)
+                .as_bytes()
+        ),
+        "line 1: line_items[0].price: 19.999 has more decimal places than USD allows (2)"
+    );
+    assert_eq!(
+        reject(
+            "checkouts/create",
+            CHECKOUT
+                .replace(r#""quantity":2"#, r#""quantity":-2"#)
+                .as_bytes()
+        ),
+        "line 1: line_items[0].quantity: must be between 1 and 10000, got -2"
+    );
+    assert_eq!(
+        reject(
+            "orders/create",
+            ORDER.replace(r#""id":777,"#, "").as_bytes()
+        ),
+        "line 1: id: is required"
+    );
+    assert_eq!(
+        reject(
+            "orders/create",
+            ORDER.replace(r#""currency":"EUR","#, "").as_bytes()
+        ),
+        "line 1: currency: is required because line_items[0].price is given"
+    );
+    assert_eq!(
+        reject(
+            "checkouts/create",
+            CHECKOUT
+                .replace(r#""total_price":"39.98""#, r#""total_price":"1e9""#)
+                .as_bytes()
+        ),
+        "line 1: total_price: `1e9` is not a decimal amount"
+    );
+    assert_eq!(
+        reject("orders/paid", b"[1]"),
+        "line 1: expected a Shopify order object, got an array"
+    );
+    assert_eq!(
+        reject("orders/paid", b"{\"id\":\xff}"),
+        "line 1: invalid UTF-8 at byte 7"
+    );
+    assert!(reject("orders/paid", b"{\"id\":").starts_with("line 1: malformed JSON at column 6"));
+    assert_eq!(
+        reject(
+            "orders/paid",
+            ORDER
+                .replace("2024-05-01T11:00:01Z", "1999-01-01T00:00:00Z")
+                .as_bytes()
+        ),
+        "line 1: processed_at: 1999-01-01T00:00:00.000Z is before 2000-01-01T00:00:00.000Z; is it in seconds instead of milliseconds?"
+    );
+}

@@ -1,0 +1,189 @@
+//! Field checks shared by every format: ids, text length, prices, quantities, e-mail and
+//! time-zone shape, and the whole-event rules applied last (item count, currency present
+//! whenever money is, product events carry a product, time in range).
+//!
+//! Value checks return the message only; callers attach the field path (built only when
+//! a check fails, so the happy path allocates nothing for it).
+
+use crate::limits::{
+    MAX_ITEMS, MAX_PRICE_MINOR_UNITS, MAX_QUANTITY, MAX_STRING_BYTES, ParseOptions,
+};
+use crate::rejection::FieldError;
+use crate::timestamp::{check_range, excerpt};
+use cartback_core::{Event, EventKind};
+
+/// Text of bounded length (names, categories, e-mail, …).
+pub(crate) fn text(value: String) -> Result<String, String> {
+    if value.len() > MAX_STRING_BYTES {
+        return Err(format!(
+            "is {} bytes long; the limit is {MAX_STRING_BYTES}",
+            value.len()
+        ));
+    }
+    Ok(value)
+}
+
+/// An identifier: non-empty text of bounded length.
+pub(crate) fn id(value: String) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    text(value)
+}
+
+/// A unit price or total in minor units.
+pub(crate) fn amount(minor: i64) -> Result<i64, String> {
+    if minor < 0 {
+        return Err(format!("must not be negative, got {minor}"));
+    }
+    if minor > MAX_PRICE_MINOR_UNITS {
+        return Err(format!(
+            "{minor} minor units is larger than any real price (limit {MAX_PRICE_MINOR_UNITS})"
+        ));
+    }
+    Ok(minor)
+}
+
+/// A line quantity, 1 ..= 10,000.
+pub(crate) fn quantity(units: i64) -> Result<u32, String> {
+    if !(1..=MAX_QUANTITY).contains(&units) {
+        return Err(format!("must be between 1 and {MAX_QUANTITY}, got {units}"));
+    }
+    Ok(units as u32)
+}
+
+/// An e-mail address: checked for shape only (`local@domain`).
+pub(crate) fn email(value: String) -> Result<String, String> {
+    let value = text(value)?;
+    match value.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !value.contains(char::is_whitespace) =>
+        {
+            Ok(value)
+        }
+        _ => Err(format!("`{}` is not an e-mail address", excerpt(&value))),
+    }
+}
+
+/// An IANA time-zone name, checked for shape only: `UTC`, `Europe/Berlin`,
+/// `America/Argentina/Buenos_Aires`, `Etc/GMT+5`. Offsets such as `+02:00` are refused,
+/// because quiet hours need the zone's daylight-saving rules.
+pub(crate) fn timezone(value: String) -> Result<String, String> {
+    let well_formed = value.len() <= 64
+        && value.split('/').all(|part| {
+            part.as_bytes()
+                .first()
+                .is_some_and(|b| b.is_ascii_alphabetic())
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
+        });
+    if well_formed {
+        Ok(value)
+    } else {
+        Err(format!(
+            "`{}` is not an IANA time zone name such as Europe/Berlin",
+            excerpt(&value)
+        ))
+    }
+}
+
+/// Whole-event rules, checked once every field is converted. Field names are those of
+/// the canonical schema; `items_field` names the items list in the source format.
+pub(crate) fn event(
+    event: Event,
+    options: &ParseOptions,
+    items_field: &str,
+) -> Result<Event, FieldError> {
+    if event.items.len() > MAX_ITEMS {
+        return Err(FieldError::new(
+            items_field,
+            format!("{} items; the limit is {MAX_ITEMS}", event.items.len()),
+        ));
+    }
+    if let Some(index) = event
+        .items
+        .iter()
+        .position(|item| item.quantity == 0 || i64::from(item.quantity) > MAX_QUANTITY)
+    {
+        return Err(FieldError::new(
+            format!("{items_field}[{index}].quantity"),
+            format!(
+                "must be between 1 and {MAX_QUANTITY}, got {}",
+                event.items[index].quantity
+            ),
+        ));
+    }
+    let product_event = matches!(
+        event.kind,
+        EventKind::ProductViewed | EventKind::ProductAdded | EventKind::ProductRemoved
+    );
+    if product_event && event.items.is_empty() {
+        return Err(FieldError::new(
+            items_field,
+            format!("a {} event needs the product it is about", event.kind),
+        ));
+    }
+    let has_money = event.total.is_some() || event.items.iter().any(|i| i.price.is_some());
+    if has_money && event.currency.is_none() {
+        return Err(FieldError::new(
+            "currency",
+            "is required when a price or total is given (ISO 4217 code such as USD)",
+        ));
+    }
+    check_range(event.timestamp, options).map_err(|m| FieldError::new("timestamp", m))?;
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_text_ids_and_amounts() {
+        assert!(id(String::new()).unwrap_err().contains("empty"));
+        assert!(id("  ".into()).is_err());
+        assert!(text("x".repeat(1_025)).unwrap_err().contains("1025 bytes"));
+        assert!(text("x".repeat(1_024)).is_ok());
+        assert_eq!(amount(0), Ok(0));
+        assert!(amount(-1).unwrap_err().contains("negative"));
+        assert!(
+            amount(MAX_PRICE_MINOR_UNITS + 1)
+                .unwrap_err()
+                .contains("larger than any")
+        );
+        assert_eq!(quantity(10_000), Ok(10_000));
+        assert!(quantity(0).is_err());
+        assert!(quantity(10_001).is_err());
+    }
+
+    #[test]
+    fn checks_email_and_timezone_shape() {
+        assert!(email("a@b.example".into()).is_ok());
+        assert!(email("no-at-sign".into()).is_err());
+        assert!(email("a@b@c".into()).is_err());
+        assert!(email("a b@c".into()).is_err());
+        for good in [
+            "UTC",
+            "Europe/Berlin",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+            "EST5EDT",
+        ] {
+            assert!(timezone(good.into()).is_ok(), "{good}");
+        }
+        for bad in [
+            "+02:00",
+            "Europe//Berlin",
+            "",
+            "Europe/",
+            "Europe Berlin",
+            "/UTC",
+        ] {
+            assert!(timezone(bad.into()).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Gradient-boosted decision trees: quantile binning ([`binning`]), trees with TreeSHAP
+//! ([`tree`]) and the booster that grows them ([`booster`]).
+
+pub mod binning;
+pub mod booster;
+pub mod tree;
+
+pub use booster::{GbdtModel, GbdtParams};
+pub use tree::{Node, PathElement, Tree};

@@ -1,0 +1,401 @@
+//! The SQLite store: one file, zero set-up, the embedded default.
+//!
+//! Owns the connection settings (WAL journal, `synchronous = NORMAL`, a busy timeout so
+//! several handles on one file wait for each other instead of failing, foreign keys on), the
+//! SQLite migration runner and the SQL of every [`Store`] method. Statements are prepared once
+//! per connection and cached by rusqlite; writes take the write lock up front
+//! (`BEGIN IMMEDIATE`) so two writers never deadlock on a lock upgrade.
+
+mod migrations;
+
+pub(crate) use migrations::MIGRATIONS;
+
+use crate::codec::{decode_cart, decode_event, decode_state, encode_cart, encode_event};
+use crate::error::count_from_i64;
+use crate::migrate::{AppliedMigration, pending};
+use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
+use cartback_core::{Cart, CartState, Event, Timestamp};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a handle waits for another handle's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Page cache per connection, in KiB (negative `cache_size` means KiB in SQLite).
+const CACHE_KIB: i64 = 64 * 1024;
+
+const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events \
+    (id, ts, kind, user_id, session_id, cart_id, order_id, payload) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+const UPSERT_CART: &str = "INSERT INTO carts \
+    (id, user_id, state, created_at, last_activity, abandoned_at, closed_at, value, currency, \
+     order_id, payload) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+    ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, state = excluded.state, \
+    created_at = excluded.created_at, last_activity = excluded.last_activity, \
+    abandoned_at = excluded.abandoned_at, closed_at = excluded.closed_at, \
+    value = excluded.value, currency = excluded.currency, order_id = excluded.order_id, \
+    payload = excluded.payload";
+
+/// A [`Store`] in a SQLite database file (or in memory).
+pub struct SqliteStore {
+    conn: Connection,
+    /// Reused JSON buffer, so encoding a payload allocates nothing in steady state.
+    payload: Vec<u8>,
+}
+
+impl SqliteStore {
+    /// Opens the database file at `path`, creating it (and its parent directories) when
+    /// missing, and brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        if path == Path::new(":memory:") {
+            return Self::in_memory();
+        }
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDirectory {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open_error = |source| StoreError::OpenSqlite {
+            path: PathBuf::from(path),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(open_error)?;
+        Self::configure(conn, true).map_err(|error| match error {
+            StoreError::Sqlite { source, .. } => open_error(source),
+            other => other,
+        })
+    }
+
+    /// A private database in memory, gone when the store is dropped (tests, dry runs).
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::OpenSqlite {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
+        Self::configure(conn, false)
+    }
+
+    fn configure(conn: Connection, on_disk: bool) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(StoreError::sqlite("setting the busy timeout"))?;
+        if on_disk {
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+                .map_err(StoreError::sqlite("switching to the WAL journal"))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::NotWal { mode });
+            }
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{CACHE_KIB};"
+        ))
+        .map_err(StoreError::sqlite("setting connection pragmas"))?;
+        conn.set_prepared_statement_cache_capacity(32);
+        let mut store = SqliteStore {
+            conn,
+            payload: Vec::with_capacity(1024),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations, one transaction each (see `crate::migrate`).
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(migrations::CREATE_MIGRATIONS_TABLE)
+            .map_err(StoreError::sqlite("creating schema_migrations"))?;
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::sqlite("locking the database for migration"))?;
+            let applied = read_applied(&tx)?;
+            let Some(next) = pending(MIGRATIONS, &applied)?.first() else {
+                return tx
+                    .commit()
+                    .map_err(StoreError::sqlite("finishing migration"));
+            };
+            let failed = |source| StoreError::MigrationFailed {
+                version: next.version,
+                name: next.name,
+                source: Box::new(source),
+            };
+            tx.execute_batch(next.sql)
+                .map_err(StoreError::sqlite("running the migration's SQL"))
+                .map_err(failed)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                params![next.version, next.name],
+            )
+            .map_err(StoreError::sqlite("recording the migration"))
+            .map_err(failed)?;
+            tx.commit()
+                .map_err(StoreError::sqlite("committing the migration"))
+                .map_err(failed)?;
+        }
+    }
+
+    fn write_carts(&mut self, carts: &[Cart], replace_all: bool) -> Result<(), StoreError> {
+        let SqliteStore { conn, payload } = self;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("starting a cart transaction"))?;
+        if replace_all {
+            tx.execute("DELETE FROM carts", [])
+                .map_err(StoreError::sqlite("clearing carts"))?;
+        }
+        {
+            let mut upsert = tx
+                .prepare_cached(UPSERT_CART)
+                .map_err(StoreError::sqlite("preparing the cart upsert"))?;
+            for cart in carts {
+                encode_cart(cart, payload)?;
+                upsert
+                    .execute(params![
+                        cart.id,
+                        cart.user_id,
+                        cart.state.as_str(),
+                        cart.created_at.0,
+                        cart.last_activity.0,
+                        cart.abandoned_at.map(|t| t.0),
+                        cart.closed_at.map(|t| t.0),
+                        cart.value,
+                        cart.currency.map(|c| c.code()),
+                        cart.order_id,
+                        json_text(payload),
+                    ])
+                    .map_err(StoreError::sqlite("writing a cart"))?;
+            }
+        }
+        tx.commit()
+            .map_err(StoreError::sqlite("committing carts"))
+    }
+
+    fn query_carts(&mut self, sql: &str, key: &str) -> Result<Vec<Cart>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(StoreError::sqlite("preparing a cart query"))?;
+        let mut rows = statement
+            .query([key])
+            .map_err(StoreError::sqlite("querying carts"))?;
+        let mut carts = Vec::new();
+        while let Some(row) = rows.next().map_err(StoreError::sqlite("reading carts"))? {
+            let id = row
+                .get_ref(0)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(StoreError::sqlite("reading a cart id"))?;
+            let payload = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_bytes()?))
+                .map_err(StoreError::sqlite("reading a cart payload"))?;
+            carts.push(decode_cart(id, payload)?);
+        }
+        Ok(carts)
+    }
+}
+
+/// Binds JSON bytes as TEXT without re-checking UTF-8 (serde_json only writes UTF-8).
+fn json_text(payload: &[u8]) -> ToSqlOutput<'_> {
+    ToSqlOutput::Borrowed(ValueRef::Text(payload))
+}
+
+fn read_applied(conn: &Connection) -> Result<Vec<AppliedMigration>, StoreError> {
+    let mut statement = conn
+        .prepare("SELECT version, name FROM schema_migrations ORDER BY version")
+        .map_err(StoreError::sqlite("reading schema_migrations"))?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok(AppliedMigration {
+                version: row.get(0)?,
+                name: row.get(1)?,
+            })
+        })
+        .map_err(StoreError::sqlite("reading schema_migrations"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite("reading schema_migrations"))
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn schema_version(&mut self) -> Result<u32, StoreError> {
+        self.conn
+            .query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| {
+                row.get(0)
+            })
+            .map_err(StoreError::sqlite("reading the schema version"))
+    }
+
+    fn insert_events(&mut self, events: &[Event]) -> Result<InsertReport, StoreError> {
+        if events.is_empty() {
+            return Ok(InsertReport::default());
+        }
+        let SqliteStore { conn, payload } = self;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("starting an event transaction"))?;
+        let mut inserted = 0u64;
+        {
+            let mut insert = tx
+                .prepare_cached(INSERT_EVENT)
+                .map_err(StoreError::sqlite("preparing the event insert"))?;
+            for event in events {
+                encode_event(event, payload)?;
+                let changed = insert
+                    .execute(params![
+                        &event.id.0[..],
+                        event.timestamp.0,
+                        event.kind.as_str(),
+                        event.user_id,
+                        event.session_id,
+                        event.cart_id,
+                        event.order_id,
+                        json_text(payload),
+                    ])
+                    .map_err(StoreError::sqlite("inserting an event"))?;
+                inserted += changed as u64;
+            }
+        }
+        tx.commit()
+            .map_err(StoreError::sqlite("committing events"))?;
+        Ok(InsertReport {
+            inserted,
+            duplicates: events.len() as u64 - inserted,
+        })
+    }
+
+    fn event_count(&mut self) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+            .map_err(StoreError::sqlite("counting events"))?;
+        count_from_i64("events", count)
+    }
+
+    fn scan_events(&mut self, visit: &mut dyn FnMut(Event)) -> Result<u64, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id, payload FROM events ORDER BY ts, id")
+            .map_err(StoreError::sqlite("preparing the event scan"))?;
+        let mut rows = statement
+            .query([])
+            .map_err(StoreError::sqlite("scanning events"))?;
+        let mut visited = 0u64;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite("scanning events"))? {
+            let id = row
+                .get_ref(0)
+                .and_then(|v| Ok(v.as_blob()?))
+                .map_err(StoreError::sqlite("reading an event id"))?;
+            let payload = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_bytes()?))
+                .map_err(StoreError::sqlite("reading an event payload"))?;
+            visit(decode_event(id, payload)?);
+            visited += 1;
+        }
+        Ok(visited)
+    }
+
+    fn time_bounds(&mut self) -> Result<Option<(Timestamp, Timestamp)>, StoreError> {
+        // Two sub-queries: SQLite answers a lone min() or max() from the index, but not both
+        // in one SELECT.
+        let (min, max): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT min(ts) FROM events), (SELECT max(ts) FROM events)",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(StoreError::sqlite("reading event time bounds"))?;
+        Ok(min.zip(max).map(|(a, b)| (Timestamp(a), Timestamp(b))))
+    }
+
+    fn replace_carts(&mut self, carts: &[Cart]) -> Result<(), StoreError> {
+        self.write_carts(carts, true)
+    }
+
+    fn upsert_carts(&mut self, carts: &[Cart]) -> Result<(), StoreError> {
+        if carts.is_empty() {
+            return Ok(());
+        }
+        self.write_carts(carts, false)
+    }
+
+    fn cart(&mut self, id: &str) -> Result<Option<Cart>, StoreError> {
+        let payload: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT payload FROM carts WHERE id = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query_row([id], |row| Ok(row.get_ref(0)?.as_bytes()?.to_vec()))
+                    .optional()
+            })
+            .map_err(StoreError::sqlite("reading a cart"))?;
+        payload
+            .map(|payload| decode_cart(id, &payload))
+            .transpose()
+    }
+
+    fn carts_of_user(&mut self, user_id: &str) -> Result<Vec<Cart>, StoreError> {
+        self.query_carts(
+            "SELECT id, payload FROM carts WHERE user_id = ?1 ORDER BY created_at, id",
+            user_id,
+        )
+    }
+
+    fn cart_counts(&mut self) -> Result<BTreeMap<CartState, u64>, StoreError> {
+        let mut counts: BTreeMap<CartState, u64> =
+            CartState::ALL.into_iter().map(|state| (state, 0)).collect();
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT state, count(*) FROM carts GROUP BY state")
+            .map_err(StoreError::sqlite("preparing cart counts"))?;
+        let mut rows = statement
+            .query([])
+            .map_err(StoreError::sqlite("counting carts"))?;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite("counting carts"))? {
+            let state = row
+                .get_ref(0)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(StoreError::sqlite("reading a cart state"))?;
+            let count: i64 = row.get(1).map_err(StoreError::sqlite("counting carts"))?;
+            counts.insert(decode_state(state)?, count_from_i64("carts", count)?);
+        }
+        Ok(counts)
+    }
+
+    fn erase_user(&mut self, user_id: &str) -> Result<ErasureReport, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("starting an erasure"))?;
+        let events = tx
+            .execute("DELETE FROM events WHERE user_id = ?1", [user_id])
+            .map_err(StoreError::sqlite("erasing a user's events"))?;
+        let carts = tx
+            .execute("DELETE FROM carts WHERE user_id = ?1", [user_id])
+            .map_err(StoreError::sqlite("erasing a user's carts"))?;
+        tx.commit()
+            .map_err(StoreError::sqlite("committing an erasure"))?;
+        Ok(ErasureReport {
+            events: events as u64,
+            carts: carts as u64,
+        })
+    }
+}

@@ -1,0 +1,326 @@
+//! Runs the conformance suite against SQLite (a temporary file per test) and PostgreSQL (a
+//! fresh schema per test, when `CARTBACK_TEST_POSTGRES_URL` is set), plus the checks that
+//! only make sense for one backend.
+
+use crate::conformance::{self, Harness};
+use crate::{Backend, PostgresStore, SqliteStore, Store, StoreError};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const POSTGRES_URL_VARIABLE: &str = "CARTBACK_TEST_POSTGRES_URL";
+
+/// A SQLite database file in its own temporary directory.
+struct SqliteHarness {
+    _directory: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl SqliteHarness {
+    fn new() -> Option<SqliteHarness> {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let path = directory.path().join("store.db");
+        Some(SqliteHarness {
+            _directory: directory,
+            path,
+        })
+    }
+
+    fn raw(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(&self.path).expect("raw SQLite connection")
+    }
+}
+
+impl Harness for SqliteHarness {
+    fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(SqliteStore::open(&self.path)?))
+    }
+
+    fn execute_sql(&self, sql: &str) {
+        self.raw().execute_batch(sql).expect(sql);
+    }
+
+    fn count_rows(&self, table: &str) -> u64 {
+        self.raw()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get::<_, i64>(0))
+            .map(|count| u64::try_from(count).expect("non-negative count"))
+            .expect("count rows")
+    }
+}
+
+/// A fresh schema in the test PostgreSQL database, dropped at the end of the test.
+struct PostgresHarness {
+    url: String,
+    schema: String,
+}
+
+impl PostgresHarness {
+    /// `None` (after saying so on stderr) when no test server is configured.
+    fn new() -> Option<PostgresHarness> {
+        let Ok(url) = std::env::var(POSTGRES_URL_VARIABLE) else {
+            eprintln!("skipped: {POSTGRES_URL_VARIABLE} is not set");
+            return None;
+        };
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let schema = format!(
+            "cartback_test_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        Some(PostgresHarness { url, schema })
+    }
+
+    fn raw(&self) -> postgres::Client {
+        let mut client =
+            postgres::Client::connect(&self.url, postgres::NoTls).expect("raw PostgreSQL client");
+        client
+            .batch_execute(&format!("SET search_path TO \"{}\"", self.schema))
+            .expect("search_path");
+        client
+    }
+}
+
+impl Harness for PostgresHarness {
+    fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(PostgresStore::connect_in_schema(&self.url, &self.schema)?))
+    }
+
+    fn execute_sql(&self, sql: &str) {
+        self.raw().batch_execute(sql).expect(sql);
+    }
+
+    fn count_rows(&self, table: &str) -> u64 {
+        let count: i64 = self
+            .raw()
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .and_then(|row| row.try_get(0))
+            .expect("count rows");
+        u64::try_from(count).expect("non-negative count")
+    }
+}
+
+impl Drop for PostgresHarness {
+    fn drop(&mut self) {
+        match postgres::Client::connect(&self.url, postgres::NoTls) {
+            Ok(mut client) => {
+                let drop_schema = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
+                if let Err(error) = client.batch_execute(&drop_schema) {
+                    eprintln!("could not drop test schema {}: {error}", self.schema);
+                }
+            }
+            Err(error) => eprintln!("could not drop test schema {}: {error}", self.schema),
+        }
+    }
+}
+
+/// One `#[test]` per conformance check and backend.
+macro_rules! conformance_tests {
+    (store: [$($store_check:ident),* $(,)?], harness: [$($harness_check:ident),* $(,)?] $(,)?) => {
+        mod sqlite_conformance {
+            use super::*;
+            $(#[test]
+            fn $store_check() {
+                let harness = SqliteHarness::new().expect("SQLite harness");
+                let mut store = harness.open().expect("open SQLite store");
+                conformance::$store_check(&mut *store);
+            })*
+            $(#[test]
+            fn $harness_check() {
+                let harness = SqliteHarness::new().expect("SQLite harness");
+                conformance::$harness_check(&harness);
+            })*
+        }
+
+        mod postgres_conformance {
+            use super::*;
+            $(#[test]
+            fn $store_check() {
+                let Some(harness) = PostgresHarness::new() else { return };
+                let mut store = harness.open().expect("open PostgreSQL store");
+                conformance::$store_check(&mut *store);
+            })*
+            $(#[test]
+            fn $harness_check() {
+                let Some(harness) = PostgresHarness::new() else { return };
+                conformance::$harness_check(&harness);
+            })*
+        }
+
+        const STORE_CHECKS_RUN: &[&str] = &[$(stringify!($store_check)),*];
+        const HARNESS_CHECKS_RUN: &[&str] = &[$(stringify!($harness_check)),*];
+    };
+}
+
+conformance_tests! {
+    store: [
+        inserts_and_counts_duplicates,
+        empty_insert_does_nothing,
+        first_stored_version_wins,
+        scan_orders_by_time_then_id,
+        scan_streams_many_events,
+        payload_round_trips_exactly,
+        time_bounds_follow_the_log,
+        carts_upsert_and_read_back,
+        replace_carts_drops_the_old_table,
+        carts_of_user_are_the_users_own_in_order,
+        cart_counts_cover_every_state,
+        erasure_removes_exactly_one_user,
+        schema_is_current,
+    ],
+    harness: [
+        reopening_keeps_data_and_migrates_once,
+        schema_from_the_future_is_refused,
+        foreign_migration_history_is_refused,
+        concurrent_opens_migrate_once,
+        corrupt_rows_are_reported,
+    ],
+}
+
+#[test]
+fn every_conformance_check_runs_on_every_backend() {
+    fn listed<'a>(checks: &[&'a str]) -> Vec<&'a str> {
+        let mut names = checks.to_vec();
+        names.sort_unstable();
+        names
+    }
+    let store_checks: Vec<&str> = conformance::STORE_CHECKS.iter().map(|c| c.0).collect();
+    let harness_checks: Vec<&str> = conformance::HARNESS_CHECKS.iter().map(|c| c.0).collect();
+    assert_eq!(listed(STORE_CHECKS_RUN), listed(&store_checks));
+    assert_eq!(listed(HARNESS_CHECKS_RUN), listed(&harness_checks));
+}
+
+#[test]
+fn stores_can_move_to_a_writer_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Box<dyn Store>>();
+    assert_send::<SqliteStore>();
+    assert_send::<PostgresStore>();
+}
+
+#[test]
+fn sqlite_open_creates_the_file_and_missing_directories_in_wal_mode() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("nested/deeper/cartback.db");
+    let mut store = crate::open(path.to_str().unwrap()).expect("open");
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store
+        .insert_events(&[conformance::event(1, "u1", 0)])
+        .unwrap();
+    assert!(path.exists());
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = raw
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn sqlite_in_memory_stores_work_and_are_private() {
+    let mut first = SqliteStore::in_memory().unwrap();
+    let mut second = crate::open(":memory:").unwrap();
+    conformance::inserts_and_counts_duplicates(&mut first);
+    assert_eq!(second.event_count().unwrap(), 0);
+    assert_eq!(first.schema_version().unwrap(), crate::migrate::LATEST_VERSION);
+}
+
+#[test]
+fn sqlite_handles_on_one_file_write_concurrently() {
+    let harness = SqliteHarness::new().unwrap();
+    let threads = 3u32;
+    let batches = 40u32;
+    let per_batch = 50u32;
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let harness = &harness;
+            scope.spawn(move || {
+                let mut store = harness.open().expect("open");
+                for batch in 0..batches {
+                    let events: Vec<_> = (0..per_batch)
+                        .map(|i| {
+                            let n = (thread * batches + batch) * per_batch + i;
+                            conformance::event(n, &format!("u{thread}"), i64::from(n))
+                        })
+                        .collect();
+                    // Every thread also re-inserts one shared event: stored once in total.
+                    let shared = conformance::event(u32::MAX, "shared", 0);
+                    let report = store.insert_events(&events).unwrap();
+                    assert_eq!(report.inserted, u64::from(per_batch));
+                    store.insert_events(&[shared]).unwrap();
+                    // Reads interleave with the other handles' writes.
+                    store.event_count().unwrap();
+                }
+            });
+        }
+    });
+    let mut reader = harness.open().unwrap();
+    assert_eq!(
+        reader.event_count().unwrap(),
+        u64::from(threads * batches * per_batch) + 1
+    );
+}
+
+#[test]
+fn postgres_urls_open_postgres_and_hide_passwords() {
+    assert!(crate::is_postgres_url("postgres://h/db"));
+    assert!(crate::is_postgres_url("PostgreSQL://h/db"));
+    assert!(!crate::is_postgres_url("data/postgres.db"));
+    assert!(!crate::is_postgres_url("./postgres://x"));
+    // Port 1 refuses connections: the error proves the PostgreSQL backend was chosen.
+    match crate::open("postgresql://cartback:s3cret@127.0.0.1:1/shop") {
+        Err(error @ StoreError::ConnectPostgres { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("cartback:***@127.0.0.1:1/shop"), "{message}");
+            assert!(!message.contains("s3cret"), "{message}");
+        }
+        Err(other) => panic!("expected a PostgreSQL connection error, got {other}"),
+        Ok(_) => panic!("connected to port 1"),
+    }
+}
+
+#[test]
+fn postgres_schemas_keep_data_apart() {
+    let (Some(first), Some(second)) = (PostgresHarness::new(), PostgresHarness::new()) else {
+        return;
+    };
+    let mut a = first.open().unwrap();
+    let mut b = second.open().unwrap();
+    a.insert_events(&[conformance::event(1, "u1", 0)]).unwrap();
+    assert_eq!(a.event_count().unwrap(), 1);
+    assert_eq!(b.event_count().unwrap(), 0);
+    assert_eq!(b.insert_events(&[conformance::event(1, "u1", 0)]).unwrap().inserted, 1);
+}
+
+#[test]
+fn postgres_open_routes_urls_and_honours_search_path_options() {
+    let Some(harness) = PostgresHarness::new() else {
+        return;
+    };
+    harness
+        .open()
+        .unwrap()
+        .insert_events(&[conformance::full_event()])
+        .unwrap();
+    let separator = if harness.url.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{}{separator}options=-c%20search_path%3D{}",
+        harness.url, harness.schema
+    );
+    let mut store = crate::open(&url).expect("open by URL");
+    assert_eq!(store.backend(), Backend::Postgres);
+    assert_eq!(conformance::scan_all(&mut *store), vec![conformance::full_event()]);
+}
+
+#[test]
+fn postgres_refuses_unsafe_schema_names() {
+    let Some(harness) = PostgresHarness::new() else {
+        return;
+    };
+    match PostgresStore::connect_in_schema(&harness.url, "x\"; DROP TABLE events; --") {
+        Err(StoreError::InvalidSchemaName(name)) => assert!(name.starts_with("x\"")),
+        Err(other) => panic!("expected InvalidSchemaName, got {other}"),
+        Ok(_) => panic!("an unsafe schema name was accepted"),
+    }
+}
