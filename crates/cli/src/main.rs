@@ -25,6 +25,8 @@ enum Command {
     GenEvents(commands::gen_events::GenEventsArgs),
     /// Off-policy evaluation of a policy from a logged file (IPW, SNIPW, DM, DR, SNDR, Switch-DR).
     Ope(commands::ope::OpeArgs),
+    /// Compare decision policies on the shopper simulator (incremental net revenue vs doing nothing).
+    Simulate(commands::simulate::SimulateArgs),
     /// Recommendations: train ALS / co-occurrence / popularity, evaluate them, or ask a model for items.
     Recommend(commands::recommend::RecommendArgs),
     /// Train and evaluate a purchase-propensity model (logistic regression or GBDT).
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Episodes(args) => commands::episodes::run(args),
         Command::GenEvents(args) => commands::gen_events::run(args),
         Command::Ope(args) => commands::ope::run(args),
+        Command::Simulate(args) => commands::simulate::run(args),
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Predict(args) => commands::predict::run(args),

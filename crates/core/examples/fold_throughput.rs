@@ -30,7 +30,10 @@ struct Clock {
 
 impl Clock {
     fn start() -> Self {
-        Clock { wall: Instant::now(), cpu: cpu_seconds() }
+        Clock {
+            wall: Instant::now(),
+            cpu: cpu_seconds(),
+        }
     }
     /// (wall seconds, CPU seconds or wall when unknown)
     fn stop(&self) -> (f64, f64) {
@@ -60,29 +63,30 @@ fn generate(target: usize) -> Vec<Event> {
     let start = Timestamp(1_569_888_000_000);
     let users = (target / 40).max(1) as u64;
     let mut serial: u64 = 0;
-    let mut make = |kind, user: &str, session: &str, t: Timestamp, items: Vec<Item>, order: Option<String>| {
-        serial += 1;
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&serial.to_be_bytes());
-        Event {
-            id: EventId(id),
-            kind,
-            timestamp: t,
-            user_id: user.to_string(),
-            anonymous_id: None,
-            session_id: Some(session.to_string()),
-            cart_id: None,
-            order_id: order,
-            items,
-            currency: Some(Currency::USD),
-            total: None,
-            email: None,
-            timezone: None,
-            channel: Some("web".into()),
-            device: None,
-            message_id: None,
-        }
-    };
+    let mut make =
+        |kind, user: &str, session: &str, t: Timestamp, items: Vec<Item>, order: Option<String>| {
+            serial += 1;
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&serial.to_be_bytes());
+            Event {
+                id: EventId(id),
+                kind,
+                timestamp: t,
+                user_id: user.to_string(),
+                anonymous_id: None,
+                session_id: Some(session.to_string()),
+                cart_id: None,
+                order_id: order,
+                items,
+                currency: Some(Currency::USD),
+                total: None,
+                email: None,
+                timezone: None,
+                channel: Some("web".into()),
+                device: None,
+                message_id: None,
+            }
+        };
     let mut order_seq = 0;
     while events.len() < target {
         let u = rng.below(users);
@@ -103,19 +107,55 @@ fn generate(target: usize) -> Vec<Event> {
             };
             let roll = rng.below(100);
             if roll < 70 {
-                events.push(make(EventKind::ProductViewed, &user, &session, t, vec![item(&product, 999)], None));
+                events.push(make(
+                    EventKind::ProductViewed,
+                    &user,
+                    &session,
+                    t,
+                    vec![item(&product, 999)],
+                    None,
+                ));
             } else if roll < 88 {
                 cart.push(product.clone());
-                events.push(make(EventKind::ProductAdded, &user, &session, t, vec![item(&product, 100 + rng.below(9_000) as i64)], None));
+                events.push(make(
+                    EventKind::ProductAdded,
+                    &user,
+                    &session,
+                    t,
+                    vec![item(&product, 100 + rng.below(9_000) as i64)],
+                    None,
+                ));
             } else if roll < 92 && !cart.is_empty() {
                 let p = cart.pop().unwrap();
-                events.push(make(EventKind::ProductRemoved, &user, &session, t, vec![item(&p, 0)], None));
+                events.push(make(
+                    EventKind::ProductRemoved,
+                    &user,
+                    &session,
+                    t,
+                    vec![item(&p, 0)],
+                    None,
+                ));
             } else if roll < 97 {
-                events.push(make(EventKind::CartViewed, &user, &session, t, vec![], None));
+                events.push(make(
+                    EventKind::CartViewed,
+                    &user,
+                    &session,
+                    t,
+                    vec![],
+                    None,
+                ));
             } else {
                 order_seq += 1;
-                for p in cart.drain(..).collect::<Vec<_>>().iter().chain(std::iter::once(&product)) {
-                    events.push(make(EventKind::OrderCompleted, &user, &session, t, vec![item(p, 500)], Some(format!("o{order_seq}"))));
+                let ordered = std::mem::take(&mut cart);
+                for p in ordered.iter().chain(std::iter::once(&product)) {
+                    events.push(make(
+                        EventKind::OrderCompleted,
+                        &user,
+                        &session,
+                        t,
+                        vec![item(p, 500)],
+                        Some(format!("o{order_seq}")),
+                    ));
                 }
             }
         }
@@ -126,7 +166,10 @@ fn generate(target: usize) -> Vec<Event> {
 }
 
 fn main() {
-    let target: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let target: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let events = generate(target);
     let end = events.last().map_or(Timestamp(0), |e| e.timestamp) + Duration::days(8);
     let n = events.len() as f64;
@@ -148,7 +191,12 @@ fn main() {
     let s = tracker.stats();
     println!(
         "fold (sorted, by reference): {secs:.3} s CPU ({wall:.3} s wall), {:.0} events/s per CPU second; carts {} abandoned {} purchased {} recovered {} direct {}",
-        n / secs, s.carts, s.abandoned, s.purchased, s.recovered, s.direct_purchases
+        n / secs,
+        s.carts,
+        s.abandoned,
+        s.purchased,
+        s.recovered,
+        s.direct_purchases
     );
 
     let owned = events.clone();
@@ -160,12 +208,16 @@ fn main() {
     }
     tracker.flush(end, &mut out);
     let (wall, secs) = clock.stop();
-    println!("observe (reorder buffer, moved in): {secs:.3} s CPU ({wall:.3} s wall), {:.0} events/s", n / secs);
+    println!(
+        "observe (reorder buffer, moved in): {secs:.3} s CPU ({wall:.3} s wall), {:.0} events/s",
+        n / secs
+    );
     assert_eq!(tracker.stats().carts, s.carts);
 
     let owned = events.clone();
     let clock = Clock::start();
-    let mut builder = EpisodeBuilder::new(TrackerConfig::default()).expect("default config is valid");
+    let mut builder =
+        EpisodeBuilder::new(TrackerConfig::default()).expect("default config is valid");
     for e in owned {
         builder.push(e);
     }
@@ -174,6 +226,8 @@ fn main() {
     let positives = set.episodes.iter().filter(|e| e.label == 1).count();
     println!(
         "episodes (push + finish): {secs:.3} s CPU ({wall:.3} s wall), {:.0} events/s; {} episodes, {} positive",
-        n / secs, set.episodes.len(), positives
+        n / secs,
+        set.episodes.len(),
+        positives
     );
 }

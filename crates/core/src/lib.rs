@@ -13,7 +13,7 @@ pub mod time;
 pub mod tracker;
 
 pub use cart::{Cart, CartLine, CartState};
-pub use episodes::{Episode, EpisodeBuilder, EpisodeSet};
+pub use episodes::{Episode, EpisodeBuilder, EpisodeSet, EpisodeSummary};
 pub use event::{Event, EventId, EventKind, Item};
 pub use money::{Currency, Money, MoneyError};
 pub use time::{Duration, Timestamp};

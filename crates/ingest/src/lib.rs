@@ -16,6 +16,7 @@
 //! one copy. `docs/events.md` documents the schema and every mapping.
 
 mod format;
+mod identity;
 mod json;
 pub mod limits;
 mod ndjson;

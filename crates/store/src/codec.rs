@@ -1,16 +1,185 @@
-//! The JSON payloads both backends store: an event or cart as cartback's own serde JSON, so a
-//! stored row always decodes back into exactly the value that was written.
+//! How events and carts become rows and back, identically in both backends.
+//!
+//! An event row is its indexed columns (`id`, `ts`, `kind`, `user_id`, `session_id`,
+//! `cart_id`, `order_id`) plus `payload`: the event's own JSON without those fields
+//! ([`EventDetails`]), so nothing is stored twice and a row decodes back into exactly the
+//! event that was written. A cart row's `payload` is the whole cart as JSON (carts are few and
+//! their shape still grows), next to columns copied for indexing.
 
 use crate::StoreError;
-use cartback_core::{Cart, CartState, Event, EventId};
+use cartback_core::{Cart, CartState, Currency, Event, EventId, EventKind, Item, Timestamp};
+use serde::{Deserialize, Serialize};
 
-/// Writes `event` as JSON into `buffer` (cleared first).
-pub(crate) fn encode_event(event: &Event, buffer: &mut Vec<u8>) -> Result<(), StoreError> {
+/// The columns of an event row (everything but the payload), borrowed from an [`Event`].
+pub(crate) struct EventColumns<'a> {
+    pub id: &'a [u8],
+    pub ts: i64,
+    pub kind: &'static str,
+    pub user_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub cart_id: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+}
+
+/// The fields of an [`Event`] that have no column, under the names the event JSON uses.
+#[derive(Debug, Serialize)]
+pub(crate) struct EventDetailsOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anonymous_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[Item]>::is_empty")]
+    items: &'a [Item],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<Currency>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timezone: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
+}
+
+/// [`EventDetailsOut`], read back.
+#[derive(Deserialize)]
+pub(crate) struct EventDetails {
+    #[serde(default)]
+    anonymous_id: Option<String>,
+    #[serde(default)]
+    items: Vec<Item>,
+    #[serde(default)]
+    currency: Option<Currency>,
+    #[serde(default)]
+    total: Option<i64>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    device: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+}
+
+/// Splits `event` into its columns and writes the rest as JSON into `buffer` (cleared first).
+pub(crate) fn encode_event<'a>(
+    event: &'a Event,
+    buffer: &mut Vec<u8>,
+) -> Result<EventColumns<'a>, StoreError> {
+    let (columns, details) = split_event(event);
     buffer.clear();
-    serde_json::to_writer(&mut *buffer, event).map_err(|source| StoreError::Encode {
+    serde_json::to_writer(&mut *buffer, &details).map_err(|source| StoreError::Encode {
         what: "event",
         key: event.id.to_string(),
         source,
+    })?;
+    Ok(columns)
+}
+
+/// Splits `event` into its columns and the details that go into the payload.
+pub(crate) fn split_event(event: &Event) -> (EventColumns<'_>, EventDetailsOut<'_>) {
+    // Destructured without `..`: a field added to `Event` fails to compile here until it is
+    // given a column or a place in the payload, so no field is ever silently dropped.
+    let Event {
+        id,
+        kind,
+        timestamp,
+        user_id,
+        anonymous_id,
+        session_id,
+        cart_id,
+        order_id,
+        items,
+        currency,
+        total,
+        email,
+        timezone,
+        channel,
+        device,
+        message_id,
+    } = event;
+    let details = EventDetailsOut {
+        anonymous_id: anonymous_id.as_deref(),
+        items,
+        currency: *currency,
+        total: *total,
+        email: email.as_deref(),
+        timezone: timezone.as_deref(),
+        channel: channel.as_deref(),
+        device: device.as_deref(),
+        message_id: message_id.as_deref(),
+    };
+    let columns = EventColumns {
+        id: &id.0,
+        ts: timestamp.0,
+        kind: kind.as_str(),
+        user_id,
+        session_id: session_id.as_deref(),
+        cart_id: cart_id.as_deref(),
+        order_id: order_id.as_deref(),
+    };
+    (columns, details)
+}
+
+/// The owned columns of an event row, as read.
+pub(crate) struct EventRow<'a> {
+    pub id: &'a [u8],
+    pub ts: i64,
+    pub kind: &'a str,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub cart_id: Option<String>,
+    pub order_id: Option<String>,
+    pub payload: &'a [u8],
+}
+
+/// Puts an event back together from its row.
+pub(crate) fn decode_event(row: EventRow<'_>) -> Result<Event, StoreError> {
+    let corrupt = |reason: String| StoreError::CorruptRow {
+        table: "events",
+        key: describe_event_id(row.id),
+        reason,
+    };
+    let id = <[u8; 16]>::try_from(row.id)
+        .map(EventId)
+        .map_err(|_| corrupt("the id is not 16 bytes".into()))?;
+    let kind: EventKind = row.kind.parse().map_err(|e| corrupt(format!("kind: {e}")))?;
+    let details: EventDetails = serde_json::from_slice(row.payload)
+        .map_err(|e| corrupt(format!("payload is not event details: {e}")))?;
+    let EventDetails {
+        anonymous_id,
+        items,
+        currency,
+        total,
+        email,
+        timezone,
+        channel,
+        device,
+        message_id,
+    } = details;
+    Ok(Event {
+        id,
+        kind,
+        timestamp: Timestamp(row.ts),
+        user_id: row.user_id,
+        anonymous_id,
+        session_id: row.session_id,
+        cart_id: row.cart_id,
+        order_id: row.order_id,
+        items,
+        currency,
+        total,
+        email,
+        timezone,
+        channel,
+        device,
+        message_id,
     })
 }
 
@@ -21,15 +190,6 @@ pub(crate) fn encode_cart(cart: &Cart, buffer: &mut Vec<u8>) -> Result<(), Store
         what: "cart",
         key: cart.id.clone(),
         source,
-    })
-}
-
-/// Reads an event payload; `id` is the row's key, for the error message.
-pub(crate) fn decode_event(id: &[u8], payload: &[u8]) -> Result<Event, StoreError> {
-    serde_json::from_slice(payload).map_err(|error| StoreError::CorruptRow {
-        table: "events",
-        key: describe_event_id(id),
-        reason: format!("payload is not an event: {error}"),
     })
 }
 
@@ -51,7 +211,8 @@ pub(crate) fn decode_state(text: &str) -> Result<CartState, StoreError> {
     })
 }
 
-fn describe_event_id(id: &[u8]) -> String {
+/// An event id for messages: its hex form, or what is wrong with it.
+pub(crate) fn describe_event_id(id: &[u8]) -> String {
     match <[u8; 16]>::try_from(id) {
         Ok(bytes) => EventId(bytes).to_string(),
         Err(_) => format!("{} bytes (not a 16-byte event id)", id.len()),

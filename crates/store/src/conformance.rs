@@ -496,15 +496,21 @@ pub fn corrupt_rows_are_reported(harness: &dyn Harness) {
     store
         .upsert_carts(&[cart("c1", "u1", CartState::Active, 0)])
         .unwrap();
-    harness.execute_sql(r#"UPDATE events SET payload = '{"not":"an event"}'"#);
-    harness.execute_sql(r#"UPDATE carts SET payload = '{"not":"a cart"}'"#);
     let expected_key = event(1, "u1", 0).id.to_string();
-    match store.scan_events(&mut |_| {}) {
-        Err(StoreError::CorruptRow { table, key, .. }) => {
+    let expect_corrupt_event = |store: &mut dyn Store, column: &str| match store
+        .scan_events(&mut |_| {})
+    {
+        Err(StoreError::CorruptRow { table, key, reason }) => {
             assert_eq!((table, key.as_str()), ("events", expected_key.as_str()));
+            assert!(reason.contains(column), "{reason}");
         }
         other => panic!("expected a corrupt events row, got {other:?}"),
-    }
+    };
+    harness.execute_sql("UPDATE events SET kind = 'bought_a_boat'");
+    expect_corrupt_event(&mut *store, "kind");
+    harness.execute_sql(r#"UPDATE events SET kind = 'product_added', payload = '{"items": 5}'"#);
+    expect_corrupt_event(&mut *store, "payload");
+    harness.execute_sql(r#"UPDATE carts SET payload = '{"not": "a cart"}'"#);
     match store.cart("c1") {
         Err(StoreError::CorruptRow { table, key, .. }) => {
             assert_eq!((table, key.as_str()), ("carts", "c1"));

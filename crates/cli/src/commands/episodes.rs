@@ -4,7 +4,8 @@
 use super::tracking::TrackerArgs;
 use anyhow::{Context, Result};
 use cartback_core::{Episode, EpisodeBuilder, Timestamp};
-use clap::Args;
+use cartback_core::episodes::DecisionKind;
+use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,6 +24,10 @@ pub struct EpisodesArgs {
     /// ended (their label 0 is not final yet).
     #[arg(long)]
     exclude_censored: bool,
+    /// Which decision points to write: `abandonment` rows are what a recovery model is
+    /// trained on (rows taken at an order always have label 1).
+    #[arg(long, value_enum, default_value_t = DecisionFilter::All)]
+    decision: DecisionFilter,
     /// Treat the data as complete up to this instant (RFC 3339 or epoch ms); default: the
     /// last event in the store.
     #[arg(long, value_name = "TIME")]
@@ -32,6 +37,23 @@ pub struct EpisodesArgs {
     json: bool,
     #[command(flatten)]
     tracker: TrackerArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DecisionFilter {
+    All,
+    Abandonment,
+    Order,
+}
+
+impl DecisionFilter {
+    fn keeps(self, decision: DecisionKind) -> bool {
+        match self {
+            DecisionFilter::All => true,
+            DecisionFilter::Abandonment => decision == DecisionKind::Abandonment,
+            DecisionFilter::Order => decision == DecisionKind::Order,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -76,7 +98,7 @@ pub fn run(args: EpisodesArgs) -> Result<ExitCode> {
         seconds: 0.0,
     };
     for episode in &set.episodes {
-        if args.exclude_censored && episode.censored {
+        if (args.exclude_censored && episode.censored) || !args.decision.keeps(episode.decision) {
             continue;
         }
         writer.write_record(episode.values())?;

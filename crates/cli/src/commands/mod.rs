@@ -3,6 +3,7 @@
 pub mod episodes;
 pub mod gen_events;
 pub mod import;
+pub mod simulate;
 pub mod tracking;
 pub mod ope;
 pub mod predict;

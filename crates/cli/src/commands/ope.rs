@@ -92,7 +92,8 @@ pub fn run(args: OpeArgs) -> Result<ExitCode> {
         );
         let level = 100.0 * (1.0 - args.alpha);
         println!("{:<16} {:>12}   {level}% interval", "estimator", "estimate");
-        for (name, value) in &report.estimates {
+        for name in &report.order {
+            let value = report.estimates[name];
             match report.intervals.get(name) {
                 Some(ci) => println!("{name:<16} {value:>12.6}   [{:.6}, {:.6}]", ci.low, ci.high),
                 None => println!("{name:<16} {value:>12.6}"),

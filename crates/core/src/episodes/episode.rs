@@ -176,11 +176,15 @@ impl Episode {
             rfc3339_utc(self.decision_time),
             self.decision_time.as_millis().to_string(),
             self.outcome.as_str().to_string(),
-            self.outcome_time.map(|t| t.as_millis().to_string()).unwrap_or_default(),
+            self.outcome_time
+                .map(|t| t.as_millis().to_string())
+                .unwrap_or_default(),
             flag(self.censored),
             self.label.to_string(),
             self.order_value.map(money).unwrap_or_default(),
-            self.currency.map(|c| c.code().to_string()).unwrap_or_default(),
+            self.currency
+                .map(|c| c.code().to_string())
+                .unwrap_or_default(),
             money(f.cart_value),
             f.cart_units.to_string(),
             f.cart_lines.to_string(),
@@ -204,7 +208,8 @@ impl Episode {
             f.past_orders.to_string(),
             f.past_abandonments.to_string(),
             f.past_recoveries.to_string(),
-            f.days_since_last_order.map_or_else(|| "-1".to_string(), |d| format!("{d:.4}")),
+            f.days_since_last_order
+                .map_or_else(|| "-1".to_string(), |d| format!("{d:.4}")),
             flag(f.has_email),
             text(&f.channel),
             text(&f.device),
@@ -246,7 +251,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let shifted_month = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month as u32, day as u32)
 }

@@ -32,7 +32,11 @@ impl StrictCounter {
     }
 
     pub(crate) fn before(&self, t: Timestamp) -> u32 {
-        if self.pending_at < t { self.settled + self.pending } else { self.settled }
+        if self.pending_at < t {
+            self.settled + self.pending
+        } else {
+            self.settled
+        }
     }
 }
 
@@ -94,11 +98,13 @@ impl UserActivity {
     /// previous event. Dwell adds each gap between consecutive events of the session,
     /// capped at `session_gap`.
     pub(crate) fn record(&mut self, event: &Event, at: Timestamp, session_gap: Duration) {
-        let key = event.session_id.as_deref().map(|s| xxhash_rust::xxh3::xxh3_64(s.as_bytes()));
+        let key = event
+            .session_id
+            .as_deref()
+            .map(|s| xxhash_rust::xxh3::xxh3_64(s.as_bytes()));
         let gap = Duration::millis((at - self.last_event).as_millis().max(0));
-        let new_session = !self.in_session
-            || key != self.session_key
-            || (key.is_none() && gap > session_gap);
+        let new_session =
+            !self.in_session || key != self.session_key || (key.is_none() && gap > session_gap);
         if new_session {
             if self.in_session {
                 self.past_sessions += 1;
@@ -111,16 +117,18 @@ impl UserActivity {
             self.session_viewed.clear();
             self.session_dwell = Duration::ZERO;
         } else {
-            self.session_dwell = Duration::millis(
-                self.session_dwell.as_millis() + gap.min(session_gap).as_millis(),
-            );
+            self.session_dwell =
+                Duration::millis(self.session_dwell.as_millis() + gap.min(session_gap).as_millis());
         }
         self.last_event = self.last_event.max(at);
         self.session_events += 1;
         if event.kind == EventKind::ProductViewed {
             self.session_views += 1;
             self.session_viewed.extend(
-                event.items.iter().map(|i| xxhash_rust::xxh3::xxh3_64(i.id.as_bytes())),
+                event
+                    .items
+                    .iter()
+                    .map(|i| xxhash_rust::xxh3::xxh3_64(i.id.as_bytes())),
             );
         }
         if event.email.is_some() && self.first_email_at.is_none() {
@@ -155,7 +163,11 @@ pub(crate) fn features_at(
         .filter(|l| l.unit_price.is_some())
         .map(|l| i64::from(l.quantity))
         .sum();
-    let mut categories: Vec<&str> = cart.lines.iter().filter_map(|l| l.category.as_deref()).collect();
+    let mut categories: Vec<&str> = cart
+        .lines
+        .iter()
+        .filter_map(|l| l.category.as_deref())
+        .collect();
     categories.sort_unstable();
     categories.dedup();
     scratch.clear();
@@ -168,10 +180,15 @@ pub(crate) fn features_at(
         cart_units: units,
         cart_lines: cart.lines.len() as u32,
         cart_categories: categories.len() as u32,
-        max_item_price: cart.lines.iter().filter_map(|l| l.unit_price).max().unwrap_or(0),
+        max_item_price: cart
+            .lines
+            .iter()
+            .filter_map(|l| l.unit_price)
+            .max()
+            .unwrap_or(0),
         mean_item_price: if priced_units > 0 {
             // Rounded half away from zero to whole minor units.
-            (cart.value + priced_units / 2) / priced_units
+            cart.value.saturating_add(priced_units / 2) / priced_units
         } else {
             0
         },
@@ -180,7 +197,11 @@ pub(crate) fn features_at(
         cart_views: cart.views,
         checkout_started: cart.checkout_started,
         seconds_since_cart_created: seconds(t - cart.created_at),
-        session_events: if user.in_session { user.session_events } else { 0 },
+        session_events: if user.in_session {
+            user.session_events
+        } else {
+            0
+        },
         session_views: user.session_views,
         session_products_viewed: scratch.len() as u32,
         session_length_seconds: if user.in_session {

@@ -29,6 +29,7 @@ use crate::tracker::{
 };
 use features::{UserActivity, features_at};
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The episodes of a data set and the tracker's counts at its end.
@@ -37,6 +38,43 @@ pub struct EpisodeSet {
     /// In (decision_time, cart_id) order; `episode_id` is the position.
     pub episodes: Vec<Episode>,
     pub tracker: TrackerStats,
+}
+
+impl EpisodeSet {
+    /// Counts for a report line (e.g. the CLI's `--json`).
+    pub fn summary(&self) -> EpisodeSummary {
+        let count = |keep: &dyn Fn(&Episode) -> bool| {
+            self.episodes.iter().filter(|e| keep(e)).count() as u64
+        };
+        EpisodeSummary {
+            episodes: self.episodes.len() as u64,
+            positive: count(&|e| e.label == 1),
+            censored: count(&|e| e.censored),
+            at_abandonment: count(&|e| e.decision == DecisionKind::Abandonment),
+            at_order: count(&|e| e.decision == DecisionKind::Order),
+            recovered: count(&|e| e.outcome == Outcome::Recovered),
+            purchased: count(&|e| e.outcome == Outcome::Purchased),
+            expired: count(&|e| e.outcome == Outcome::Expired),
+            abandoned_open: count(&|e| e.outcome == Outcome::AbandonedOpen),
+        }
+    }
+}
+
+/// How many episodes of each kind a set holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpisodeSummary {
+    pub episodes: u64,
+    /// Label 1.
+    pub positive: u64,
+    pub censored: u64,
+    /// Decision point = first abandonment.
+    pub at_abandonment: u64,
+    /// Decision point = order of a never-abandoned cart.
+    pub at_order: u64,
+    pub recovered: u64,
+    pub purchased: u64,
+    pub expired: u64,
+    pub abandoned_open: u64,
 }
 
 /// An episode whose decision point has passed, with the cart it belongs to.
@@ -54,6 +92,9 @@ struct Decided {
 /// // for event in events { builder.push(event); }
 /// let set = builder.finish(Timestamp(0));
 /// assert!(set.episodes.is_empty());
+/// // The CLI writes it with the csv crate:
+/// //   writer.write_record(Episode::COLUMNS)?;
+/// //   for episode in &set.episodes { writer.write_record(episode.values())?; }
 /// ```
 pub struct EpisodeBuilder {
     tracker: CartTracker,
@@ -69,6 +110,8 @@ pub struct EpisodeBuilder {
     decided: Vec<Decided>,
     transitions: Vec<CartTransition>,
     scratch: Vec<u64>,
+    /// Newest event timestamp pushed.
+    newest: Option<Timestamp>,
 }
 
 impl EpisodeBuilder {
@@ -84,6 +127,7 @@ impl EpisodeBuilder {
             decided: Vec::new(),
             transitions: Vec::new(),
             scratch: Vec::new(),
+            newest: None,
         })
     }
 
@@ -95,6 +139,9 @@ impl EpisodeBuilder {
     /// Accepts one event. Events are best given sorted by time (as the store returns them);
     /// out of order within the lateness they give the same result.
     pub fn push(&mut self, event: Event) {
+        if self.newest.is_none_or(|n| event.timestamp > n) {
+            self.newest = Some(event.timestamp);
+        }
         if let Admission::Late(event) = self.buffer.push(event) {
             self.release(*event);
         }
@@ -112,7 +159,10 @@ impl EpisodeBuilder {
             self.release(event);
         }
         self.fold_group();
-        let end = self.tracker.now().map_or(end_of_data, |now| now.max(end_of_data));
+        let end = self
+            .tracker
+            .now()
+            .map_or(end_of_data, |now| now.max(end_of_data));
         self.transitions.clear();
         self.tracker.advance_to(end, &mut self.transitions);
         self.handle_transitions();
@@ -121,29 +171,48 @@ impl EpisodeBuilder {
         let open = std::mem::take(&mut self.open);
         for (cart_index, mut episode) in open {
             episode.censored = episode.decision_time.saturating_add(window) > end;
-            self.decided.push(Decided { cart_index, episode });
+            self.decided.push(Decided {
+                cart_index,
+                episode,
+            });
         }
         let mut episodes: Vec<Episode> = self
             .decided
             .drain(..)
-            .map(|Decided { cart_index, mut episode }| {
-                // Read at the end: later rows of the same order add to its value.
-                episode.order_value = self.tracker.cart_at(cart_index).order_value;
-                episode
-            })
+            .map(
+                |Decided {
+                     cart_index,
+                     mut episode,
+                 }| {
+                    // Read at the end: later rows of the same order add to its value.
+                    episode.order_value = self.tracker.cart_at(cart_index).order_value;
+                    episode
+                },
+            )
             .collect();
-        episodes.sort_by(|a, b| {
-            (a.decision_time, &a.cart_id).cmp(&(b.decision_time, &b.cart_id))
-        });
+        episodes.sort_by(|a, b| (a.decision_time, &a.cart_id).cmp(&(b.decision_time, &b.cart_id)));
         for (position, episode) in episodes.iter_mut().enumerate() {
             episode.episode_id = position as u64;
         }
-        EpisodeSet { episodes, tracker: self.tracker.stats() }
+        EpisodeSet {
+            episodes,
+            tracker: self.tracker.stats(),
+        }
+    }
+
+    /// [`finish`](Self::finish) with the end of data at the newest event timestamp seen.
+    pub fn finish_at_last_event(self) -> EpisodeSet {
+        let end = self.newest.unwrap_or(Timestamp(i64::MIN));
+        self.finish(end)
     }
 
     /// Takes the next event in release order; a new timestamp folds the previous group.
     fn release(&mut self, event: Event) {
-        if self.group.first().is_some_and(|first| first.timestamp != event.timestamp) {
+        if self
+            .group
+            .first()
+            .is_some_and(|first| first.timestamp != event.timestamp)
+        {
             self.fold_group();
         }
         self.group.push(event);
@@ -221,12 +290,19 @@ impl EpisodeBuilder {
                     if recovered {
                         activity.recoveries.increment(at);
                     }
-                    let outcome = if recovered { Outcome::Recovered } else { Outcome::Purchased };
+                    let outcome = if recovered {
+                        Outcome::Recovered
+                    } else {
+                        Outcome::Purchased
+                    };
                     if let Some(mut episode) = self.open.remove(&cart_index) {
                         episode.outcome = outcome;
                         episode.outcome_time = Some(at);
                         episode.label = u8::from(recovered);
-                        self.decided.push(Decided { cart_index, episode });
+                        self.decided.push(Decided {
+                            cart_index,
+                            episode,
+                        });
                     } else if let Some(pos) =
                         self.before_order.iter().position(|(i, _)| *i == cart_index)
                     {
@@ -234,14 +310,20 @@ impl EpisodeBuilder {
                         episode.outcome = outcome;
                         episode.outcome_time = Some(at);
                         episode.label = 1;
-                        self.decided.push(Decided { cart_index, episode });
+                        self.decided.push(Decided {
+                            cart_index,
+                            episode,
+                        });
                     }
                 }
                 CartState::Expired => {
                     if let Some(mut episode) = self.open.remove(&cart_index) {
                         episode.outcome = Outcome::Expired;
                         episode.outcome_time = Some(at);
-                        self.decided.push(Decided { cart_index, episode });
+                        self.decided.push(Decided {
+                            cart_index,
+                            episode,
+                        });
                     }
                 }
                 CartState::Active | CartState::Idle => {}
@@ -255,7 +337,10 @@ impl EpisodeBuilder {
     fn snapshot(&mut self, cart_index: usize, t: Timestamp, decision: DecisionKind) -> Episode {
         let cart = self.tracker.cart_at(cart_index);
         let empty = UserActivity::default();
-        let activity = self.activity.get(self.tracker.cart_owner(cart_index)).unwrap_or(&empty);
+        let activity = self
+            .activity
+            .get(self.tracker.cart_owner(cart_index))
+            .unwrap_or(&empty);
         let features = features_at(cart, activity, t, &mut self.scratch);
         Episode {
             episode_id: 0,

@@ -58,7 +58,10 @@ pub enum TrackerConfigError {
     #[error(
         "`idle_after` ({idle_after_ms} ms) must be shorter than `idle_timeout` ({idle_timeout_ms} ms)"
     )]
-    IdleAfterNotBeforeTimeout { idle_after_ms: i64, idle_timeout_ms: i64 },
+    IdleAfterNotBeforeTimeout {
+        idle_after_ms: i64,
+        idle_timeout_ms: i64,
+    },
 }
 
 impl TrackerConfig {
@@ -72,15 +75,23 @@ impl TrackerConfig {
         ];
         for (field, value) in knobs {
             if value.as_millis() <= 0 {
-                return Err(TrackerConfigError::NotPositive { field, millis: value.as_millis() });
+                return Err(TrackerConfigError::NotPositive {
+                    field,
+                    millis: value.as_millis(),
+                });
             }
         }
         if self.lateness.as_millis() < 0 {
-            return Err(TrackerConfigError::NegativeLateness { millis: self.lateness.as_millis() });
+            return Err(TrackerConfigError::NegativeLateness {
+                millis: self.lateness.as_millis(),
+            });
         }
         for (field, value) in knobs.into_iter().chain([("lateness", self.lateness)]) {
             if value > MAX_CONFIG_DURATION {
-                return Err(TrackerConfigError::TooLong { field, millis: value.as_millis() });
+                return Err(TrackerConfigError::TooLong {
+                    field,
+                    millis: value.as_millis(),
+                });
             }
         }
         if self.idle_after >= self.idle_timeout {
@@ -123,7 +134,9 @@ pub mod duration_text {
         while !rest.is_empty() {
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             if digits == 0 {
-                return Err(format!("`{text}` is not a duration (expected e.g. 30m, 7d, 1h30m)"));
+                return Err(format!(
+                    "`{text}` is not a duration (expected e.g. 30m, 7d, 1h30m)"
+                ));
             }
             let number: i64 = rest[..digits]
                 .parse()

@@ -150,9 +150,19 @@ impl CartTracker {
                     return shop.latest as usize;
                 }
                 let uses = existing.map_or(0, |s| s.uses) + 1;
-                let id = if uses == 1 { shop_id.to_string() } else { format!("{shop_id}#{uses}") };
+                let id = if uses == 1 {
+                    shop_id.to_string()
+                } else {
+                    format!("{shop_id}#{uses}")
+                };
                 let index = self.create_cart(user, id, event, at, CartState::Active, out);
-                self.shop_carts.insert(shop_id.into(), ShopCart { latest: index as u32, uses });
+                self.shop_carts.insert(
+                    shop_id.into(),
+                    ShopCart {
+                        latest: index as u32,
+                        uses,
+                    },
+                );
                 index
             }
             None => match self.user_open_cart(user) {
@@ -207,7 +217,10 @@ impl CartTracker {
             direct_purchase: false,
             order_cancelled: false,
         });
-        self.meta.push(CartMeta { owner: user as u32, scheduled: None });
+        self.meta.push(CartMeta {
+            owner: user as u32,
+            scheduled: None,
+        });
         self.state_counts[state as usize] += 1;
         let entry = &mut self.user_entries[user];
         entry.carts_created += 1;
@@ -300,8 +313,14 @@ impl CartTracker {
                 } else {
                     cart.value
                 });
-                let recovered = cart.abandoned_at.is_some_and(|a| at <= a.saturating_add(window));
-                let to = if recovered { CartState::Recovered } else { CartState::Purchased };
+                let recovered = cart
+                    .abandoned_at
+                    .is_some_and(|a| at <= a.saturating_add(window));
+                let to = if recovered {
+                    CartState::Recovered
+                } else {
+                    CartState::Purchased
+                };
                 self.register_order(event, index);
                 self.set_state(index, to, at, out);
             }
@@ -315,7 +334,10 @@ impl CartTracker {
                 if let Some(shop_id) = event.cart_id.as_deref()
                     && !self.shop_carts.contains_key(shop_id)
                 {
-                    let shop = ShopCart { latest: index as u32, uses: 1 };
+                    let shop = ShopCart {
+                        latest: index as u32,
+                        uses: 1,
+                    };
                     self.shop_carts.insert(shop_id.into(), shop);
                 }
                 self.stats.direct_purchases += 1;
@@ -371,6 +393,10 @@ fn merge_items(lines: &mut Vec<CartLine>, items: &[Item], price_usable: bool) {
 fn lines_value(lines: &[CartLine]) -> i64 {
     lines
         .iter()
-        .map(|l| l.unit_price.unwrap_or(0).saturating_mul(i64::from(l.quantity)))
+        .map(|l| {
+            l.unit_price
+                .unwrap_or(0)
+                .saturating_mul(i64::from(l.quantity))
+        })
         .fold(0, i64::saturating_add)
 }

@@ -262,7 +262,8 @@ impl CartTracker {
 
     /// [`open_cart_for`](Self::open_cart_for) when the user's index is already known.
     fn open_cart_for_user(&self, user: usize, event: &Event) -> Option<usize> {
-        self.open_shop_cart(event).or_else(|| self.user_open_cart(user))
+        self.open_shop_cart(event)
+            .or_else(|| self.user_open_cart(user))
     }
 
     fn open_shop_cart(&self, event: &Event) -> Option<usize> {
@@ -292,8 +293,10 @@ impl CartTracker {
             }
             CartState::Abandoned => {
                 let left_at = idle_since.saturating_add(c.idle_timeout);
-                let window_end =
-                    cart.abandoned_at.unwrap_or(left_at).saturating_add(c.attribution_window);
+                let window_end = cart
+                    .abandoned_at
+                    .unwrap_or(left_at)
+                    .saturating_add(c.attribution_window);
                 Some((window_end.max(left_at), CartState::Expired))
             }
             CartState::Recovered | CartState::Purchased | CartState::Expired => None,

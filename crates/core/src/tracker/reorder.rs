@@ -59,7 +59,8 @@ impl ReorderBuffer {
 
     /// Newest timestamp seen minus the lateness; `None` before the first event.
     pub fn watermark(&self) -> Option<Timestamp> {
-        self.newest.map(|t| Timestamp(t.0.saturating_sub(self.lateness.0)))
+        self.newest
+            .map(|t| Timestamp(t.0.saturating_sub(self.lateness.0)))
     }
 
     /// Accepts an event: buffers it, or hands it back when it is late.

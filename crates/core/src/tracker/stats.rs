@@ -33,7 +33,8 @@ pub struct TrackerStats {
     /// `order_completed` rows that repeated an order id already folded (REES46 writes one
     /// row per purchased product); their value is added to that order.
     pub order_rows_merged: u64,
-    /// `product_removed` events with no open cart or for an item not in the cart.
+    /// Removals that matched nothing: a `product_removed` with no open cart (or no items),
+    /// or one of its items not in the cart (counted per item).
     pub unmatched_removals: u64,
     /// `order_cancelled` events whose order is unknown.
     pub unmatched_cancellations: u64,

@@ -56,11 +56,21 @@ pub fn rehash(mut e: Event) -> Event {
 }
 
 pub fn add(user: &str, ts: Timestamp, id: &str, price: i64, quantity: u32) -> Event {
-    event(EventKind::ProductAdded, user, ts, vec![item(id, price, quantity)])
+    event(
+        EventKind::ProductAdded,
+        user,
+        ts,
+        vec![item(id, price, quantity)],
+    )
 }
 
 pub fn remove(user: &str, ts: Timestamp, id: &str, quantity: u32) -> Event {
-    event(EventKind::ProductRemoved, user, ts, vec![item(id, 0, quantity)])
+    event(
+        EventKind::ProductRemoved,
+        user,
+        ts,
+        vec![item(id, 0, quantity)],
+    )
 }
 
 pub fn view(user: &str, ts: Timestamp, id: &str) -> Event {
@@ -106,13 +116,23 @@ pub fn synthetic_stream(seed: u64, users: u32, sessions_per_user: u32) -> Vec<Ev
             let mut in_cart: Vec<String> = Vec::new();
             for _ in 0..steps {
                 t = t + Duration::seconds(5 + rng.below(400) as i64);
-                let product = format!("{}{}", ["a", "b", "c", "d"][rng.below(4) as usize], rng.below(20));
+                let product = format!(
+                    "{}{}",
+                    ["a", "b", "c", "d"][rng.below(4) as usize],
+                    rng.below(20)
+                );
                 let roll = rng.below(100);
                 let mut e = if roll < 50 {
                     view(&user, t, &product)
                 } else if roll < 80 {
                     in_cart.push(product.clone());
-                    add(&user, t, &product, 100 + rng.below(5_000) as i64, 1 + rng.below(2) as u32)
+                    add(
+                        &user,
+                        t,
+                        &product,
+                        100 + rng.below(5_000) as i64,
+                        1 + rng.below(2) as u32,
+                    )
                 } else if roll < 87 && !in_cart.is_empty() {
                     let p = in_cart.swap_remove(rng.below(in_cart.len() as u64) as usize);
                     remove(&user, t, &p, 1)
@@ -159,7 +179,13 @@ pub fn shuffle_within(events: &[Event], lateness: Duration, seed: u64) -> Vec<Ev
     let span = lateness.as_millis().max(1) as u64;
     let mut keyed: Vec<(i64, u64, Event)> = events
         .iter()
-        .map(|e| (e.timestamp.as_millis() + rng.below(span) as i64, rng.next_u64(), e.clone()))
+        .map(|e| {
+            (
+                e.timestamp.as_millis() + rng.below(span) as i64,
+                rng.next_u64(),
+                e.clone(),
+            )
+        })
         .collect();
     keyed.sort_by_key(|(arrival, tie, _)| (*arrival, *tie));
     keyed.into_iter().map(|(_, _, e)| e).collect()

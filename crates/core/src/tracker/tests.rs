@@ -69,15 +69,21 @@ fn one_long_jump_reports_every_transition_at_its_own_time() {
     tr.fold(&add("v", at_min(2), "b1", 700, 1), &mut out);
     out.clear();
     tr.advance_to(at_min(0) + Duration::days(30), &mut out);
-    let got: Vec<_> = out.iter().map(|t| (t.cart_id.as_str(), t.to, t.at)).collect();
-    assert_eq!(got, vec![
-        ("u#1", Idle, at_min(5)),
-        ("v#1", Idle, at_min(7)),
-        ("u#1", Abandoned, at_min(30)),
-        ("v#1", Abandoned, at_min(32)),
-        ("u#1", Expired, at_min(30) + Duration::days(7)),
-        ("v#1", Expired, at_min(32) + Duration::days(7)),
-    ]);
+    let got: Vec<_> = out
+        .iter()
+        .map(|t| (t.cart_id.as_str(), t.to, t.at))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("u#1", Idle, at_min(5)),
+            ("v#1", Idle, at_min(7)),
+            ("u#1", Abandoned, at_min(30)),
+            ("v#1", Abandoned, at_min(32)),
+            ("u#1", Expired, at_min(30) + Duration::days(7)),
+            ("v#1", Expired, at_min(32) + Duration::days(7)),
+        ]
+    );
 }
 
 #[test]
@@ -85,16 +91,22 @@ fn an_event_at_the_due_instant_sees_the_transition_first() {
     // State at t is a function of events before t: the abandonment due at 30 min fires,
     // then the add at exactly 30 min brings the cart back.
     let mut tr = tracker();
-    let out = fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 1),
-        add("u", at_min(30), "a2", 300, 1),
-    ]);
-    assert_eq!(moves(&out), vec![
-        (None, Active, at_min(0)),
-        (Some(Active), Idle, at_min(5)),
-        (Some(Idle), Abandoned, at_min(30)),
-        (Some(Abandoned), Active, at_min(30)),
-    ]);
+    let out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            add("u", at_min(30), "a2", 300, 1),
+        ],
+    );
+    assert_eq!(
+        moves(&out),
+        vec![
+            (None, Active, at_min(0)),
+            (Some(Active), Idle, at_min(5)),
+            (Some(Idle), Abandoned, at_min(30)),
+            (Some(Abandoned), Active, at_min(30)),
+        ]
+    );
     let cart = tr.cart("u#1").unwrap();
     assert_eq!(cart.abandoned_at, Some(at_min(30)));
     assert_eq!(cart.value, 800);
@@ -104,10 +116,13 @@ fn an_event_at_the_due_instant_sees_the_transition_first() {
 #[test]
 fn activity_just_before_the_due_time_postpones_it() {
     let mut tr = tracker();
-    let mut out = fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 1),
-        event(EventKind::CartViewed, "u", at_min(5) - MS, vec![]),
-    ]);
+    let mut out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            event(EventKind::CartViewed, "u", at_min(5) - MS, vec![]),
+        ],
+    );
     out.clear();
     tr.advance_to(at_min(10) - MS - MS, &mut out);
     assert!(out.is_empty());
@@ -121,55 +136,90 @@ fn an_order_inside_the_window_is_a_recovery() {
     let mut tr = tracker();
     let abandoned = at_min(30);
     let just_inside = abandoned + Duration::days(7) - MS;
-    let out = fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 2),
-        order("u", just_inside, "o1", vec![item("a1", 500, 2)]),
-    ]);
+    let out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 2),
+            order("u", just_inside, "o1", vec![item("a1", 500, 2)]),
+        ],
+    );
     let last = out.last().unwrap();
-    assert_eq!((last.from, last.to, last.at), (Some(Abandoned), Recovered, just_inside));
+    assert_eq!(
+        (last.from, last.to, last.at),
+        (Some(Abandoned), Recovered, just_inside)
+    );
     let cart = tr.cart("u#1").unwrap();
     assert_eq!(cart.order_value, Some(1_000));
     assert_eq!(cart.order_id.as_deref(), Some("o1"));
     let stats = tr.stats();
-    assert_eq!((stats.recovered, stats.abandoned, stats.orders, stats.carts), (1, 0, 1, 1));
+    assert_eq!(
+        (stats.recovered, stats.abandoned, stats.orders, stats.carts),
+        (1, 0, 1, 1)
+    );
 }
 
 #[test]
 fn an_order_when_the_window_closes_finds_the_cart_expired() {
     let mut tr = tracker();
     let window_end = at_min(30) + Duration::days(7);
-    let out = fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 2),
-        order("u", window_end, "o1", vec![item("a1", 500, 2)]),
-    ]);
-    let got: Vec<_> = out.iter().map(|t| (t.cart_id.as_str(), t.from, t.to)).collect();
-    assert_eq!(&got[3..], &[
-        ("u#1", Some(Abandoned), Expired),
-        ("u#2", None, Purchased),
-    ]);
+    let out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 2),
+            order("u", window_end, "o1", vec![item("a1", 500, 2)]),
+        ],
+    );
+    let got: Vec<_> = out
+        .iter()
+        .map(|t| (t.cart_id.as_str(), t.from, t.to))
+        .collect();
+    assert_eq!(
+        &got[3..],
+        &[("u#1", Some(Abandoned), Expired), ("u#2", None, Purchased),]
+    );
     assert!(tr.cart("u#2").unwrap().direct_purchase);
     let stats = tr.stats();
-    assert_eq!((stats.expired, stats.abandoned, stats.direct_purchases, stats.recovered), (1, 1, 1, 0));
+    assert_eq!(
+        (
+            stats.expired,
+            stats.abandoned,
+            stats.direct_purchases,
+            stats.recovered
+        ),
+        (1, 1, 1, 0)
+    );
 }
 
 #[test]
 fn coming_back_keeps_abandoned_at_and_leaving_again_counts_again() {
     let mut tr = tracker();
-    let mut out = fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 1),
-        add("u", at_min(60), "a2", 200, 1),
-    ]);
+    let mut out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            add("u", at_min(60), "a2", 200, 1),
+        ],
+    );
     out.clear();
     tr.advance_to(at_min(90), &mut out);
-    assert_eq!(moves(&out), vec![
-        (Some(Active), Idle, at_min(65)),
-        (Some(Idle), Abandoned, at_min(90)),
-    ]);
+    assert_eq!(
+        moves(&out),
+        vec![
+            (Some(Active), Idle, at_min(65)),
+            (Some(Idle), Abandoned, at_min(90)),
+        ]
+    );
     let cart = tr.cart("u#1").unwrap();
-    assert_eq!((cart.abandoned_at, cart.abandonments), (Some(at_min(30)), 2));
+    assert_eq!(
+        (cart.abandoned_at, cart.abandonments),
+        (Some(at_min(30)), 2)
+    );
     // Still attributed to the first abandonment: an order 6 days later recovers it.
     out.clear();
-    tr.fold(&order("u", at_min(0) + Duration::days(6), "o1", vec![]), &mut out);
+    tr.fold(
+        &order("u", at_min(0) + Duration::days(6), "o1", vec![]),
+        &mut out,
+    );
     assert_eq!(out[0].to, Recovered);
     assert_eq!(tr.cart("u#1").unwrap().order_value, Some(700));
 }
@@ -191,23 +241,32 @@ fn window_counts_from_the_first_abandonment() {
     tr.advance_to(last_activity + Duration::days(1), &mut out);
     let left = last_activity + Duration::minutes(30);
     // The second abandonment falls after the window: it expires at that same instant.
-    assert_eq!(moves(&out), vec![
-        (Some(Active), Idle, last_activity + Duration::minutes(5)),
-        (Some(Idle), Abandoned, left),
-        (Some(Abandoned), Expired, left),
-    ]);
+    assert_eq!(
+        moves(&out),
+        vec![
+            (Some(Active), Idle, last_activity + Duration::minutes(5)),
+            (Some(Idle), Abandoned, left),
+            (Some(Abandoned), Expired, left),
+        ]
+    );
 }
 
 #[test]
 fn an_order_while_active_after_the_window_is_a_purchase_not_a_recovery() {
     let mut tr = tracker();
     let window_end = at_min(30) + Duration::days(7);
-    let out = fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 1),
-        add("u", window_end - Duration::minutes(1), "a2", 100, 1),
-        order("u", window_end + Duration::minutes(2), "o1", vec![]),
-    ]);
-    assert_eq!(out.last().map(|t| (t.from, t.to)), Some((Some(Active), Purchased)));
+    let out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            add("u", window_end - Duration::minutes(1), "a2", 100, 1),
+            order("u", window_end + Duration::minutes(2), "o1", vec![]),
+        ],
+    );
+    assert_eq!(
+        out.last().map(|t| (t.from, t.to)),
+        Some((Some(Active), Purchased))
+    );
     let stats = tr.stats();
     assert_eq!((stats.purchased, stats.recovered, stats.carts), (1, 0, 1));
 }
@@ -215,20 +274,26 @@ fn an_order_while_active_after_the_window_is_a_purchase_not_a_recovery() {
 #[test]
 fn an_emptied_cart_expires_without_being_abandoned() {
     let mut tr = tracker();
-    let mut out = fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 2),
-        remove("u", at_min(1), "a1", 1),
-        remove("u", at_min(2), "a1", 1),
-    ]);
+    let mut out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 2),
+            remove("u", at_min(1), "a1", 1),
+            remove("u", at_min(2), "a1", 1),
+        ],
+    );
     let cart = tr.cart("u#1").unwrap();
     assert!(cart.lines.is_empty());
     assert_eq!((cart.value, cart.adds, cart.removes), (0, 1, 2));
     out.clear();
     tr.advance_to(at_min(100), &mut out);
-    assert_eq!(moves(&out), vec![
-        (Some(Active), Idle, at_min(7)),
-        (Some(Idle), Expired, at_min(32)),
-    ]);
+    assert_eq!(
+        moves(&out),
+        vec![
+            (Some(Active), Idle, at_min(7)),
+            (Some(Idle), Expired, at_min(32)),
+        ]
+    );
     let cart = tr.cart("u#1").unwrap();
     assert_eq!((cart.abandonments, cart.abandoned_at), (0, None));
     let stats = tr.stats();
@@ -238,12 +303,15 @@ fn an_emptied_cart_expires_without_being_abandoned() {
 #[test]
 fn removals_of_unknown_items_or_without_a_cart_are_counted_and_harmless() {
     let mut tr = tracker();
-    fold_all(&mut tr, &[
-        remove("u", at_min(0), "zz", 1),
-        add("u", at_min(1), "a1", 500, 1),
-        remove("u", at_min(2), "b7", 3),
-        remove("u", at_min(3), "a1", 5),
-    ]);
+    fold_all(
+        &mut tr,
+        &[
+            remove("u", at_min(0), "zz", 1),
+            add("u", at_min(1), "a1", 500, 1),
+            remove("u", at_min(2), "b7", 3),
+            remove("u", at_min(3), "a1", 5),
+        ],
+    );
     assert_eq!(tr.stats().unmatched_removals, 2);
     assert_eq!(tr.stats().carts, 1);
     let cart = tr.cart("u#1").unwrap();
@@ -258,7 +326,13 @@ fn product_views_neither_create_carts_nor_keep_them_alive() {
     assert!(out.is_empty());
     assert_eq!(tr.stats().carts, 0);
     assert_eq!(tr.stats().users, 1);
-    fold_all(&mut tr, &[add("u", at_min(1), "a1", 500, 1), view("u", at_min(5), "a2")]);
+    fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(1), "a1", 500, 1),
+            view("u", at_min(5), "a2"),
+        ],
+    );
     out.clear();
     tr.advance_to(at_min(6), &mut out);
     assert_eq!(moves(&out), vec![(Some(Active), Idle, at_min(6))]);
@@ -267,14 +341,20 @@ fn product_views_neither_create_carts_nor_keep_them_alive() {
 #[test]
 fn quantities_add_up_per_line_and_prices_follow_the_latest() {
     let mut tr = tracker();
-    fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 1),
-        add("u", at_min(1), "a1", 450, 2),
-        add("u", at_min(2), "b2", 1_000, 1),
-    ]);
+    fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            add("u", at_min(1), "a1", 450, 2),
+            add("u", at_min(2), "b2", 1_000, 1),
+        ],
+    );
     let cart = tr.cart("u#1").unwrap();
     assert_eq!(cart.lines.len(), 2);
-    assert_eq!((cart.lines[0].quantity, cart.lines[0].unit_price), (3, Some(450)));
+    assert_eq!(
+        (cart.lines[0].quantity, cart.lines[0].unit_price),
+        (3, Some(450))
+    );
     assert_eq!((cart.value, cart.adds), (2_350, 3));
     assert_eq!(cart.currency, Some(Currency::USD));
 }
@@ -282,28 +362,41 @@ fn quantities_add_up_per_line_and_prices_follow_the_latest() {
 #[test]
 fn checkout_with_items_sets_the_contents() {
     let mut tr = tracker();
-    let mut checkout =
-        event(EventKind::CheckoutStarted, "u", at_min(3), vec![item("b1", 900, 1), item("c1", 100, 4)]);
+    let mut checkout = event(
+        EventKind::CheckoutStarted,
+        "u",
+        at_min(3),
+        vec![item("b1", 900, 1), item("c1", 100, 4)],
+    );
     checkout.email = Some("u@example.com".into());
-    fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 1),
-        event(EventKind::CartViewed, "u", at_min(1), vec![]),
-        rehash(checkout),
-    ]);
+    fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            event(EventKind::CartViewed, "u", at_min(1), vec![]),
+            rehash(checkout),
+        ],
+    );
     let cart = tr.cart("u#1").unwrap();
     let ids: Vec<_> = cart.lines.iter().map(|l| l.item_id.as_str()).collect();
     assert_eq!(ids, vec!["b1", "c1"]);
-    assert_eq!((cart.value, cart.views, cart.checkout_started, cart.adds), (1_300, 1, true, 1));
+    assert_eq!(
+        (cart.value, cart.views, cart.checkout_started, cart.adds),
+        (1_300, 1, true, 1)
+    );
     assert_eq!(cart.email.as_deref(), Some("u@example.com"));
 }
 
 #[test]
 fn cart_views_and_checkouts_without_items_need_an_open_cart() {
     let mut tr = tracker();
-    fold_all(&mut tr, &[
-        event(EventKind::CartViewed, "u", at_min(0), vec![]),
-        event(EventKind::CheckoutStarted, "u", at_min(1), vec![]),
-    ]);
+    fold_all(
+        &mut tr,
+        &[
+            event(EventKind::CartViewed, "u", at_min(0), vec![]),
+            event(EventKind::CheckoutStarted, "u", at_min(1), vec![]),
+        ],
+    );
     assert_eq!(tr.stats().carts, 0);
 }
 
@@ -311,13 +404,21 @@ fn cart_views_and_checkouts_without_items_need_an_open_cart() {
 fn rees46_style_order_rows_fold_into_one_purchased_cart() {
     let mut tr = tracker();
     let t = at_min(10);
-    let out = fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 1),
-        add("u", at_min(1), "b2", 300, 1),
-        order("u", t, "sess-1", vec![item("a1", 500, 1)]),
-        order("u", t, "sess-1", vec![item("b2", 300, 1)]),
-        order("u", t + Duration::seconds(1), "sess-1", vec![item("c3", 50, 2)]),
-    ]);
+    let out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            add("u", at_min(1), "b2", 300, 1),
+            order("u", t, "sess-1", vec![item("a1", 500, 1)]),
+            order("u", t, "sess-1", vec![item("b2", 300, 1)]),
+            order(
+                "u",
+                t + Duration::seconds(1),
+                "sess-1",
+                vec![item("c3", 50, 2)],
+            ),
+        ],
+    );
     assert_eq!(out.iter().filter(|t| t.to == Purchased).count(), 1);
     let stats = tr.stats();
     assert_eq!((stats.carts, stats.purchased, stats.orders), (1, 1, 1));
@@ -331,19 +432,37 @@ fn rees46_style_order_rows_fold_into_one_purchased_cart() {
 fn an_order_without_a_cart_is_a_direct_purchase() {
     let mut tr = tracker();
     let t = at_min(10);
-    let out = fold_all(&mut tr, &[
-        view("u", at_min(0), "a1"),
-        order("u", t, "o9", vec![item("a1", 500, 1)]),
-        order("u", t, "o9", vec![item("b1", 250, 2)]),
-        add("u", at_min(20), "c1", 100, 1),
-    ]);
-    let created: Vec<_> = out.iter().filter(|t| t.from.is_none()).map(|t| (t.cart_id.as_str(), t.to)).collect();
+    let out = fold_all(
+        &mut tr,
+        &[
+            view("u", at_min(0), "a1"),
+            order("u", t, "o9", vec![item("a1", 500, 1)]),
+            order("u", t, "o9", vec![item("b1", 250, 2)]),
+            add("u", at_min(20), "c1", 100, 1),
+        ],
+    );
+    let created: Vec<_> = out
+        .iter()
+        .filter(|t| t.from.is_none())
+        .map(|t| (t.cart_id.as_str(), t.to))
+        .collect();
     assert_eq!(created, vec![("u#1", Purchased), ("u#2", Active)]);
     let cart = tr.cart("u#1").unwrap();
     assert!(cart.direct_purchase);
-    assert_eq!((cart.value, cart.order_value, cart.lines.len()), (1_000, Some(1_000), 2));
+    assert_eq!(
+        (cart.value, cart.order_value, cart.lines.len()),
+        (1_000, Some(1_000), 2)
+    );
     let stats = tr.stats();
-    assert_eq!((stats.direct_purchases, stats.purchased, stats.orders, stats.active), (1, 1, 1, 1));
+    assert_eq!(
+        (
+            stats.direct_purchases,
+            stats.purchased,
+            stats.orders,
+            stats.active
+        ),
+        (1, 1, 1, 1)
+    );
 }
 
 #[test]
@@ -355,7 +474,15 @@ fn a_terminal_cart_is_never_reopened() {
     shop_order.cart_id = Some("c-77".into());
     let mut again = add("u", at_min(2), "b1", 100, 1);
     again.cart_id = Some("c-77".into());
-    fold_all(&mut tr, &[rehash(shop_add), rehash(shop_order), rehash(again), add("w", at_min(3), "x1", 1, 1)]);
+    fold_all(
+        &mut tr,
+        &[
+            rehash(shop_add),
+            rehash(shop_order),
+            rehash(again),
+            add("w", at_min(3), "x1", 1, 1),
+        ],
+    );
     assert_eq!(tr.cart("c-77").unwrap().state, Purchased);
     let reused = tr.cart("c-77#2").unwrap();
     assert_eq!((reused.state, reused.value), (Active, 100));
@@ -368,7 +495,10 @@ fn an_order_closes_the_users_cart_when_the_order_has_no_cart_id() {
     let mut tr = tracker();
     let mut shop_add = add("u", at_min(0), "a1", 500, 1);
     shop_add.cart_id = Some("c-1".into());
-    fold_all(&mut tr, &[rehash(shop_add), order("u", at_min(2), "o1", vec![])]);
+    fold_all(
+        &mut tr,
+        &[rehash(shop_add), order("u", at_min(2), "o1", vec![])],
+    );
     let cart = tr.cart("c-1").unwrap();
     assert_eq!((cart.state, cart.order_value), (Purchased, Some(500)));
     assert_eq!(tr.stats().direct_purchases, 0);
@@ -381,12 +511,15 @@ fn cancellations_are_recorded_and_the_state_stays() {
     cancel.order_id = Some("o1".into());
     let mut unknown = event(EventKind::OrderCancelled, "u", at_min(6), vec![]);
     unknown.order_id = Some("nope".into());
-    fold_all(&mut tr, &[
-        add("u", at_min(0), "a1", 500, 1),
-        order("u", at_min(1), "o1", vec![]),
-        rehash(cancel),
-        rehash(unknown),
-    ]);
+    fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            order("u", at_min(1), "o1", vec![]),
+            rehash(cancel),
+            rehash(unknown),
+        ],
+    );
     let cart = tr.cart("u#1").unwrap();
     assert!(cart.order_cancelled);
     assert_eq!(cart.state, Purchased);
@@ -400,7 +533,10 @@ fn prices_in_another_currency_are_dropped_and_counted() {
     euro.currency = Some(Currency::EUR);
     fold_all(&mut tr, &[add("u", at_min(0), "a1", 500, 1), rehash(euro)]);
     let cart = tr.cart("u#1").unwrap();
-    assert_eq!((cart.value, cart.units(), cart.lines[1].unit_price), (500, 2, None));
+    assert_eq!(
+        (cart.value, cart.units(), cart.lines[1].unit_price),
+        (500, 2, None)
+    );
     assert_eq!(tr.stats().currency_conflicts, 1);
 }
 
@@ -436,15 +572,25 @@ fn events_behind_the_watermark_are_still_folded_and_counted_late() {
     // Watermark is now 15 min: an add stamped 10 min is late, folded at the clock (15 min).
     tr.observe(add("u", at_min(10), "b1", 300, 1), &mut out);
     let stats = tr.stats();
-    assert_eq!((stats.late, stats.events, tr.buffered()), (1, 2, 1), "the 20-min view waits");
+    assert_eq!(
+        (stats.late, stats.events, tr.buffered()),
+        (1, 2, 1),
+        "the 20-min view waits"
+    );
     let cart = tr.cart("u#1").unwrap();
-    assert_eq!((cart.value, cart.last_activity, cart.state), (800, at_min(15), Active));
+    assert_eq!(
+        (cart.value, cart.last_activity, cart.state),
+        (800, at_min(15), Active)
+    );
     out.clear();
     tr.flush(at_min(100), &mut out);
-    assert_eq!(moves(&out), vec![
-        (Some(Active), Idle, at_min(20)),
-        (Some(Idle), Abandoned, at_min(45)),
-    ]);
+    assert_eq!(
+        moves(&out),
+        vec![
+            (Some(Active), Idle, at_min(20)),
+            (Some(Idle), Abandoned, at_min(45)),
+        ]
+    );
 }
 
 #[test]
@@ -495,7 +641,10 @@ fn observing_sorted_events_equals_folding_them_directly() {
     assert_eq!(direct.stats(), observed_stats);
 }
 
-fn run_observed(events: &[Event], end: Timestamp) -> (Vec<Cart>, TrackerStats, Vec<CartTransition>) {
+fn run_observed(
+    events: &[Event],
+    end: Timestamp,
+) -> (Vec<Cart>, TrackerStats, Vec<CartTransition>) {
     let mut tr = tracker();
     let mut out = Vec::new();
     for e in events {
@@ -513,15 +662,25 @@ fn stats_count_states_consistently() {
     for e in &events {
         tr.observe(e.clone(), &mut out);
     }
-    tr.flush(events.last().unwrap().timestamp + Duration::days(8), &mut out);
+    tr.flush(
+        events.last().unwrap().timestamp + Duration::days(8),
+        &mut out,
+    );
     let s = tr.stats();
     let by_state = |state: CartState| tr.carts().filter(|c| c.state == state).count() as u64;
     assert_eq!(s.carts, tr.carts().len() as u64);
     assert_eq!(s.purchased, by_state(Purchased));
     assert_eq!(s.recovered, by_state(Recovered));
     assert_eq!(s.expired, by_state(Expired));
-    assert_eq!((s.active, s.idle), (0, 0), "8 days after the end every cart is closed");
-    let abandoned = tr.carts().filter(|c| matches!(c.state, Abandoned | Expired) && c.abandonments > 0).count();
+    assert_eq!(
+        (s.active, s.idle),
+        (0, 0),
+        "8 days after the end every cart is closed"
+    );
+    let abandoned = tr
+        .carts()
+        .filter(|c| matches!(c.state, Abandoned | Expired) && c.abandonments > 0)
+        .count();
     assert_eq!(s.abandoned, abandoned as u64);
     assert_eq!(s.orders, s.purchased + s.recovered);
     assert_eq!(s.events, events.len() as u64);
@@ -536,27 +695,60 @@ fn stats_count_states_consistently() {
 fn config_validation_names_the_field() {
     let ok = TrackerConfig::default();
     assert_eq!(ok.validate(), Ok(()));
-    let bad = TrackerConfig { idle_after: Duration::minutes(30), ..ok };
-    assert!(matches!(bad.validate(), Err(TrackerConfigError::IdleAfterNotBeforeTimeout { .. })));
-    let bad = TrackerConfig { attribution_window: Duration::ZERO, ..ok };
+    let bad = TrackerConfig {
+        idle_after: Duration::minutes(30),
+        ..ok
+    };
+    assert!(matches!(
+        bad.validate(),
+        Err(TrackerConfigError::IdleAfterNotBeforeTimeout { .. })
+    ));
+    let bad = TrackerConfig {
+        attribution_window: Duration::ZERO,
+        ..ok
+    };
     assert_eq!(
         bad.validate(),
-        Err(TrackerConfigError::NotPositive { field: "attribution_window", millis: 0 })
+        Err(TrackerConfigError::NotPositive {
+            field: "attribution_window",
+            millis: 0
+        })
     );
-    let bad = TrackerConfig { lateness: Duration::millis(-1), ..ok };
+    let bad = TrackerConfig {
+        lateness: Duration::millis(-1),
+        ..ok
+    };
     assert!(bad.validate().unwrap_err().to_string().contains("lateness"));
-    let bad = TrackerConfig { attribution_window: Duration::days(500), ..ok };
-    assert!(bad.validate().unwrap_err().to_string().contains("attribution_window"));
-    assert!(CartTracker::new(TrackerConfig { idle_timeout: Duration::minutes(1), ..ok }).is_err());
-    let zero_lateness = TrackerConfig { lateness: Duration::ZERO, ..ok };
+    let bad = TrackerConfig {
+        attribution_window: Duration::days(500),
+        ..ok
+    };
+    assert!(
+        bad.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("attribution_window")
+    );
+    assert!(
+        CartTracker::new(TrackerConfig {
+            idle_timeout: Duration::minutes(1),
+            ..ok
+        })
+        .is_err()
+    );
+    let zero_lateness = TrackerConfig {
+        lateness: Duration::ZERO,
+        ..ok
+    };
     assert_eq!(zero_lateness.validate(), Ok(()));
 }
 
 #[test]
 fn config_reads_durations_as_text_or_milliseconds_with_defaults() {
-    let c: TrackerConfig =
-        serde_json::from_str(r#"{"idle_timeout": "45m", "attribution_window": "3d", "lateness": 1500}"#)
-            .unwrap();
+    let c: TrackerConfig = serde_json::from_str(
+        r#"{"idle_timeout": "45m", "attribution_window": "3d", "lateness": 1500}"#,
+    )
+    .unwrap();
     assert_eq!(c.idle_timeout, Duration::minutes(45));
     assert_eq!(c.attribution_window, Duration::days(3));
     assert_eq!(c.lateness, Duration::millis(1_500));
@@ -570,7 +762,10 @@ fn config_reads_durations_as_text_or_milliseconds_with_defaults() {
         text,
         r#"{"idle_after":"5m","idle_timeout":"30m","attribution_window":"7d","lateness":"5m"}"#
     );
-    assert_eq!(serde_json::from_str::<TrackerConfig>(&text).unwrap(), TrackerConfig::default());
+    assert_eq!(
+        serde_json::from_str::<TrackerConfig>(&text).unwrap(),
+        TrackerConfig::default()
+    );
 }
 
 #[test]
@@ -586,4 +781,38 @@ fn duration_text_parses_compound_units() {
     assert_eq!(format(Duration::minutes(90)), "90m");
     assert_eq!(format(Duration::millis(1_500)), "1500ms");
     assert_eq!(format(Duration::ZERO), "0s");
+}
+
+#[test]
+fn the_reorder_buffer_releases_by_time_then_funnel_kind_then_id() {
+    let mut buffer = ReorderBuffer::new(Duration::minutes(5));
+    let purchase = order("u", at_min(1), "o1", vec![item("a1", 100, 1)]);
+    let same_second_add = add("u", at_min(1), "a1", 100, 1);
+    let earlier_view = view("u", at_min(0), "a1");
+    for e in [
+        purchase.clone(),
+        same_second_add.clone(),
+        earlier_view.clone(),
+    ] {
+        assert!(matches!(buffer.push(e), Admission::Buffered));
+    }
+    assert_eq!(buffer.watermark(), Some(at_min(1) - Duration::minutes(5)));
+    assert!(
+        buffer.pop_ready().is_none(),
+        "nothing is behind the watermark yet"
+    );
+    assert!(matches!(
+        buffer.push(view("v", at_min(6) + MS, "b1")),
+        Admission::Buffered
+    ));
+    let released: Vec<_> = std::iter::from_fn(|| buffer.pop_ready()).collect();
+    assert_eq!(released, vec![earlier_view, same_second_add, purchase]);
+    assert_eq!(buffer.len(), 1);
+    // Behind the watermark (1 min + 1 ms): handed straight back.
+    match buffer.push(view("w", at_min(1), "c1")) {
+        Admission::Late(e) => assert_eq!(e.user_id, "w"),
+        Admission::Buffered => panic!("an event behind the watermark must be late"),
+    }
+    assert_eq!(buffer.pop_any().map(|e| e.user_id), Some("v".to_string()));
+    assert!(buffer.is_empty());
 }

@@ -1,12 +1,14 @@
 //! Converts a decoded [`WireEvent`] into a validated canonical [`Event`].
 
 use super::wire::{WireEvent, WireItem};
-use crate::json::typed_error;
+use crate::json::{error_message, typed_error};
 use crate::limits::ParseOptions;
 use crate::rejection::FieldError;
 use crate::validate;
 use cartback_core::{Currency, Event, EventId, Item};
 use serde::Deserializer;
+use serde::de::IgnoredAny;
+use serde_json::Value;
 
 /// Id namespace of the cartback NDJSON format.
 pub(crate) const NAMESPACE: &str = "ndjson";
@@ -14,23 +16,31 @@ pub(crate) const NAMESPACE: &str = "ndjson";
 /// Parses one NDJSON line.
 pub(crate) fn parse_line(text: &str, options: &ParseOptions) -> Result<Event, FieldError> {
     // serde would read a JSON array positionally into the struct; refuse it up front.
-    if !text.trim_start().starts_with('{')
-        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
-    {
+    if !text.trim_start().starts_with('{') && serde_json::from_str::<IgnoredAny>(text).is_ok() {
         return Err(not_an_object());
     }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let wire = decode(&mut de)?;
-    de.end()
-        .map_err(|e| FieldError::whole(crate::json::error_message(&e)))?;
-    convert(wire, options)
+    // Fast path without path tracking; only a failing line is decoded again to learn
+    // which field failed.
+    match serde_json::from_str::<WireEvent>(text) {
+        Ok(wire) => convert(wire, options),
+        Err(plain) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let tracked = decode(&mut de).and_then(|wire| {
+                de.end()
+                    .map(|()| wire)
+                    .map_err(|e| FieldError::whole(error_message(&e)))
+            });
+            match tracked {
+                Err(error) => Err(error),
+                // Unreachable in practice (both decoders agree); keep the plain error.
+                Ok(_) => Err(FieldError::whole(error_message(&plain))),
+            }
+        }
+    }
 }
 
 /// Parses one already-decoded JSON value (an element of a JSON array payload).
-pub(crate) fn parse_value(
-    value: serde_json::Value,
-    options: &ParseOptions,
-) -> Result<Event, FieldError> {
+pub(crate) fn parse_value(value: Value, options: &ParseOptions) -> Result<Event, FieldError> {
     if !value.is_object() {
         return Err(not_an_object());
     }
@@ -105,10 +115,12 @@ fn convert(wire: WireEvent, options: &ParseOptions) -> Result<Event, FieldError>
         message_id: optional("message_id", wire.message_id, validate::id)?,
     };
     let mut event = validate::event(event, options, "items")?;
-    event.id = match wire.id {
-        Some(given) => EventId::from_source(NAMESPACE, &field("id", validate::id(given))?),
-        None => event.content_id(NAMESPACE),
-    };
+    match wire.id {
+        Some(given) => {
+            event.id = EventId::from_source(NAMESPACE, &field("id", validate::id(given))?)
+        }
+        None => crate::identity::assign_content_id(&mut event, NAMESPACE),
+    }
     Ok(event)
 }
 

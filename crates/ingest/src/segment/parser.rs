@@ -237,10 +237,10 @@ fn convert(
             },
             _ => e,
         })?;
-    event.id = match message.id("messageId")? {
-        Some(given) => EventId::from_source(NAMESPACE, &given),
-        None => event.content_id(NAMESPACE),
-    };
+    match message.id("messageId")? {
+        Some(given) => event.id = EventId::from_source(NAMESPACE, &given),
+        None => crate::identity::assign_content_id(&mut event, NAMESPACE),
+    }
     Ok(event)
 }
 

@@ -19,6 +19,9 @@ pub struct OpeReport {
     pub intervals: BTreeMap<String, ConfidenceInterval>,
     /// Number of logged rounds.
     pub n: usize,
+    /// Estimator names in the order they were run (IPW, SNIPW, DM, DR, SNDR, Switch-DR).
+    #[serde(skip)]
+    pub order: Vec<String>,
 }
 
 /// IPW, SNIPW, DM, DR, SNDR and Switch-DR(`switch_tau`) on `input`, each with a bootstrap
@@ -62,5 +65,6 @@ pub fn evaluate_standard_estimators(
         estimates,
         intervals,
         n: input.log().len(),
+        order: names,
     })
 }

@@ -10,7 +10,7 @@ mod migrations;
 
 pub(crate) use migrations::MIGRATIONS;
 
-use crate::codec::decode_state;
+use crate::codec::{EventRow, decode_event, decode_state, describe_event_id, split_event};
 use crate::error::{count_from_i64, redact_url};
 use crate::migrate::{AppliedMigration, pending};
 use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
@@ -90,7 +90,10 @@ impl Statements {
         Ok(Statements {
             move_events: prepare(MOVE_EVENTS)?,
             move_carts: prepare(MOVE_CARTS)?,
-            scan_events: prepare("SELECT id, payload FROM events ORDER BY ts, id")?,
+            scan_events: prepare(
+                "SELECT id, ts, kind, user_id, session_id, cart_id, order_id, payload::text \
+                 FROM events ORDER BY ts, id",
+            )?,
             cart_by_id: prepare("SELECT id, payload FROM carts WHERE id = $1")?,
             carts_of_user: prepare(
                 "SELECT id, payload FROM carts WHERE user_id = $1 \
@@ -281,20 +284,28 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     }
 }
 
-/// Reads the `(id, payload)` of an event row.
+/// Reads an event row of the scan statement.
 fn event_from_row(row: &Row) -> Result<Event, StoreError> {
-    row.try_get::<_, Json<Event>>(1)
-        .map(|Json(event)| event)
-        .map_err(|error| {
-            let key = row
-                .try_get::<_, &[u8]>(0)
-                .map(|id| match <[u8; 16]>::try_from(id) {
-                    Ok(bytes) => cartback_core::EventId(bytes).to_string(),
-                    Err(_) => format!("{} bytes (not a 16-byte event id)", id.len()),
-                })
-                .unwrap_or_else(|_| "<unreadable id>".to_string());
-            corrupt("events", key, &error)
+    let columns = || -> Result<EventRow<'_>, postgres::Error> {
+        Ok(EventRow {
+            id: row.try_get(0)?,
+            ts: row.try_get(1)?,
+            kind: row.try_get(2)?,
+            user_id: row.try_get(3)?,
+            session_id: row.try_get(4)?,
+            cart_id: row.try_get(5)?,
+            order_id: row.try_get(6)?,
+            payload: row.try_get::<_, &str>(7)?.as_bytes(),
         })
+    };
+    let columns = columns().map_err(|error| {
+        let key = row
+            .try_get::<_, &[u8]>(0)
+            .map(describe_event_id)
+            .unwrap_or_else(|_| "<unreadable id>".to_string());
+        corrupt("events", key, &error)
+    })?;
+    decode_event(columns)
 }
 
 /// Reads the `(id, payload)` of a cart row.
@@ -351,16 +362,16 @@ impl Store for PostgresStore {
                 if !seen.insert(event.id.0) {
                     continue;
                 }
-                let id: &[u8] = &event.id.0;
+                let (columns, details) = split_event(event);
                 let row: [&(dyn ToSql + Sync); 8] = [
-                    &id,
-                    &event.timestamp.0,
-                    &event.kind.as_str(),
-                    &event.user_id,
-                    &event.session_id,
-                    &event.cart_id,
-                    &event.order_id,
-                    &Json(event),
+                    &columns.id,
+                    &columns.ts,
+                    &columns.kind,
+                    &columns.user_id,
+                    &columns.session_id,
+                    &columns.cart_id,
+                    &columns.order_id,
+                    &Json(details),
                 ];
                 writer
                     .write(&row)

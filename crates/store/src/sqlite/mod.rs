@@ -10,7 +10,9 @@ mod migrations;
 
 pub(crate) use migrations::MIGRATIONS;
 
-use crate::codec::{decode_cart, decode_event, decode_state, encode_cart, encode_event};
+use crate::codec::{
+    EventRow, decode_cart, decode_event, decode_state, encode_cart, encode_event,
+};
 use crate::error::count_from_i64;
 use crate::migrate::{AppliedMigration, pending};
 use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
@@ -208,6 +210,20 @@ impl SqliteStore {
     }
 }
 
+/// Borrows the columns of a scanned event row.
+fn event_row<'r>(row: &'r rusqlite::Row<'_>) -> rusqlite::Result<EventRow<'r>> {
+    Ok(EventRow {
+        id: row.get_ref(0)?.as_blob()?,
+        ts: row.get(1)?,
+        kind: row.get_ref(2)?.as_str()?,
+        user_id: row.get(3)?,
+        session_id: row.get(4)?,
+        cart_id: row.get(5)?,
+        order_id: row.get(6)?,
+        payload: row.get_ref(7)?.as_bytes()?,
+    })
+}
+
 /// Binds JSON bytes as TEXT without re-checking UTF-8 (serde_json only writes UTF-8).
 fn json_text(payload: &[u8]) -> ToSqlOutput<'_> {
     ToSqlOutput::Borrowed(ValueRef::Text(payload))
@@ -256,16 +272,16 @@ impl Store for SqliteStore {
                 .prepare_cached(INSERT_EVENT)
                 .map_err(StoreError::sqlite("preparing the event insert"))?;
             for event in events {
-                encode_event(event, payload)?;
+                let columns = encode_event(event, payload)?;
                 let changed = insert
                     .execute(params![
-                        &event.id.0[..],
-                        event.timestamp.0,
-                        event.kind.as_str(),
-                        event.user_id,
-                        event.session_id,
-                        event.cart_id,
-                        event.order_id,
+                        columns.id,
+                        columns.ts,
+                        columns.kind,
+                        columns.user_id,
+                        columns.session_id,
+                        columns.cart_id,
+                        columns.order_id,
                         json_text(payload),
                     ])
                     .map_err(StoreError::sqlite("inserting an event"))?;
@@ -291,22 +307,20 @@ impl Store for SqliteStore {
     fn scan_events(&mut self, visit: &mut dyn FnMut(Event)) -> Result<u64, StoreError> {
         let mut statement = self
             .conn
-            .prepare_cached("SELECT id, payload FROM events ORDER BY ts, id")
+            .prepare_cached(
+                "SELECT id, ts, kind, user_id, session_id, cart_id, order_id, payload \
+                 FROM events ORDER BY ts, id",
+            )
             .map_err(StoreError::sqlite("preparing the event scan"))?;
         let mut rows = statement
             .query([])
             .map_err(StoreError::sqlite("scanning events"))?;
         let mut visited = 0u64;
         while let Some(row) = rows.next().map_err(StoreError::sqlite("scanning events"))? {
-            let id = row
-                .get_ref(0)
-                .and_then(|v| Ok(v.as_blob()?))
-                .map_err(StoreError::sqlite("reading an event id"))?;
-            let payload = row
-                .get_ref(1)
-                .and_then(|v| Ok(v.as_bytes()?))
-                .map_err(StoreError::sqlite("reading an event payload"))?;
-            visit(decode_event(id, payload)?);
+            let event = event_row(row)
+                .map_err(StoreError::sqlite("reading an event row"))
+                .and_then(decode_event)?;
+            visit(event);
             visited += 1;
         }
         Ok(visited)

@@ -1,0 +1,317 @@
+//! How one shopper responds to one step's action: every possible outcome (message reached
+//! or not, unsubscribed or not, bought or not) with its probability. The exact evaluator
+//! sums over these outcomes; sampled episodes draw one of them, so both use the same model.
+
+use super::config::SimulatorConfig;
+use super::shopper::{Segment, Shopper};
+use crate::actions::{ActionCosts, ActionKind, Channel};
+use crate::policies::ObservedState;
+use cartback_core::{Duration, Timestamp};
+use serde::Serialize;
+
+/// Where a cart is in its contact sequence (part of it hidden from policies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct CartProgress {
+    pub step: usize,
+    pub messages_sent: u32,
+    pub coupon_sent_percent: u32,
+    /// Largest coupon the shopper actually saw (hidden).
+    pub coupon_seen_percent: u32,
+    pub subscribed: bool,
+}
+
+impl CartProgress {
+    pub const START: CartProgress = CartProgress {
+        step: 0,
+        messages_sent: 0,
+        coupon_sent_percent: 0,
+        coupon_seen_percent: 0,
+        subscribed: true,
+    };
+}
+
+/// Money and messages of one step's outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct StepAccounting {
+    /// Cart value less the coupon used, when the shopper bought in this step.
+    pub revenue_minor: f64,
+    pub discount_minor: f64,
+    pub message_cost_minor: f64,
+    pub unsubscribe_loss_minor: f64,
+    pub message_sent: bool,
+    pub unsubscribed: bool,
+    pub bought: bool,
+}
+
+impl StepAccounting {
+    /// Net revenue of the step: revenue (already net of discount) less message cost and
+    /// unsubscribe loss.
+    pub fn net_minor(&self) -> f64 {
+        self.revenue_minor - self.message_cost_minor - self.unsubscribe_loss_minor
+    }
+}
+
+/// One possible outcome of a step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepOutcome {
+    pub probability: f64,
+    pub accounting: StepAccounting,
+    /// The next step's progress; `None` when the episode is over (bought or last step).
+    pub next: Option<CartProgress>,
+}
+
+fn is_night(hour: u32) -> bool {
+    !(7..22).contains(&hour)
+}
+
+/// What the engine observes about `shopper` at `progress`.
+pub fn observe(config: &SimulatorConfig, shopper: &Shopper, progress: &CartProgress) -> ObservedState {
+    let delay = config.step_delays_hours[progress.step];
+    let abandoned_at = Timestamp(0);
+    ObservedState {
+        features: shopper.features,
+        step: progress.step,
+        n_steps: config.step_delays_hours.len(),
+        abandoned_at,
+        send_at: abandoned_at + Duration::hours(i64::from(delay)),
+        send_hour_local: (shopper.features.abandoned_hour + delay) % 24,
+        messages_sent: progress.messages_sent,
+        coupon_sent_percent: progress.coupon_sent_percent,
+        subscribed: progress.subscribed,
+    }
+}
+
+/// Every outcome of taking `action` at `progress`, with probabilities summing to 1.
+pub fn step_outcomes(
+    config: &SimulatorConfig,
+    shopper: &Shopper,
+    progress: &CartProgress,
+    action: ActionKind,
+) -> Vec<StepOutcome> {
+    let r = &config.response;
+    let step = progress.step;
+    let delay_hours = config.step_delays_hours[step];
+    let last_step = step + 1 == config.step_delays_hours.len();
+    let consented = match action.channel() {
+        None => false,
+        Some(Channel::Email) => shopper.features.email_consent,
+        Some(Channel::Webhook) => shopper.features.webhook_consent,
+    };
+    let sent = consented && progress.subscribed;
+    let messages_after = progress.messages_sent + u32::from(sent);
+
+    // Unaided hazard of this step, so that the unaided purchase rate over all steps is
+    // exactly the shopper's.
+    let timing = &config.population.unaided_purchase_timing;
+    let rate = shopper.unaided_purchase_rate;
+    let before: f64 = timing[..step].iter().sum();
+    let mut base = (rate * timing[step] / (1.0 - rate * before).max(1e-12)).clamp(0.0, 1.0);
+    if shopper.segment == Segment::SleepingDog {
+        base *= (1.0 - r.sleeping_dog_harm).powi(messages_after as i32);
+    }
+
+    let night = is_night((shopper.features.abandoned_hour + delay_hours) % 24);
+    let (reach, channel_multiplier, unsubscribe_rate) = match action.channel() {
+        Some(Channel::Webhook) => (
+            r.push_seen_rate,
+            if shopper.prefers_webhook {
+                r.webhook_lift_preferred
+            } else {
+                r.webhook_lift_not_preferred
+            },
+            r.webhook_unsubscribe_rate,
+        ),
+        _ => (
+            r.email_open_rate,
+            if shopper.prefers_webhook {
+                r.email_lift_webhook_preferring
+            } else {
+                1.0
+            },
+            r.email_unsubscribe_rate,
+        ),
+    };
+    let reach = if sent {
+        reach * if night { r.night_reach_factor } else { 1.0 }
+    } else {
+        0.0
+    };
+    let responsiveness = match shopper.segment {
+        Segment::Persuadable => 1.0,
+        Segment::SureThing => r.sure_thing_responsiveness,
+        Segment::LostCause => r.lost_cause_responsiveness,
+        Segment::SleepingDog => 0.0,
+    };
+    let decay = (-r.intent_decay_per_day * f64::from(delay_hours) / 24.0).exp();
+    let content = r.persuadable_reminder_lift
+        + if action == ActionKind::RecommendationEmail {
+            r.recommendation_extra_lift
+        } else {
+            0.0
+        };
+    let message_lift = responsiveness
+        * content
+        * channel_multiplier
+        * decay
+        * r.fatigue.powi(progress.messages_sent as i32);
+    let percent = action.discount_percent();
+    let coupon_seen_if_reached = progress.coupon_seen_percent.max(percent);
+    let discount_lift = if shopper.discount_sensitive {
+        r.discount_lift_per_percent
+            * f64::from(coupon_seen_if_reached - progress.coupon_seen_percent)
+            * decay
+    } else {
+        0.0
+    };
+    let bought_if_reached = (base + message_lift + discount_lift).clamp(0.0, 1.0);
+    let unsubscribe = if sent {
+        let factor = if shopper.segment == Segment::SleepingDog {
+            r.sleeping_dog_unsubscribe_factor
+        } else {
+            1.0
+        };
+        (unsubscribe_rate * (1.0 + f64::from(progress.messages_sent)) * factor).min(1.0)
+    } else {
+        0.0
+    };
+    let message_cost = if sent {
+        config.costs.message_cost(action)
+    } else {
+        0.0
+    };
+    let value = shopper.features.cart_value_minor;
+
+    let mut outcomes = Vec::with_capacity(8);
+    for (reached, p_reach) in [(true, reach), (false, 1.0 - reach)] {
+        if p_reach <= 0.0 {
+            continue;
+        }
+        let coupon_seen = if reached {
+            coupon_seen_if_reached
+        } else {
+            progress.coupon_seen_percent
+        };
+        let p_buy = if reached { bought_if_reached } else { base };
+        for (unsubscribed, p_unsub) in [(true, unsubscribe), (false, 1.0 - unsubscribe)] {
+            if p_unsub <= 0.0 {
+                continue;
+            }
+            for (bought, p_bought) in [(true, p_buy), (false, 1.0 - p_buy)] {
+                if p_bought <= 0.0 {
+                    continue;
+                }
+                let discount = if bought {
+                    ActionKind::discount(coupon_seen)
+                        .map_or(0, |k| ActionCosts::discount_given(k, value))
+                        as f64
+                } else {
+                    0.0
+                };
+                let accounting = StepAccounting {
+                    revenue_minor: if bought { value as f64 - discount } else { 0.0 },
+                    discount_minor: discount,
+                    message_cost_minor: message_cost,
+                    unsubscribe_loss_minor: if unsubscribed {
+                        config.costs.unsubscribe_loss_minor
+                    } else {
+                        0.0
+                    },
+                    message_sent: sent,
+                    unsubscribed,
+                    bought,
+                };
+                let next = if bought || last_step {
+                    None
+                } else {
+                    Some(CartProgress {
+                        step: step + 1,
+                        messages_sent: messages_after,
+                        coupon_sent_percent: if sent {
+                            progress.coupon_sent_percent.max(percent)
+                        } else {
+                            progress.coupon_sent_percent
+                        },
+                        coupon_seen_percent: coupon_seen,
+                        subscribed: progress.subscribed && !unsubscribed,
+                    })
+                };
+                outcomes.push(StepOutcome {
+                    probability: p_reach * p_unsub * p_bought,
+                    accounting,
+                    next,
+                });
+            }
+        }
+    }
+    outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::shopper::CartFeatures;
+
+    pub(crate) fn persuadable() -> Shopper {
+        Shopper {
+            segment: Segment::Persuadable,
+            unaided_purchase_rate: 0.03,
+            prefers_webhook: false,
+            discount_sensitive: true,
+            features: CartFeatures {
+                cart_value_minor: 10_000,
+                predicted_propensity: 0.03,
+                returning_customer: false,
+                mobile: false,
+                email_consent: true,
+                webhook_consent: false,
+                abandoned_hour: 12,
+            },
+        }
+    }
+
+    fn buy_probability(outcomes: &[StepOutcome]) -> f64 {
+        outcomes
+            .iter()
+            .filter(|o| o.accounting.bought)
+            .map(|o| o.probability)
+            .sum()
+    }
+
+    #[test]
+    fn outcome_probabilities_sum_to_one() {
+        let config = SimulatorConfig::default();
+        for kind in ActionKind::ALL {
+            let outcomes = step_outcomes(&config, &persuadable(), &CartProgress::START, kind);
+            let total: f64 = outcomes.iter().map(|o| o.probability).sum();
+            assert!((total - 1.0).abs() < 1e-12, "{kind}: {total}");
+        }
+    }
+
+    #[test]
+    fn contact_lifts_persuadables_and_coupons_cost_money() {
+        let config = SimulatorConfig::default();
+        let shopper = persuadable();
+        let nothing = step_outcomes(&config, &shopper, &CartProgress::START, ActionKind::DoNothing);
+        let email = step_outcomes(&config, &shopper, &CartProgress::START, ActionKind::ReminderEmail);
+        let coupon = step_outcomes(&config, &shopper, &CartProgress::START, ActionKind::Discount20);
+        assert!(buy_probability(&email) > buy_probability(&nothing) + 0.03);
+        assert!(buy_probability(&coupon) > buy_probability(&email));
+        let discount: f64 = coupon.iter().map(|o| o.probability * o.accounting.discount_minor).sum();
+        assert!(discount > 0.0);
+        // No webhook consent: a push is not sent and costs nothing.
+        let push = step_outcomes(&config, &shopper, &CartProgress::START, ActionKind::WebhookPush);
+        assert!(push.iter().all(|o| !o.accounting.message_sent && o.accounting.message_cost_minor == 0.0));
+        assert!((buy_probability(&push) - buy_probability(&nothing)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn sleeping_dogs_buy_less_when_contacted() {
+        let config = SimulatorConfig::default();
+        let mut dog = persuadable();
+        dog.segment = Segment::SleepingDog;
+        dog.unaided_purchase_rate = 0.12;
+        let nothing = step_outcomes(&config, &dog, &CartProgress::START, ActionKind::DoNothing);
+        let email = step_outcomes(&config, &dog, &CartProgress::START, ActionKind::ReminderEmail);
+        assert!(buy_probability(&email) < buy_probability(&nothing));
+    }
+}
