@@ -24,21 +24,34 @@ command -v taskset >/dev/null || one_core=""
 $bin gen-events --events "$events" --seed 42 --out "$work/events.ndjson"
 echo "input: $events events, $(du -h "$work/events.ndjson" | cut -f1)"
 
-fold_json=$($one_core $bin import --format ndjson --dry-run --json "$work/events.ndjson")
-persist_json=$($one_core $bin import --format ndjson --db "$work/cartback.db" --json "$work/events.ndjson")
-pandas_json=$($one_core "$venv/bin/python" benches/import_pandas.py "$work/events.ndjson" --db "$work/pandas.db")
+# Each run prints its JSON on stdout; bash's `time` adds the CPU seconds (user + sys) it
+# used, which stay meaningful when other work shares the machine.
+TIMEFORMAT='%U %S'
+timed() { # timed NAME CMD...: stdout to $work/NAME.json, CPU seconds to $work/NAME.cpu
+  local name=$1; shift
+  { time "$@" > "$work/$name.json"; } 2> "$work/$name.time"
+  tail -n1 "$work/$name.time" | awk '{print $1 + $2}' > "$work/$name.cpu"
+}
+timed fold $one_core $bin import --format ndjson --dry-run --json "$work/events.ndjson"
+timed persist $one_core $bin import --format ndjson --db "$work/cartback.db" --json "$work/events.ndjson"
+timed pandas $one_core "$venv/bin/python" benches/import_pandas.py "$work/events.ndjson" --db "$work/pandas.db"
 
-python3 - "$events" "$fold_json" "$persist_json" "$pandas_json" <<'PY'
+python3 - "$events" "$work" <<'PY'
 import json, sys
-n = int(sys.argv[1])
-fold, persist, pd = (json.loads(x) for x in sys.argv[2:5])
+n, work = int(sys.argv[1]), sys.argv[2]
+load = lambda name: json.load(open(f"{work}/{name}.json"))
+cpu = lambda name: float(open(f"{work}/{name}.cpu").read())
+fold, persist, pd = load("fold"), load("persist"), load("pandas")
+# pandas' fold share of its CPU time, from its own wall-clock split.
+pd_fold_cpu = cpu("pandas") * pd["fold_seconds"] / pd["persist_seconds"]
 rows = [
-    ("fold only", fold["seconds"], pd["fold_seconds"]),
-    ("fold + SQLite", persist["seconds"], pd["persist_seconds"]),
+    ("fold only", fold["seconds"], pd["fold_seconds"], cpu("fold"), pd_fold_cpu),
+    ("fold + SQLite", persist["seconds"], pd["persist_seconds"], cpu("persist"), cpu("pandas")),
 ]
-print(f"{'work':<16}{'cartback ev/s':>15}{'pandas ev/s':>14}{'speed-up':>10}")
-for name, ours, theirs in rows:
-    print(f"{name:<16}{n / ours:>15,.0f}{n / theirs:>14,.0f}{theirs / ours:>9.1f}x")
+print(f"{'work':<15}{'cartback ev/s':>14}{'pandas ev/s':>13}{'ratio':>8}   {'cartback ev/CPU-s':>18}{'pandas ev/CPU-s':>16}{'ratio':>8}")
+for name, ours, theirs, ours_cpu, theirs_cpu in rows:
+    print(f"{name:<15}{n / ours:>14,.0f}{n / theirs:>13,.0f}{theirs / ours:>7.1f}x   "
+          f"{n / ours_cpu:>18,.0f}{n / theirs_cpu:>16,.0f}{theirs_cpu / ours_cpu:>7.1f}x")
 print("cartback carts:", {k: persist[k] for k in ("carts", "abandoned", "purchased", "recovered")})
 print("pandas carts:  ", pd["carts"], pd["states"])
 PY

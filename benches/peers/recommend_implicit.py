@@ -50,8 +50,8 @@ class Popularity:
             if filter_already_liked_items:
                 s[user_items[row].indices] = -np.inf
             order = np.lexsort((np.arange(len(s)), -s))[:N]
-            ids.append(order)
-            scores.append(s[order])
+            ids.append(order.astype(np.int32))
+            scores.append(s[order].astype(np.float32))
         return np.array(ids), np.array(scores)
 
 

@@ -5,11 +5,18 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cartback")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_cartback"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
 }
 
@@ -41,8 +48,22 @@ fn mixed_file(dir: &Path) -> std::path::PathBuf {
 #[test]
 fn bad_lines_are_rejected_with_line_and_field_and_good_lines_imported() {
     let dir = tempfile::tempdir().unwrap();
-    let (file, db, rejects) = (mixed_file(dir.path()), dir.path().join("c.db"), dir.path().join("rejects.ndjson"));
-    let summary = json(&run(&["import", "--format", "ndjson", s(&file), "--db", s(&db), "--rejects", s(&rejects), "--json"]));
+    let (file, db, rejects) = (
+        mixed_file(dir.path()),
+        dir.path().join("c.db"),
+        dir.path().join("rejects.ndjson"),
+    );
+    let summary = json(&run(&[
+        "import",
+        "--format",
+        "ndjson",
+        s(&file),
+        "--db",
+        s(&db),
+        "--rejects",
+        s(&rejects),
+        "--json",
+    ]));
     assert_eq!(summary["imported"], 2);
     assert_eq!(summary["rejected"], 4);
     assert_eq!(summary["read"], 6);
@@ -56,15 +77,38 @@ fn bad_lines_are_rejected_with_line_and_field_and_good_lines_imported() {
     assert_eq!(at, [2, 3, 4, 5]);
     assert_eq!(lines[1]["field"], "items[0].price");
     assert_eq!(lines[2]["field"], "timestamp");
-    assert!(lines.iter().all(|r| r["file"].as_str().unwrap().ends_with("mixed.ndjson")));
-    assert!(lines.iter().all(|r| !r["message"].as_str().unwrap().is_empty()));
+    assert!(
+        lines
+            .iter()
+            .all(|r| r["file"].as_str().unwrap().ends_with("mixed.ndjson"))
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|r| !r["message"].as_str().unwrap().is_empty())
+    );
 }
 
 #[test]
 fn strict_mode_imports_nothing_when_anything_is_bad() {
     let dir = tempfile::tempdir().unwrap();
-    let (file, db, rejects) = (mixed_file(dir.path()), dir.path().join("c.db"), dir.path().join("r.ndjson"));
-    let out = run(&["import", "--format", "ndjson", s(&file), "--db", s(&db), "--rejects", s(&rejects), "--strict", "--json"]);
+    let (file, db, rejects) = (
+        mixed_file(dir.path()),
+        dir.path().join("c.db"),
+        dir.path().join("r.ndjson"),
+    );
+    let out = run(&[
+        "import",
+        "--format",
+        "ndjson",
+        s(&file),
+        "--db",
+        s(&db),
+        "--rejects",
+        s(&rejects),
+        "--strict",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["rejected"], 4);
@@ -78,7 +122,15 @@ fn empty_file_imports_nothing_and_succeeds() {
     let dir = tempfile::tempdir().unwrap();
     let (file, db) = (dir.path().join("empty.ndjson"), dir.path().join("c.db"));
     std::fs::write(&file, b"").unwrap();
-    let summary = json(&run(&["import", "--format", "ndjson", s(&file), "--db", s(&db), "--json"]));
+    let summary = json(&run(&[
+        "import",
+        "--format",
+        "ndjson",
+        s(&file),
+        "--db",
+        s(&db),
+        "--json",
+    ]));
     assert_eq!(summary["read"], 0);
     assert_eq!(summary["carts"], 0);
 }
@@ -87,15 +139,39 @@ fn empty_file_imports_nothing_and_succeeds() {
 fn generated_events_import_once_and_fold_the_same_in_any_order() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gen.ndjson");
-    let out = run(&["gen-events", "--events", "3000", "--seed", "3", "--out", s(&file)]);
+    let out = run(&[
+        "gen-events",
+        "--events",
+        "3000",
+        "--seed",
+        "3",
+        "--out",
+        s(&file),
+    ]);
     assert!(out.status.success());
     let db = dir.path().join("a.db");
-    let first = json(&run(&["import", "--format", "ndjson", s(&file), "--db", s(&db), "--json"]));
+    let first = json(&run(&[
+        "import",
+        "--format",
+        "ndjson",
+        s(&file),
+        "--db",
+        s(&db),
+        "--json",
+    ]));
     assert_eq!(first["imported"], 3000);
     assert_eq!(first["rejected"], 0);
     assert!(first["abandoned"].as_u64().unwrap() > 0);
     assert!(first["purchased"].as_u64().unwrap() > 0);
-    let again = json(&run(&["import", "--format", "ndjson", s(&file), "--db", s(&db), "--json"]));
+    let again = json(&run(&[
+        "import",
+        "--format",
+        "ndjson",
+        s(&file),
+        "--db",
+        s(&db),
+        "--json",
+    ]));
     assert_eq!(again["imported"], 0);
     assert_eq!(again["duplicates"], 3000);
 
@@ -104,14 +180,45 @@ fn generated_events_import_once_and_fold_the_same_in_any_order() {
     let reversed: Vec<&str> = text.lines().rev().collect();
     let rev_file = dir.path().join("reversed.ndjson");
     std::fs::write(&rev_file, reversed.join("\n")).unwrap();
-    let other = json(&run(&["import", "--format", "ndjson", s(&rev_file), "--db", s(&dir.path().join("b.db")), "--json"]));
-    for key in ["users", "carts", "abandoned", "purchased", "recovered", "active", "idle", "expired"] {
+    let other = json(&run(&[
+        "import",
+        "--format",
+        "ndjson",
+        s(&rev_file),
+        "--db",
+        s(&dir.path().join("b.db")),
+        "--json",
+    ]));
+    for key in [
+        "users",
+        "carts",
+        "abandoned",
+        "purchased",
+        "recovered",
+        "active",
+        "idle",
+        "expired",
+    ] {
         assert_eq!(other[key], first[key], "{key}");
     }
 
     // A dry run does the same work in memory.
-    let dry = json(&run(&["import", "--format", "ndjson", s(&file), "--dry-run", "--json"]));
-    for key in ["imported", "users", "carts", "abandoned", "purchased", "recovered"] {
+    let dry = json(&run(&[
+        "import",
+        "--format",
+        "ndjson",
+        s(&file),
+        "--dry-run",
+        "--json",
+    ]));
+    for key in [
+        "imported",
+        "users",
+        "carts",
+        "abandoned",
+        "purchased",
+        "recovered",
+    ] {
         assert_eq!(dry[key], first[key], "{key}");
     }
 }
@@ -119,7 +226,8 @@ fn generated_events_import_once_and_fold_the_same_in_any_order() {
 #[test]
 fn otto_sessions_import() {
     let dir = tempfile::tempdir().unwrap();
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/otto-train-fixture.jsonl");
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/otto-train-fixture.jsonl");
     // Independent count: every click and cart event is one event; the `orders` rows of a
     // session that share a timestamp are one order (862 raw rows in all).
     let (mut raw, mut expected, mut orders) = (0, 0, std::collections::HashSet::new());
@@ -137,7 +245,15 @@ fn otto_sessions_import() {
         }
     }
     assert_eq!(raw, 862);
-    let summary = json(&run(&["import", "--format", "otto", s(&file), "--db", s(&dir.path().join("o.db")), "--json"]));
+    let summary = json(&run(&[
+        "import",
+        "--format",
+        "otto",
+        s(&file),
+        "--db",
+        s(&dir.path().join("o.db")),
+        "--json",
+    ]));
     assert_eq!(summary["read"], expected);
     assert_eq!(summary["imported"], expected);
     assert_eq!(summary["rejected"], 0);
@@ -150,7 +266,14 @@ fn unknown_format_and_missing_file_are_clear_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("csv"));
     let dir = tempfile::tempdir().unwrap();
-    let out = run(&["import", "--format", "ndjson", "/nonexistent/file.ndjson", "--db", s(&dir.path().join("c.db"))]);
+    let out = run(&[
+        "import",
+        "--format",
+        "ndjson",
+        "/nonexistent/file.ndjson",
+        "--db",
+        s(&dir.path().join("c.db")),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.ndjson"));
 }

@@ -10,8 +10,15 @@ fn sample() -> PathBuf {
 }
 
 fn cartback(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_cartback")).args(args).output().expect("binary runs");
-    assert!(out.status.success(), "cartback {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_cartback"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    assert!(
+        out.status.success(),
+        "cartback {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
 }
 
@@ -36,7 +43,10 @@ struct Reference {
 
 fn seconds(time: &str) -> i64 {
     // "2019-10-01 02:50:00 UTC": the sample covers one day, so the clock time is enough.
-    let hms: Vec<i64> = time[11..19].split(':').map(|p| p.parse().unwrap()).collect();
+    let hms: Vec<i64> = time[11..19]
+        .split(':')
+        .map(|p| p.parse().unwrap())
+        .collect();
     hms[0] * 3600 + hms[1] * 60 + hms[2]
 }
 
@@ -61,7 +71,11 @@ fn reference() -> Reference {
             purchase_sessions.insert((user.to_string(), session.to_string()));
         }
         if kind == "cart" || kind == "purchase" {
-            per_user.entry(user.to_string()).or_default().push((kind.to_string(), session.to_string(), t));
+            per_user.entry(user.to_string()).or_default().push((
+                kind.to_string(),
+                session.to_string(),
+                t,
+            ));
         }
     }
     r.distinct_lines = distinct.len() as u64;
@@ -108,34 +122,82 @@ fn import_and_episode_counts_match_an_independent_count_of_the_raw_file() {
     let rejects = dir.path().join("rejects.ndjson");
     let (db, rejects, file) = (db.to_str().unwrap(), rejects.to_str().unwrap(), sample());
     let file = file.to_str().unwrap();
-    let first = cartback(&["import", "--format", "rees46", file, "--db", db, "--rejects", rejects, "--json"]);
+    let first = cartback(&[
+        "import",
+        "--format",
+        "rees46",
+        file,
+        "--db",
+        db,
+        "--rejects",
+        rejects,
+        "--json",
+    ]);
 
     assert_eq!(first["read"], reference.lines);
     assert_eq!(first["imported"], reference.distinct_lines);
-    assert_eq!(first["duplicates"], reference.lines - reference.distinct_lines);
+    assert_eq!(
+        first["duplicates"],
+        reference.lines - reference.distinct_lines
+    );
     assert_eq!(first["rejected"], 0);
     assert_eq!(first["users"], reference.users);
     assert_eq!(first["carts"], reference.carts);
-    assert_eq!(first["purchased"].as_u64().unwrap() + first["recovered"].as_u64().unwrap(), reference.purchase_sessions);
+    assert_eq!(
+        first["purchased"].as_u64().unwrap() + first["recovered"].as_u64().unwrap(),
+        reference.purchase_sessions
+    );
     assert_eq!(first["abandoned"], reference.abandoned);
     assert_eq!(first["idle"], reference.idle);
     assert_eq!(first["active"], reference.active);
-    assert!(!std::path::Path::new(rejects).exists(), "no reject file without rejections");
+    assert!(
+        !std::path::Path::new(rejects).exists(),
+        "no reject file without rejections"
+    );
 
     // The same file again changes nothing.
-    let second = cartback(&["import", "--format", "rees46", file, "--db", db, "--rejects", rejects, "--json"]);
+    let second = cartback(&[
+        "import",
+        "--format",
+        "rees46",
+        file,
+        "--db",
+        db,
+        "--rejects",
+        rejects,
+        "--json",
+    ]);
     assert_eq!(second["imported"], 0);
     assert_eq!(second["duplicates"], reference.lines);
     assert_eq!(second["events_in_store"], first["events_in_store"]);
-    for key in ["users", "carts", "abandoned", "purchased", "recovered", "active", "idle", "expired"] {
+    for key in [
+        "users",
+        "carts",
+        "abandoned",
+        "purchased",
+        "recovered",
+        "active",
+        "idle",
+        "expired",
+    ] {
         assert_eq!(second[key], first[key], "{key} changed on re-import");
     }
 
     let csv = dir.path().join("episodes.csv");
-    let episodes = cartback(&["episodes", "--db", db, "--out", csv.to_str().unwrap(), "--json"]);
+    let episodes = cartback(&[
+        "episodes",
+        "--db",
+        db,
+        "--out",
+        csv.to_str().unwrap(),
+        "--json",
+    ]);
     // One episode per cart that had items before its decision point: every ordered cart with
     // a cart event before the order, and every abandoned cart.
-    assert_eq!(episodes["episodes"], reference.ordered_carts_with_adds + reference.abandoned);
+    assert_eq!(
+        episodes["episodes"],
+        reference.ordered_carts_with_adds + reference.abandoned
+    );
     assert_eq!(episodes["positives"], reference.ordered_carts_with_adds);
     let rows = std::fs::read_to_string(&csv).unwrap().lines().count() as u64 - 1;
     assert_eq!(rows, episodes["episodes"].as_u64().unwrap());

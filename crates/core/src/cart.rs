@@ -53,7 +53,10 @@ impl CartState {
 
     /// Whether the cart is closed for good (a new cart starts for the user after it).
     pub fn is_terminal(self) -> bool {
-        matches!(self, CartState::Recovered | CartState::Purchased | CartState::Expired)
+        matches!(
+            self,
+            CartState::Recovered | CartState::Purchased | CartState::Expired
+        )
     }
 }
 

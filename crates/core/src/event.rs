@@ -30,7 +30,9 @@ impl EventId {
     /// Uses a source-given id: 32 hex digits are taken as they are, anything else
     /// (a UUID with dashes, a Segment `messageId`, a shop's numeric id) is hashed.
     pub fn from_source(namespace: &str, given: &str) -> Self {
-        given.parse().unwrap_or_else(|_| EventId::derive(namespace, given.as_bytes()))
+        given
+            .parse()
+            .unwrap_or_else(|_| EventId::derive(namespace, given.as_bytes()))
     }
 
     pub fn as_bytes(&self) -> &[u8; 16] {
@@ -68,7 +70,8 @@ impl Serialize for EventId {
 impl<'de> Deserialize<'de> for EventId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(|_| serde::de::Error::custom("event id must be 32 hex digits"))
+        s.parse()
+            .map_err(|_| serde::de::Error::custom("event id must be 32 hex digits"))
     }
 }
 
@@ -139,7 +142,10 @@ impl FromStr for EventKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown event type `{s}` (expected one of {})", names.join(", "))
+                format!(
+                    "unknown event type `{s}` (expected one of {})",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -172,7 +178,9 @@ pub struct Item {
 impl Item {
     /// Price × quantity in minor units (0 when the price is unknown).
     pub fn line_value(&self) -> i64 {
-        self.price.unwrap_or(0).saturating_mul(i64::from(self.quantity))
+        self.price
+            .unwrap_or(0)
+            .saturating_mul(i64::from(self.quantity))
     }
 }
 
@@ -224,7 +232,10 @@ pub struct Event {
 impl Event {
     /// Sum of the item lines in minor units.
     pub fn items_value(&self) -> i64 {
-        self.items.iter().map(Item::line_value).fold(0, i64::saturating_add)
+        self.items
+            .iter()
+            .map(Item::line_value)
+            .fold(0, i64::saturating_add)
     }
 
     /// Derives the content id of this event: a hash of everything but the id itself.
@@ -277,7 +288,10 @@ mod tests {
         assert_eq!(EventId::derive("test", b"hello"), id);
         assert_ne!(EventId::derive("other", b"hello"), id);
         assert_eq!(EventId::from_source("segment", &text), id);
-        assert_ne!(EventId::from_source("segment", "msg-1"), EventId::from_source("shopify", "msg-1"));
+        assert_ne!(
+            EventId::from_source("segment", "msg-1"),
+            EventId::from_source("shopify", "msg-1")
+        );
     }
 
     #[test]
@@ -305,6 +319,11 @@ mod tests {
         for k in EventKind::ALL {
             assert_eq!(k.as_str().parse::<EventKind>(), Ok(k));
         }
-        assert!("purchase".parse::<EventKind>().unwrap_err().contains("product_added"));
+        assert!(
+            "purchase"
+                .parse::<EventKind>()
+                .unwrap_err()
+                .contains("product_added")
+        );
     }
 }

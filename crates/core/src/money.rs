@@ -89,10 +89,17 @@ impl Currency {
         if whole.len() > 18 {
             return Err(too_large());
         }
-        let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| too_large())? };
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| too_large())?
+        };
         let mut frac_units: i64 = 0;
         for i in 0..exp as usize {
-            let d = significant.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+            let d = significant
+                .as_bytes()
+                .get(i)
+                .map_or(0, |b| i64::from(b - b'0'));
             frac_units = frac_units * 10 + d;
         }
         let minor = whole
@@ -180,7 +187,12 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.currency.format_minor(self.minor), self.currency)
+        write!(
+            f,
+            "{} {}",
+            self.currency.format_minor(self.minor),
+            self.currency
+        )
     }
 }
 
@@ -198,16 +210,34 @@ mod tests {
         assert_eq!(usd.parse_major(".5"), Ok(50));
         assert_eq!(usd.parse_major("19.990"), Ok(1_999));
         assert_eq!(usd.parse_major("-0.00"), Ok(0));
-        assert!(matches!(usd.parse_major("19.999"), Err(MoneyError::TooPrecise { allowed: 2, .. })));
-        assert!(matches!(usd.parse_major("-1.00"), Err(MoneyError::Negative(_))));
-        assert!(matches!(usd.parse_major("1e3"), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(usd.parse_major(""), Err(MoneyError::NotADecimal(_))));
-        assert!(matches!(usd.parse_major("."), Err(MoneyError::NotADecimal(_))));
+        assert!(matches!(
+            usd.parse_major("19.999"),
+            Err(MoneyError::TooPrecise { allowed: 2, .. })
+        ));
+        assert!(matches!(
+            usd.parse_major("-1.00"),
+            Err(MoneyError::Negative(_))
+        ));
+        assert!(matches!(
+            usd.parse_major("1e3"),
+            Err(MoneyError::NotADecimal(_))
+        ));
+        assert!(matches!(
+            usd.parse_major(""),
+            Err(MoneyError::NotADecimal(_))
+        ));
+        assert!(matches!(
+            usd.parse_major("."),
+            Err(MoneyError::NotADecimal(_))
+        ));
         assert!(matches!(
             usd.parse_major("99999999999999999999999"),
             Err(MoneyError::TooLarge(_))
         ));
-        assert!(matches!(usd.parse_major("2000000000000"), Err(MoneyError::TooLarge(_))));
+        assert!(matches!(
+            usd.parse_major("2000000000000"),
+            Err(MoneyError::TooLarge(_))
+        ));
     }
 
     #[test]
@@ -228,11 +258,14 @@ mod tests {
     fn floats_convert_through_their_shortest_text() {
         let usd = Currency::USD;
         assert_eq!(usd.from_major_f64(19.99), Ok(1_999));
-        assert_eq!(usd.from_major_f64(0.1 + 0.2), Err(MoneyError::TooPrecise {
-            value: "0.30000000000000004".into(),
-            currency: usd,
-            allowed: 2
-        }));
+        assert_eq!(
+            usd.from_major_f64(0.1 + 0.2),
+            Err(MoneyError::TooPrecise {
+                value: "0.30000000000000004".into(),
+                currency: usd,
+                allowed: 2
+            })
+        );
         assert!(usd.from_major_f64(f64::NAN).is_err());
         assert!(usd.from_major_f64(1e300).is_err());
     }

@@ -81,7 +81,11 @@ impl GeneratorConfig {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(GeneratorError::Invalid { field, expected: "between 0 and 1", value: v.to_string() })
+                Err(GeneratorError::Invalid {
+                    field,
+                    expected: "between 0 and 1",
+                    value: v.to_string(),
+                })
             }
         };
         rate("cart_rate", self.cart_rate)?;
@@ -92,13 +96,21 @@ impl GeneratorConfig {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(GeneratorError::Invalid { field, expected: "a positive number", value: v.to_string() })
+                Err(GeneratorError::Invalid {
+                    field,
+                    expected: "a positive number",
+                    value: v.to_string(),
+                })
             }
         };
         positive("sessions_per_hour", self.sessions_per_hour)?;
         positive("mean_views", self.mean_views)?;
         if self.products == 0 {
-            return Err(GeneratorError::Invalid { field: "products", expected: "at least 1", value: "0".into() });
+            return Err(GeneratorError::Invalid {
+                field: "products",
+                expected: "at least 1",
+                value: "0".into(),
+            });
         }
         Ok(EventGenerator::new(self))
     }
@@ -119,12 +131,18 @@ const CATEGORIES: [&str; 12] = [
     "home.lighting",
 ];
 const DEVICES: [&str; 3] = ["mobile", "desktop", "tablet"];
-const TIME_ZONES: [&str; 5] = ["Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"];
+const TIME_ZONES: [&str; 5] = [
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+];
 
 /// Relative traffic by hour of the day (UTC), averaging 1.0: quiet nights, busy evenings.
 const HOURLY_SHAPE: [f64; 24] = [
-    0.35, 0.25, 0.2, 0.18, 0.2, 0.3, 0.5, 0.75, 0.95, 1.05, 1.1, 1.15, 1.2, 1.15, 1.1, 1.1, 1.15, 1.25,
-    1.45, 1.65, 1.75, 1.6, 1.25, 0.81,
+    0.35, 0.25, 0.2, 0.18, 0.2, 0.3, 0.5, 0.75, 0.95, 1.05, 1.1, 1.15, 1.2, 1.15, 1.1, 1.1, 1.15,
+    1.25, 1.45, 1.65, 1.75, 1.6, 1.25, 0.81,
 ];
 
 /// An event waiting in the time-ordered queue: (time, sequence) keeps the order total.
@@ -134,9 +152,12 @@ struct Pending {
 }
 
 enum Scheduled {
-    Event(Event),
+    Event(Box<Event>),
     /// A shopper who left a cart comes back to buy it.
-    Return { user: u64, cart: Vec<Item> },
+    Return {
+        user: u64,
+        cart: Vec<Item>,
+    },
 }
 
 impl PartialEq for Pending {
@@ -173,7 +194,11 @@ pub struct EventGenerator {
 
 impl EventGenerator {
     fn new(config: GeneratorConfig) -> Self {
-        let users = if config.users == 0 { (config.events / 25).max(1) } else { config.users };
+        let users = if config.users == 0 {
+            (config.events / 25).max(1)
+        } else {
+            config.users
+        };
         let mut generator = EventGenerator {
             rng: Xoshiro256PlusPlus::seed_from_u64(config.seed),
             users,
@@ -200,13 +225,17 @@ impl EventGenerator {
     fn schedule_next_arrival(&mut self) {
         let hour = self.next_session_at.hour_utc() as usize;
         let rate_per_ms = self.config.sessions_per_hour * HOURLY_SHAPE[hour] / 3_600_000.0;
-        let wait: f64 = Exp::new(rate_per_ms).expect("positive rate").sample(&mut self.rng);
+        let wait: f64 = Exp::new(rate_per_ms)
+            .expect("positive rate")
+            .sample(&mut self.rng);
         self.next_session_at = self.next_session_at + Duration((wait.ceil() as i64).max(1));
     }
 
     fn product(&mut self, rank: u64) -> Item {
         // Deterministic catalogue: a product's category and price derive from its rank.
-        let mut product_rng = Xoshiro256PlusPlus::seed_from_u64(self.config.seed ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut product_rng = Xoshiro256PlusPlus::seed_from_u64(
+            self.config.seed ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
         let cents: f64 = self.price_cents.sample(&mut product_rng);
         let price = (cents.round() as i64).clamp(99, 500_000) / 10 * 10 - 1;
         Item {
@@ -219,12 +248,20 @@ impl EventGenerator {
         }
     }
 
-    fn event(&mut self, kind: EventKind, at: Timestamp, user: u64, session: &str, items: Vec<Item>) -> Event {
+    fn event(
+        &mut self,
+        kind: EventKind,
+        at: Timestamp,
+        user: u64,
+        session: &str,
+        items: Vec<Item>,
+    ) -> Event {
         self.sequence += 1;
         let mut seed_bytes = [0u8; 16];
         seed_bytes[..8].copy_from_slice(&self.config.seed.to_be_bytes());
         seed_bytes[8..].copy_from_slice(&self.sequence.to_be_bytes());
-        let has_email = (user.wrapping_mul(0x2545_F491_4F6C_DD1D) % 1_000) as f64 / 1_000.0 < self.config.email_rate;
+        let has_email = (user.wrapping_mul(0x2545_F491_4F6C_DD1D) % 1_000) as f64 / 1_000.0
+            < self.config.email_rate;
         Event {
             id: EventId::derive("generator", &seed_bytes),
             kind,
@@ -235,7 +272,11 @@ impl EventGenerator {
             cart_id: None,
             order_id: None,
             total: None,
-            currency: if items.iter().any(|i| i.price.is_some()) { Some(self.config.currency) } else { None },
+            currency: if items.iter().any(|i| i.price.is_some()) {
+                Some(self.config.currency)
+            } else {
+                None
+            },
             items,
             email: has_email.then(|| format!("u{user}@example.com")),
             timezone: Some(TIME_ZONES[(user % TIME_ZONES.len() as u64) as usize].to_string()),
@@ -248,7 +289,10 @@ impl EventGenerator {
     fn push(&mut self, event: Event) {
         self.sequence += 1;
         let key = Reverse((event.timestamp, self.sequence));
-        self.queue.push(Pending { key, what: Scheduled::Event(event) });
+        self.queue.push(Pending {
+            key,
+            what: Scheduled::Event(Box::new(event)),
+        });
     }
 
     fn gap(&mut self) -> Duration {
@@ -272,20 +316,34 @@ impl EventGenerator {
             self.push_order(t, user, &session, cart);
             return;
         }
-        let views = 1 + (self.rng.random::<f64>().ln() / (1.0 - 1.0 / self.config.mean_views).ln()) as u32;
+        let views =
+            1 + (self.rng.random::<f64>().ln() / (1.0 - 1.0 / self.config.mean_views).ln()) as u32;
         let mut cart: Vec<Item> = Vec::new();
         let wants_cart = self.rng.random_bool(self.config.cart_rate);
         for v in 0..views.min(60) {
             let rank = self.popularity.sample(&mut self.rng) as u64;
             let item = self.product(rank);
-            let ev = self.event(EventKind::ProductViewed, t, user, &session, vec![item.clone()]);
+            let ev = self.event(
+                EventKind::ProductViewed,
+                t,
+                user,
+                &session,
+                vec![item.clone()],
+            );
             self.push(ev);
             t = t + self.gap();
-            let add_here = wants_cart && (cart.is_empty() && v + 1 == views.min(60) || self.rng.random_bool(0.35));
+            let add_here = wants_cart
+                && (cart.is_empty() && v + 1 == views.min(60) || self.rng.random_bool(0.35));
             if add_here && cart.len() < 6 {
                 let mut line = item;
                 line.quantity = if self.rng.random_bool(0.15) { 2 } else { 1 };
-                let ev = self.event(EventKind::ProductAdded, t, user, &session, vec![line.clone()]);
+                let ev = self.event(
+                    EventKind::ProductAdded,
+                    t,
+                    user,
+                    &session,
+                    vec![line.clone()],
+                );
                 self.push(ev);
                 t = t + self.gap();
                 cart.push(line);
@@ -316,10 +374,15 @@ impl EventGenerator {
             }
             if self.rng.random_bool(self.config.unaided_recovery_rate) {
                 // Comes back by itself between 2 hours and 6 days later.
-                let later = t + Duration::hours(2) + Duration::minutes(self.rng.random_range(0..6 * 24 * 60));
+                let later = t
+                    + Duration::hours(2)
+                    + Duration::minutes(self.rng.random_range(0..6 * 24 * 60));
                 self.sequence += 1;
                 let key = Reverse((later, self.sequence));
-                self.queue.push(Pending { key, what: Scheduled::Return { user, cart } });
+                self.queue.push(Pending {
+                    key,
+                    what: Scheduled::Return { user, cart },
+                });
             }
         }
     }
@@ -352,9 +415,11 @@ impl Iterator for EventGenerator {
             match pending.what {
                 Scheduled::Event(event) => {
                     self.emitted += 1;
-                    return Some(event);
+                    return Some(*event);
                 }
-                Scheduled::Return { user, cart } => self.start_session(pending.key.0.0, user, Some(cart)),
+                Scheduled::Return { user, cart } => {
+                    self.start_session(pending.key.0.0, user, Some(cart))
+                }
             }
         }
     }
@@ -366,7 +431,14 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     fn generate(events: u64, seed: u64) -> Vec<Event> {
-        GeneratorConfig { events, seed, ..Default::default() }.build().unwrap().collect()
+        GeneratorConfig {
+            events,
+            seed,
+            ..Default::default()
+        }
+        .build()
+        .unwrap()
+        .collect()
     }
 
     #[test]
@@ -387,21 +459,35 @@ mod tests {
         // A session with an add and no order in it is an abandoned cart session.
         let mut sessions: HashMap<&str, (bool, bool)> = HashMap::new();
         for e in &events {
-            let s = sessions.entry(e.session_id.as_deref().unwrap()).or_default();
+            let s = sessions
+                .entry(e.session_id.as_deref().unwrap())
+                .or_default();
             s.0 |= e.kind == EventKind::ProductAdded;
             s.1 |= e.kind == EventKind::OrderCompleted;
         }
         let carts = sessions.values().filter(|(added, _)| *added).count() as f64;
-        let bought = sessions.values().filter(|(added, ordered)| *added && *ordered).count() as f64;
+        let bought = sessions
+            .values()
+            .filter(|(added, ordered)| *added && *ordered)
+            .count() as f64;
         let abandonment = 1.0 - bought / carts;
-        assert!((0.65..0.75).contains(&abandonment), "abandonment {abandonment}");
-        let orders = events.iter().filter(|e| e.kind == EventKind::OrderCompleted).count();
+        assert!(
+            (0.65..0.75).contains(&abandonment),
+            "abandonment {abandonment}"
+        );
+        let orders = events
+            .iter()
+            .filter(|e| e.kind == EventKind::OrderCompleted)
+            .count();
         let returns = events
             .iter()
             .filter(|e| e.kind == EventKind::OrderCompleted)
             .filter(|e| !sessions[e.session_id.as_deref().unwrap()].0)
             .count();
-        assert!(returns > 0 && returns * 10 < orders, "unaided recoveries {returns} of {orders} orders");
+        assert!(
+            returns > 0 && returns * 10 < orders,
+            "unaided recoveries {returns} of {orders} orders"
+        );
         for e in &events {
             if !e.items.is_empty() && e.items[0].price.is_some() {
                 assert_eq!(e.currency, Some(Currency::USD));
@@ -411,8 +497,26 @@ mod tests {
 
     #[test]
     fn refuses_bad_rates() {
-        let err = GeneratorConfig { cart_rate: 1.5, ..Default::default() }.build().err();
-        assert!(matches!(err, Some(GeneratorError::Invalid { field: "cart_rate", .. })));
-        assert!(GeneratorConfig { products: 0, ..Default::default() }.build().is_err());
+        let err = GeneratorConfig {
+            cart_rate: 1.5,
+            ..Default::default()
+        }
+        .build()
+        .err();
+        assert!(matches!(
+            err,
+            Some(GeneratorError::Invalid {
+                field: "cart_rate",
+                ..
+            })
+        ));
+        assert!(
+            GeneratorConfig {
+                products: 0,
+                ..Default::default()
+            }
+            .build()
+            .is_err()
+        );
     }
 }

@@ -67,12 +67,26 @@ impl FieldError {
         self
     }
 
+    /// Attaches the line number. Field paths and messages that quote huge input (a
+    /// megabyte-long unknown key, say) are shortened so reject files stay readable.
     pub(crate) fn at_line(self, line: u64) -> Rejection {
         Rejection {
             line,
-            field: self.field,
-            message: self.message,
+            field: self.field.map(|f| shorten(f, MAX_FIELD_CHARS)),
+            message: shorten(self.message, MAX_MESSAGE_CHARS),
         }
+    }
+}
+
+/// Longest field path kept in a rejection, in characters.
+const MAX_FIELD_CHARS: usize = 256;
+/// Longest message kept in a rejection, in characters.
+const MAX_MESSAGE_CHARS: usize = 1_024;
+
+fn shorten(text: String, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -104,4 +118,33 @@ pub enum IngestError {
     InvalidOptions(String),
     #[error("unknown format `{0}` (expected one of ndjson, segment, rees46, otto)")]
     UnknownFormat(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_line_field_and_message() {
+        let with_field =
+            FieldError::new("price", "must not be negative, got -1").within("items[0]");
+        assert_eq!(
+            with_field.at_line(12).to_string(),
+            "line 12: items[0].price: must not be negative, got -1"
+        );
+        let whole = FieldError::whole("bad").within("batch[2]");
+        assert_eq!(whole.at_line(3).to_string(), "line 3: batch[2]: bad");
+        let indexed = FieldError::new("[1].id", "x").within("batch");
+        assert_eq!(indexed.field.as_deref(), Some("batch[1].id"));
+    }
+
+    #[test]
+    fn huge_quotes_are_shortened() {
+        let rejection = FieldError::new("k".repeat(5_000), "é".repeat(5_000)).at_line(1);
+        assert_eq!(
+            rejection.field.unwrap().chars().count(),
+            MAX_FIELD_CHARS + 1
+        );
+        assert_eq!(rejection.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
 }

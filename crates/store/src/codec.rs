@@ -218,3 +218,50 @@ pub(crate) fn describe_event_id(id: &[u8]) -> String {
         Err(_) => format!("{} bytes (not a 16-byte event id)", id.len()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::full_event;
+    use serde_json::Value;
+
+    #[test]
+    fn payload_is_the_event_json_without_the_column_fields() {
+        let event = full_event();
+        let mut buffer = Vec::new();
+        let columns = encode_event(&event, &mut buffer).unwrap();
+        let payload: Value = serde_json::from_slice(&buffer).unwrap();
+        let Value::Object(mut whole) = serde_json::to_value(&event).unwrap() else {
+            panic!("an event is a JSON object");
+        };
+        for column in ["id", "type", "timestamp", "user_id", "session_id", "cart_id", "order_id"] {
+            assert!(whole.remove(column).is_some(), "{column}");
+        }
+        assert_eq!(payload, Value::Object(whole));
+        assert_eq!(columns.kind, "order_completed");
+        assert_eq!(columns.id, &[0xab; 16]);
+
+        let back = decode_event(EventRow {
+            id: columns.id,
+            ts: columns.ts,
+            kind: columns.kind,
+            user_id: columns.user_id.to_string(),
+            session_id: columns.session_id.map(str::to_string),
+            cart_id: columns.cart_id.map(str::to_string),
+            order_id: columns.order_id.map(str::to_string),
+            payload: &buffer,
+        })
+        .unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn a_bare_event_has_an_empty_payload() {
+        let mut event = crate::conformance::event(1, "u1", 0);
+        event.items.clear();
+        event.currency = None;
+        let mut buffer = Vec::new();
+        encode_event(&event, &mut buffer).unwrap();
+        assert_eq!(buffer, b"{}");
+    }
+}

@@ -3,8 +3,8 @@
 
 use super::tracking::TrackerArgs;
 use anyhow::{Context, Result};
-use cartback_core::{Episode, EpisodeBuilder, Timestamp};
 use cartback_core::episodes::DecisionKind;
+use cartback_core::{Episode, EpisodeBuilder, Timestamp};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -70,8 +70,10 @@ struct EpisodesSummary {
 
 pub fn run(args: EpisodesArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut store = cartback_store::open(&args.db).with_context(|| format!("cannot open the store {}", args.db))?;
-    let mut builder = EpisodeBuilder::new(args.tracker.config()).context("invalid tracker settings")?;
+    let mut store = cartback_store::open(&args.db)
+        .with_context(|| format!("cannot open the store {}", args.db))?;
+    let mut builder =
+        EpisodeBuilder::new(args.tracker.config()).context("invalid tracker settings")?;
     let mut last: Option<Timestamp> = None;
     let events = store
         .scan_events(&mut |event| {
@@ -80,12 +82,17 @@ pub fn run(args: EpisodesArgs) -> Result<ExitCode> {
         })
         .context("cannot read the event log")?;
     let end = match &args.end {
-        Some(text) => Some(parse_time(text).map_err(anyhow::Error::msg).context("--end")?),
+        Some(text) => Some(
+            parse_time(text)
+                .map_err(anyhow::Error::msg)
+                .context("--end")?,
+        ),
         None => last,
     };
     let set = builder.finish(end.unwrap_or_default());
 
-    let mut writer = csv::Writer::from_path(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut writer = csv::Writer::from_path(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     writer.write_record(Episode::COLUMNS)?;
     let mut summary = EpisodesSummary {
         episodes: 0,
@@ -105,16 +112,26 @@ pub fn run(args: EpisodesArgs) -> Result<ExitCode> {
         summary.episodes += 1;
         summary.positives += u64::from(episode.label);
         summary.censored += u64::from(episode.censored);
-        *summary.by_outcome.entry(episode.outcome.as_str()).or_default() += 1;
+        *summary
+            .by_outcome
+            .entry(episode.outcome.as_str())
+            .or_default() += 1;
     }
-    writer.flush().with_context(|| format!("cannot write {}", args.out.display()))?;
+    writer
+        .flush()
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     summary.seconds = started.elapsed().as_secs_f64();
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
         println!(
             "{} episodes ({} ordered, {} censored) from {} events → {} in {:.2}s",
-            summary.episodes, summary.positives, summary.censored, events, summary.out, summary.seconds
+            summary.episodes,
+            summary.positives,
+            summary.censored,
+            events,
+            summary.out,
+            summary.seconds
         );
         for (outcome, n) in &summary.by_outcome {
             println!("  {outcome:<15} {n}");

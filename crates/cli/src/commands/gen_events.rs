@@ -37,7 +37,9 @@ pub fn run(args: GenEventsArgs) -> Result<ExitCode> {
     };
     let generator = config.build().context("invalid generator settings")?;
     let sink: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?),
+        Some(path) => Box::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        ),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 20, sink);

@@ -94,8 +94,15 @@ impl ImportSummary {
 
 /// Where parsed events go: the store, or (dry run) an in-memory dedupe and fold.
 enum Sink {
-    Store { store: Box<dyn Store>, batch: Vec<Event> },
-    DryRun { seen: HashSet<EventId>, tracker: Box<CartTracker>, end: Option<Timestamp> },
+    Store {
+        store: Box<dyn Store>,
+        batch: Vec<Event>,
+    },
+    DryRun {
+        seen: HashSet<EventId>,
+        tracker: Box<CartTracker>,
+        end: Option<Timestamp>,
+    },
 }
 
 impl Sink {
@@ -121,11 +128,20 @@ impl Sink {
     }
 }
 
-fn flush_batch(store: &mut dyn Store, batch: &mut Vec<Event>, summary: &mut ImportSummary) -> Result<()> {
+fn flush_batch(
+    store: &mut dyn Store,
+    batch: &mut Vec<Event>,
+    summary: &mut ImportSummary,
+) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    let InsertReport { inserted, duplicates } = store.insert_events(batch).context("cannot write events to the store")?;
+    let InsertReport {
+        inserted,
+        duplicates,
+    } = store
+        .insert_events(batch)
+        .context("cannot write events to the store")?;
     summary.imported += inserted;
     summary.duplicates += duplicates;
     batch.clear();
@@ -141,7 +157,8 @@ struct RejectWriter {
 impl RejectWriter {
     fn write(&mut self, file: &Path, rejection: &Rejection) -> Result<()> {
         if self.out.is_none() {
-            let f = File::create(&self.path).with_context(|| format!("cannot create reject file {}", self.path.display()))?;
+            let f = File::create(&self.path)
+                .with_context(|| format!("cannot create reject file {}", self.path.display()))?;
             self.out = Some(BufWriter::new(f));
         }
         let out = self.out.as_mut().expect("just created");
@@ -169,7 +186,10 @@ impl RejectWriter {
 
 fn open_input(path: &Path, progress: &ProgressBar) -> Result<Box<dyn BufRead>> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(BufReader::with_capacity(1 << 20, std::io::stdin().lock())));
+        return Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            std::io::stdin().lock(),
+        )));
     }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -186,25 +206,36 @@ fn progress_bar(enabled: bool) -> ProgressBar {
     }
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar
 }
 
 /// Reads every file once. `sink` receives good events (none during a strict pre-check).
-fn read_files(args: &ImportArgs, mut sink: Option<&mut Sink>, summary: &mut ImportSummary, rejects: &mut RejectWriter, progress: &ProgressBar) -> Result<()> {
+fn read_files(
+    args: &ImportArgs,
+    mut sink: Option<&mut Sink>,
+    summary: &mut ImportSummary,
+    rejects: &mut RejectWriter,
+    progress: &ProgressBar,
+) -> Result<()> {
     let mut options = ParseOptions::at_system_time();
     options.max_line_bytes = args.max_line_bytes;
     for path in &args.files {
         let input = open_input(path, progress)?;
-        let reader = EventReader::new(args.format, input, options.clone()).context("invalid parser settings")?;
+        let reader = EventReader::new(args.format, input, options.clone())
+            .context("invalid parser settings")?;
         for parsed in reader {
             let parsed = parsed.with_context(|| format!("cannot read {}", path.display()))?;
             summary.skipped += u64::from(parsed.skipped);
             summary.rejected += parsed.rejections.len() as u64;
-            summary.read += parsed.events.len() as u64 + parsed.rejections.len() as u64 + u64::from(parsed.skipped);
+            summary.read += parsed.events.len() as u64
+                + parsed.rejections.len() as u64
+                + u64::from(parsed.skipped);
             for rejection in &parsed.rejections {
                 rejects.write(path, rejection)?;
             }
@@ -221,13 +252,20 @@ fn read_files(args: &ImportArgs, mut sink: Option<&mut Sink>, summary: &mut Impo
 pub fn run(args: ImportArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let tracker_config = args.tracker.config();
-    tracker_config.validate().context("invalid tracker settings")?;
+    tracker_config
+        .validate()
+        .context("invalid tracker settings")?;
     if args.strict && args.files.iter().any(|f| f.as_os_str() == "-") {
-        bail!("--strict reads every file twice (check, then import) and cannot read standard input");
+        bail!(
+            "--strict reads every file twice (check, then import) and cannot read standard input"
+        );
     }
     let progress = progress_bar(!args.json);
     let mut summary = ImportSummary::default();
-    let mut rejects = RejectWriter { path: args.rejects.clone(), out: None };
+    let mut rejects = RejectWriter {
+        path: args.rejects.clone(),
+        out: None,
+    };
 
     if args.strict {
         read_files(&args, None, &mut summary, &mut rejects, &progress)?;
@@ -236,29 +274,51 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
             summary.rejects_file = rejects.finish()?;
             summary.seconds = started.elapsed().as_secs_f64();
             report(&args, &summary)?;
-            eprintln!("strict import: {} record(s) rejected, nothing imported", summary.rejected);
+            eprintln!(
+                "strict import: {} record(s) rejected, nothing imported",
+                summary.rejected
+            );
             return Ok(ExitCode::from(1));
         }
         summary = ImportSummary::default();
     }
 
     let mut sink = if args.dry_run {
-        Sink::DryRun { seen: HashSet::new(), tracker: Box::new(CartTracker::new(tracker_config)?), end: None }
+        Sink::DryRun {
+            seen: HashSet::new(),
+            tracker: Box::new(CartTracker::new(tracker_config)?),
+            end: None,
+        }
     } else {
-        let store = cartback_store::open(&args.db).with_context(|| format!("cannot open the store {}", args.db))?;
-        Sink::Store { store, batch: Vec::with_capacity(BATCH) }
+        let store = cartback_store::open(&args.db)
+            .with_context(|| format!("cannot open the store {}", args.db))?;
+        Sink::Store {
+            store,
+            batch: Vec::with_capacity(BATCH),
+        }
     };
-    read_files(&args, Some(&mut sink), &mut summary, &mut rejects, &progress)?;
+    read_files(
+        &args,
+        Some(&mut sink),
+        &mut summary,
+        &mut rejects,
+        &progress,
+    )?;
     progress.finish_and_clear();
 
     match sink {
-        Sink::Store { mut store, mut batch } => {
+        Sink::Store {
+            mut store,
+            mut batch,
+        } => {
             flush_batch(store.as_mut(), &mut batch, &mut summary)?;
             let (stats, events) = rebuild_carts(store.as_mut(), tracker_config)?;
             summary.take_tracker(&stats);
             summary.events_in_store = events;
         }
-        Sink::DryRun { mut tracker, end, .. } => {
+        Sink::DryRun {
+            mut tracker, end, ..
+        } => {
             if let Some(end) = end {
                 tracker.flush(end, &mut Vec::new());
             }
@@ -275,7 +335,10 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
 /// Replays the whole event log in time order and replaces the cart table with the result.
 /// Carts are judged as of the last event in the store (the log's own clock), so historical
 /// files are not all declared expired by today's date.
-pub fn rebuild_carts(store: &mut dyn Store, config: cartback_core::TrackerConfig) -> Result<(TrackerStats, u64)> {
+pub fn rebuild_carts(
+    store: &mut dyn Store,
+    config: cartback_core::TrackerConfig,
+) -> Result<(TrackerStats, u64)> {
     let mut tracker = CartTracker::new(config)?;
     let mut transitions = Vec::new();
     let mut last = None;
@@ -299,7 +362,11 @@ fn report(args: &ImportArgs, s: &ImportSummary) -> Result<()> {
         println!("{}", serde_json::to_string(s)?);
         return Ok(());
     }
-    let target = if args.dry_run { "dry run (nothing stored)".to_string() } else { args.db.clone() };
+    let target = if args.dry_run {
+        "dry run (nothing stored)".to_string()
+    } else {
+        args.db.clone()
+    };
     println!(
         "read {} records in {:.2}s: {} imported, {} duplicates, {} rejected, {} skipped → {}",
         s.read, s.seconds, s.imported, s.duplicates, s.rejected, s.skipped, target

@@ -3,9 +3,9 @@
 pub mod episodes;
 pub mod gen_events;
 pub mod import;
-pub mod simulate;
-pub mod tracking;
 pub mod ope;
 pub mod predict;
 pub mod recommend;
+pub mod simulate;
+pub mod tracking;
 pub mod train;

@@ -4,8 +4,8 @@
 
 use anyhow::{Context, Result};
 use cartback_policy::ope::{
-    BootstrapParams, LoggedFeedback, OpeInput, evaluate_standard_estimators,
-    read_decision_log, read_evaluation_policy, read_obd_csv, read_reward_model,
+    BootstrapParams, LoggedFeedback, OpeInput, evaluate_standard_estimators, read_decision_log,
+    read_evaluation_policy, read_obd_csv, read_reward_model,
 };
 use clap::{Args, ValueEnum};
 use std::fs::File;

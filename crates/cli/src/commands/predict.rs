@@ -39,31 +39,50 @@ fn cell(column: &RawColumn, row: usize) -> String {
 }
 
 fn quoted(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
-    let model = PropensityModel::load(&args.model).with_context(|| format!("loading the model {}", args.model.display()))?;
+    let model = PropensityModel::load(&args.model)
+        .with_context(|| format!("loading the model {}", args.model.display()))?;
     // Columns the model one-hots are read as text so that numeric-looking codes keep their keys.
     let text_columns: Vec<String> = model
         .schema
         .columns
         .iter()
-        .filter(|column| matches!(column.encoding, cartback_ml::dataset::ColumnEncoding::Categorical { .. }))
+        .filter(|column| {
+            matches!(
+                column.encoding,
+                cartback_ml::dataset::ColumnEncoding::Categorical { .. }
+            )
+        })
         .map(|column| column.name.clone())
         .collect();
-    let headers = CsvTable::read_headers(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
-    let present_text: Vec<String> = text_columns.into_iter().filter(|name| headers.contains(name)).collect();
-    let table = CsvTable::from_path(&args.data, &present_text).with_context(|| format!("reading {}", args.data.display()))?;
+    let headers = CsvTable::read_headers(&args.data)
+        .with_context(|| format!("reading {}", args.data.display()))?;
+    let present_text: Vec<String> = text_columns
+        .into_iter()
+        .filter(|name| headers.contains(name))
+        .collect();
+    let table = CsvTable::from_path(&args.data, &present_text)
+        .with_context(|| format!("reading {}", args.data.display()))?;
     let id_column = match &args.id_column {
-        Some(name) => Some(
-            table
-                .column(name)
-                .with_context(|| format!("column `{name}` (--id-column) is missing from {}", args.data.display()))?,
-        ),
+        Some(name) => Some(table.column(name).with_context(|| {
+            format!(
+                "column `{name}` (--id-column) is missing from {}",
+                args.data.display()
+            )
+        })?),
         None => None,
     };
-    let features = model.schema.encode(&table).with_context(|| format!("encoding {} for the model", args.data.display()))?;
+    let features = model
+        .schema
+        .encode(&table)
+        .with_context(|| format!("encoding {} for the model", args.data.display()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut header = vec!["line".to_string()];
@@ -81,7 +100,11 @@ pub fn run(args: PredictArgs) -> Result<ExitCode> {
     writeln!(out, "{}", header.join(","))?;
     let sources = model.schema.input_sources();
     let mut scratch = ExplainScratch::default();
-    let probabilities = if args.explain { Vec::new() } else { model.predict_matrix(&features) };
+    let probabilities = if args.explain {
+        Vec::new()
+    } else {
+        model.predict_matrix(&features)
+    };
     for row in 0..features.n_rows {
         let mut fields = vec![table.line_of(row).to_string()];
         if let Some(column) = id_column {

@@ -4,9 +4,9 @@
 
 use anyhow::{Context, Result, bail};
 use cartback_recommend::{
-    AlsParams, Confidence, DataFormat, EvaluationConfig, EventInteractions, EventWeights, ExclusionPolicy, InteractionLog,
-    ModelKind, ModelOptions, RecommendationRequest, Recommender, Solver, SplitMethod, TrainConfig, TrainedRecommender,
-    Weighting,
+    AlsParams, Confidence, DataFormat, EvaluationConfig, EventInteractions, EventWeights,
+    ExclusionPolicy, InteractionLog, ModelKind, ModelOptions, RecommendationRequest, Recommender,
+    Solver, SplitMethod, TrainConfig, TrainedRecommender, Weighting,
 };
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -155,7 +155,11 @@ struct EvaluateArgs {
     #[arg(long)]
     consumables: bool,
     /// Models to evaluate, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "als,cooccurrence,popularity")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "als,cooccurrence,popularity"
+    )]
     models: Vec<String>,
     /// Also write the split (train.csv, test.csv, shape.json) to this directory for peer tools.
     #[arg(long, value_name = "DIR")]
@@ -175,7 +179,9 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
 impl ModelArgs {
     fn options(&self) -> Result<ModelOptions> {
         let solver = match self.solver.as_str() {
-            "cg" => Solver::ConjugateGradient { steps: self.cg_steps },
+            "cg" => Solver::ConjugateGradient {
+                steps: self.cg_steps,
+            },
             "cholesky" => Solver::Cholesky,
             other => bail!("--solver: `{other}` is not cg or cholesky"),
         };
@@ -200,13 +206,18 @@ impl ModelArgs {
         if self.max_row_items < 2 {
             bail!("--max-row-items: {} must be at least 2", self.max_row_items);
         }
-        Ok(ModelOptions { als, max_row_items: self.max_row_items })
+        Ok(ModelOptions {
+            als,
+            max_row_items: self.max_row_items,
+        })
     }
 }
 
 impl DataArgs {
     fn format(&self) -> Result<DataFormat> {
-        self.format.parse::<DataFormat>().map_err(|e| anyhow::anyhow!("--format: {e}"))
+        self.format
+            .parse::<DataFormat>()
+            .map_err(|e| anyhow::anyhow!("--format: {e}"))
     }
 
     fn weights(&self) -> Result<EventWeights> {
@@ -232,9 +243,12 @@ fn default_split(format: DataFormat, log: &InteractionLog) -> SplitMethod {
 }
 
 fn load_from_store(location: &str, weights: EventWeights) -> Result<InteractionLog> {
-    let mut store = cartback_store::open(location).with_context(|| format!("opening the event store {location}"))?;
+    let mut store = cartback_store::open(location)
+        .with_context(|| format!("opening the event store {location}"))?;
     let mut interactions = EventInteractions::new(weights);
-    store.scan_events(&mut |event| interactions.observe(&event)).with_context(|| format!("reading events from {location}"))?;
+    store
+        .scan_events(&mut |event| interactions.observe(&event))
+        .with_context(|| format!("reading events from {location}"))?;
     if interactions.log.records.is_empty() {
         bail!("{location}: no product views, cart adds or orders to train on");
     }
@@ -244,7 +258,10 @@ fn load_from_store(location: &str, weights: EventWeights) -> Result<InteractionL
 fn run_train(args: TrainArgs) -> Result<ExitCode> {
     let options = args.model.options()?;
     let (log, format) = match (&args.db, &args.data.data) {
-        (Some(location), _) => (load_from_store(location, args.data.weights()?)?, DataFormat::Interactions),
+        (Some(location), _) => (
+            load_from_store(location, args.data.weights()?)?,
+            DataFormat::Interactions,
+        ),
         (None, Some(_)) => (args.data.load()?, args.data.format()?),
         (None, None) => bail!("give --data FILE or --db PATH"),
     };
@@ -253,10 +270,15 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
         Some(text) => Some(SplitMethod::parse(text, 0.2)?),
         None => Some(default_split(format, &log)),
     };
-    let default_model: ModelKind = args.default_model.parse().map_err(|e| anyhow::anyhow!("--default-model: {e}"))?;
+    let default_model: ModelKind = args
+        .default_model
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--default-model: {e}"))?;
     let config = TrainConfig {
         models: options.clone(),
-        policy: ExclusionPolicy { consumables: args.consumables },
+        policy: ExclusionPolicy {
+            consumables: args.consumables,
+        },
         selection_split,
         default_model,
         k: 10,
@@ -264,7 +286,9 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
         cart_weight: args.cart_weight,
     };
     let trained = TrainedRecommender::fit(&log, &config)?;
-    trained.save(&args.out).with_context(|| format!("writing {}", args.out.display()))?;
+    trained
+        .save(&args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
     let selection = trained.selection();
     let als_report = trained.models().als.as_ref().map(|m| m.report().clone());
     if args.json {
@@ -291,9 +315,16 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
         for (kind, ndcg) in &selection.validation_ndcg {
             println!("  validation ndcg@10 {kind:<13} {ndcg:.4}");
         }
-        println!("serving model: {} (picked by {})", selection.selected, selection.how);
+        println!(
+            "serving model: {} (picked by {})",
+            selection.selected, selection.how
+        );
         if let Some(report) = als_report {
-            println!("  ALS: {:.3} s, {:.4} s per iteration", report.total_seconds(), report.seconds_per_iteration());
+            println!(
+                "  ALS: {:.3} s, {:.4} s per iteration",
+                report.total_seconds(),
+                report.seconds_per_iteration()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -308,7 +339,10 @@ fn run_evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         None => default_split(format, &log),
     };
     if format == DataFormat::Baskets && split != SplitMethod::LeaveOneOut {
-        bail!("--split {}: a baskets file has one basket per user and no times; use --split leave-one-out", split.name());
+        bail!(
+            "--split {}: a baskets file has one basket per user and no times; use --split leave-one-out",
+            split.name()
+        );
     }
     let mut config = EvaluationConfig::new(options, args.k, split)?;
     config.seed = args.model.seed;
@@ -316,11 +350,15 @@ fn run_evaluate(args: EvaluateArgs) -> Result<ExitCode> {
     config.kinds = args
         .models
         .iter()
-        .map(|m| m.parse::<ModelKind>().map_err(|e| anyhow::anyhow!("--models: {e}")))
+        .map(|m| {
+            m.parse::<ModelKind>()
+                .map_err(|e| anyhow::anyhow!("--models: {e}"))
+        })
         .collect::<Result<_>>()?;
     let outer = cartback_recommend::split::split(&log, split, config.seed)?;
     if let Some(dir) = &args.export_split {
-        cartback_recommend::evaluate::export_split(&outer, dir).with_context(|| format!("writing the split to {}", dir.display()))?;
+        cartback_recommend::evaluate::export_split(&outer, dir)
+            .with_context(|| format!("writing the split to {}", dir.display()))?;
     }
     let report = cartback_recommend::evaluate::evaluate_prepared(&log, &outer, &config)?;
     if args.json {
@@ -358,11 +396,16 @@ fn run_evaluate(args: EvaluateArgs) -> Result<ExitCode> {
             m.metrics.map,
             m.metrics.coverage,
             m.train_seconds,
-            m.seconds_per_iteration.map_or_else(|| "-".to_owned(), |s| format!("{s:.4}"))
+            m.seconds_per_iteration
+                .map_or_else(|| "-".to_owned(), |s| format!("{s:.4}"))
         );
     }
-    let validation: Vec<String> =
-        report.selection.validation.iter().map(|m| format!("{} {:.4}", m.model, m.metrics.ndcg)).collect();
+    let validation: Vec<String> = report
+        .selection
+        .validation
+        .iter()
+        .map(|m| format!("{} {:.4}", m.model, m.metrics.ndcg))
+        .collect();
     println!(
         "selected: {} (best NDCG@{k} on a validation split of the training data: {})",
         report.selection.selected,
@@ -373,7 +416,9 @@ fn run_evaluate(args: EvaluateArgs) -> Result<ExitCode> {
 
 fn run_query(args: QueryArgs) -> Result<ExitCode> {
     let Some(path) = &args.model else {
-        bail!("give --model MODEL with --user U and/or --cart ITEMS, or a subcommand (train, evaluate)");
+        bail!(
+            "give --model MODEL with --user U and/or --cart ITEMS, or a subcommand (train, evaluate)"
+        );
     };
     if args.user.is_none() && args.cart.is_empty() {
         bail!("give --user U and/or --cart ITEMS");
@@ -381,20 +426,39 @@ fn run_query(args: QueryArgs) -> Result<ExitCode> {
     if args.k == 0 || args.k > 1000 {
         bail!("--k: {} must be within 1..=1000", args.k);
     }
-    let model = TrainedRecommender::load(path).with_context(|| format!("loading {}", path.display()))?;
+    let model =
+        TrainedRecommender::load(path).with_context(|| format!("loading {}", path.display()))?;
     let request = RecommendationRequest {
         user_id: args.user.clone(),
-        cart: args.cart.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        cart: args
+            .cart
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
         k: args.k,
-        out_of_stock: args.out_of_stock.iter().map(|s| s.trim().to_owned()).collect(),
+        out_of_stock: args
+            .out_of_stock
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .collect(),
         bought: args.bought.iter().map(|s| s.trim().to_owned()).collect(),
     };
     let recommendations = model.recommend(&request)?;
     if args.json {
-        println!("{}", json!({ "user": args.user, "cart": request.cart, "items": recommendations }));
+        println!(
+            "{}",
+            json!({ "user": args.user, "cart": request.cart, "items": recommendations })
+        );
     } else {
         for (rank, r) in recommendations.iter().enumerate() {
-            println!("{:>3}. {}  (score {:.4}, {})", rank + 1, r.item_id, r.score, r.source);
+            println!(
+                "{:>3}. {}  (score {:.4}, {})",
+                rank + 1,
+                r.item_id,
+                r.score,
+                r.source
+            );
         }
         if recommendations.is_empty() {
             println!("no items left to recommend after exclusions");

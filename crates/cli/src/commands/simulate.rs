@@ -91,13 +91,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     );
     println!(
         "{:<10} {:>22} {:>22} {:>9} {:>9} {:>13} {:>8}",
-        "policy",
-        "incr. net rev./1000",
-        "95 % CI",
-        "recovery",
-        "msg/cart",
-        "disc./1000",
-        "unsub."
+        "policy", "incr. net rev./1000", "95 % CI", "recovery", "msg/cart", "disc./1000", "unsub."
     );
     for r in &rows {
         println!(
@@ -117,7 +111,10 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
             "\noff-policy estimators over {} logged datasets of {} carts (truth {:.4} per cart):",
             args.ope_datasets, args.ope_carts, study[0].truth
         );
-        println!("{:<15} {:>12} {:>10} {:>10}", "estimator", "mean", "bias", "rmse");
+        println!(
+            "{:<15} {:>12} {:>10} {:>10}",
+            "estimator", "mean", "bias", "rmse"
+        );
         for s in study {
             println!(
                 "{:<15} {:>12.4} {:>10.4} {:>10.4}",

@@ -7,7 +7,9 @@ use cartback_ml::calibration::CalibrationMethod;
 use cartback_ml::dataset::CsvTable;
 use cartback_ml::gbdt::GbdtParams;
 use cartback_ml::linear::{ClassWeight, LbfgsParams, LogisticParams, LogisticSolver};
-use cartback_ml::training::{EstimatorSpec, Evaluation, TrainOptions, TrainingReport, evaluation_splits, split_ids, train};
+use cartback_ml::training::{
+    EstimatorSpec, Evaluation, TrainOptions, TrainingReport, evaluation_splits, split_ids, train,
+};
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -137,7 +139,12 @@ fn estimator_spec(args: &TrainArgs) -> EstimatorSpec {
                 }
             };
             EstimatorSpec::Logistic {
-                name: if args.model == ModelChoice::Logistic { "logistic" } else { "logistic-sgd" }.to_string(),
+                name: if args.model == ModelChoice::Logistic {
+                    "logistic"
+                } else {
+                    "logistic-sgd"
+                }
+                .to_string(),
                 params: LogisticParams {
                     l2: args.l2.unwrap_or(1e-4),
                     class_weight,
@@ -175,7 +182,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         (None, None, None) => Evaluation::KFold { folds: 5 },
         _ => bail!("--time-column needs --test-fraction and cannot be used with --folds"),
     };
-    let table = CsvTable::from_path(&args.data, &args.categorical).with_context(|| format!("reading {}", args.data.display()))?;
+    let table = CsvTable::from_path(&args.data, &args.categorical)
+        .with_context(|| format!("reading {}", args.data.display()))?;
     let options = TrainOptions {
         label: args.label.clone(),
         excluded: args.exclude.clone(),
@@ -189,19 +197,28 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         fit_final: args.out.is_some(),
     };
     if let Some(path) = &args.export_splits {
-        let labels = table.binary_labels(&args.label).with_context(|| format!("reading {}", args.data.display()))?;
-        let splits = evaluation_splits(&table, &labels, &options).context("making the evaluation splits")?;
+        let labels = table
+            .binary_labels(&args.label)
+            .with_context(|| format!("reading {}", args.data.display()))?;
+        let splits =
+            evaluation_splits(&table, &labels, &options).context("making the evaluation splits")?;
         let ids = split_ids(&splits, labels.len());
-        let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
         writeln!(out, "row,split")?;
         for (row, id) in ids.iter().enumerate() {
             writeln!(out, "{row},{id}")?;
         }
-        out.flush().with_context(|| format!("writing {}", path.display()))?;
+        out.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
     }
-    let (model, report) = train(&table, &options).with_context(|| format!("training on {}", args.data.display()))?;
+    let (model, report) =
+        train(&table, &options).with_context(|| format!("training on {}", args.data.display()))?;
     if let Some(path) = &args.out {
-        model.save(path).with_context(|| format!("writing the model to {}", path.display()))?;
+        model
+            .save(path)
+            .with_context(|| format!("writing the model to {}", path.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -217,27 +234,50 @@ fn print_summary(report: &TrainingReport, out: Option<&PathBuf>) {
         report.model, report.rows, report.positives, report.inputs, report.evaluation
     );
     if !report.folds.is_empty() {
-        println!("fold  ROC-AUC  PR-AUC  log-loss  Brier   acc@.5  F1@.5   best-F1 (thr)    train s");
+        println!(
+            "fold  ROC-AUC  PR-AUC  log-loss  Brier   acc@.5  F1@.5   best-F1 (thr)    train s"
+        );
         for fold in &report.folds {
             let m = &fold.metrics;
             println!(
                 "{:>4}  {:.4}   {:.4}  {:.4}    {:.4}  {:.4}  {:.4}  {:.4} ({:.3})  {:>7.3}",
-                fold.fold, m.roc_auc, m.pr_auc, m.log_loss, m.brier, m.accuracy_at_half, m.f1_at_half, m.best_f1, m.best_f1_threshold, fold.train_seconds
+                fold.fold,
+                m.roc_auc,
+                m.pr_auc,
+                m.log_loss,
+                m.brier,
+                m.accuracy_at_half,
+                m.f1_at_half,
+                m.best_f1,
+                m.best_f1_threshold,
+                fold.train_seconds
             );
         }
     }
-    for (title, mean) in [("mean", &report.mean), ("calibrated mean", &report.calibrated_mean)] {
+    for (title, mean) in [
+        ("mean", &report.mean),
+        ("calibrated mean", &report.calibrated_mean),
+    ] {
         if let Some(m) = mean {
             println!(
                 "{title}: ROC-AUC {:.4}  PR-AUC {:.4}  log-loss {:.4}  Brier {:.4}  acc@.5 {:.4}  F1@.5 {:.4}  best F1 {:.4}",
-                m.roc_auc, m.pr_auc, m.log_loss, m.brier, m.accuracy_at_half, m.f1_at_half, m.best_f1
+                m.roc_auc,
+                m.pr_auc,
+                m.log_loss,
+                m.brier,
+                m.accuracy_at_half,
+                m.f1_at_half,
+                m.best_f1
             );
         }
     }
     if !report.calibration_table.is_empty() {
         println!("calibration (out-of-fold): bin  rows  predicted  observed");
         for bin in report.calibration_table.iter().filter(|bin| bin.count > 0) {
-            println!("  {:.1}-{:.1}  {:>6}  {:.3}  {:.3}", bin.lower, bin.upper, bin.count, bin.mean_predicted, bin.observed_rate);
+            println!(
+                "  {:.1}-{:.1}  {:>6}  {:.3}  {:.3}",
+                bin.lower, bin.upper, bin.count, bin.mean_predicted, bin.observed_rate
+            );
         }
     }
     println!("importance (mean |log-odds contribution|):");
@@ -248,7 +288,11 @@ fn print_summary(report: &TrainingReport, out: Option<&PathBuf>) {
         Some(path) => println!(
             "final model ({} {}, {:.2} s) written to {}",
             report.final_size,
-            if report.model == "gbdt" { "trees" } else { "iterations" },
+            if report.model == "gbdt" {
+                "trees"
+            } else {
+                "iterations"
+            },
             report.final_train_seconds,
             path.display()
         ),

@@ -99,7 +99,7 @@ pub(crate) fn parse_line(text: &str, options: &ParseOptions, out: &mut ParsedLin
     }
     for (index, event) in events {
         out.push(
-            validate::event(event, options, "events")
+            validate::event(event, options, "aid")
                 .map_err(|e| e.within(&format!("events[{index}]"))),
         );
     }

@@ -4,6 +4,7 @@
 //! histograms built in parallel (rayon) with the sibling-subtraction trick.
 
 use super::binning::{BinEdges, BinnedMatrix};
+use super::shap_table::ShapTables;
 use super::tree::{Node, PathElement, Tree};
 use crate::dataset::{FeatureMatrix, seeded_rng, stratified_holdout};
 use crate::error::{MlError, Result, invalid_parameter};
@@ -62,7 +63,7 @@ impl Default for GbdtParams {
 }
 
 /// A fitted booster: margin = base_margin + Σ trees.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GbdtModel {
     pub base_margin: f64,
     pub trees: Vec<Tree>,
@@ -71,6 +72,20 @@ pub struct GbdtModel {
     pub gain_by_input: Vec<f64>,
     /// Validation log-loss after each kept tree (empty without early stopping).
     pub validation_log_loss: Vec<f64>,
+    /// TreeSHAP tables and the expected margin, built on first use (not saved).
+    #[serde(skip)]
+    explainer: std::sync::OnceLock<(ShapTables, f64)>,
+}
+
+impl PartialEq for GbdtModel {
+    /// Equal when the saved parts are equal (the lazily built explainer is ignored).
+    fn eq(&self, other: &Self) -> bool {
+        self.base_margin == other.base_margin
+            && self.trees == other.trees
+            && self.n_inputs == other.n_inputs
+            && self.gain_by_input == other.gain_by_input
+            && self.validation_log_loss == other.validation_log_loss
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -315,6 +330,7 @@ impl GbdtParams {
             n_inputs: features.n_cols,
             gain_by_input,
             validation_log_loss,
+            explainer: std::sync::OnceLock::new(),
         })
     }
 
@@ -516,16 +532,31 @@ impl GbdtModel {
 
     /// The margin when nothing is known about the row: base + each tree's expected value.
     pub fn expected_margin(&self) -> f64 {
-        self.base_margin + self.trees.iter().map(Tree::expected_value).sum::<f64>()
+        self.explainer().1
+    }
+
+    fn explainer(&self) -> &(ShapTables, f64) {
+        self.explainer.get_or_init(|| {
+            let expected = self.base_margin + self.trees.iter().map(Tree::expected_value).sum::<f64>();
+            (ShapTables::new(&self.trees), expected)
+        })
+    }
+
+    /// Exact TreeSHAP values by the recursive algorithm (slower; the reference for
+    /// [`GbdtModel::contributions`]).
+    pub fn contributions_recursive(&self, row: &[f64], scratch: &mut Vec<PathElement>) -> Vec<f64> {
+        let mut contributions = vec![0.0; self.n_inputs];
+        for tree in &self.trees {
+            tree.add_shap_values(row, &mut contributions, scratch);
+        }
+        contributions
     }
 
     /// Exact TreeSHAP values of one row (one per input); with [`GbdtModel::expected_margin`]
     /// they sum to [`GbdtModel::margin`]. `scratch` can be reused between calls.
     pub fn contributions(&self, row: &[f64], scratch: &mut Vec<PathElement>) -> Vec<f64> {
         let mut contributions = vec![0.0; self.n_inputs];
-        for tree in &self.trees {
-            tree.add_shap_values(row, &mut contributions, scratch);
-        }
+        self.explainer().0.add_shap_values(&self.trees, row, &mut contributions, scratch);
         contributions
     }
 }
@@ -592,6 +623,10 @@ mod tests {
             let contributions = model.contributions(x, &mut scratch);
             let total = model.expected_margin() + contributions.iter().sum::<f64>();
             assert!((total - model.margin(x)).abs() < 1e-9, "row {row}: {total} vs {}", model.margin(x));
+            let recursive = model.contributions_recursive(x, &mut scratch);
+            for (fast, slow) in contributions.iter().zip(&recursive) {
+                assert!((fast - slow).abs() < 1e-9, "row {row}: table {fast} vs recursive {slow}");
+            }
         }
     }
 

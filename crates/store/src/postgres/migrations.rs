@@ -15,8 +15,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "events_and_carts",
     sql: "
--- The event log. `payload` is the whole event as cartback's JSON (serde of
--- cartback_core::Event); the other columns are copies for indexing and filtering.
+-- The event log. Each event is split between the columns and `payload`: the event's own
+-- JSON (serde of cartback_core::Event) without the fields that have a column.
 CREATE TABLE events (
     id         bytea PRIMARY KEY CHECK (octet_length(id) = 16),
     ts         bigint NOT NULL,             -- milliseconds since the Unix epoch, UTC

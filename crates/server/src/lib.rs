@@ -1,0 +1,25 @@
+//! cartback's live engine (`cartback serve`).
+//!
+//! Owns the HTTP API ([`http`]), API keys and rate limiting ([`auth`]), the server's
+//! configuration ([`config`]), the real-time [`engine`] (tracker driven by a [`clock`],
+//! decisions at abandonment through a [`policy`]), the engine's persistent [`records`]
+//! (decisions, outbox, consent, tracking), the [`dispatcher`] and its [`channels`], the
+//! signed [`tracking`] tokens, [`metrics`], and [`server`] start-up. See `docs/server.md`.
+
+pub mod auth;
+pub mod channels;
+pub mod clock;
+pub mod config;
+pub mod dispatcher;
+pub mod engine;
+pub mod http;
+pub mod metrics;
+pub mod policy;
+pub mod records;
+pub mod run;
+pub mod server;
+pub mod tracking;
+
+pub use clock::{Clock, ScaledClock, SystemClock};
+pub use config::{DEFAULT_CONFIG_TOML, ServerConfig};
+pub use server::{RunningServer, ServerError, start};

@@ -1,0 +1,203 @@
+//! Starting and stopping the live engine: opens the store and the engine records, rebuilds
+//! the tracker, builds the channels, binds the listener, and runs the HTTP server plus the
+//! engine's ticker (timers, then dispatch) until shut down.
+
+use crate::auth::KeyRing;
+use crate::channels::Channels;
+use crate::channels::email::EmailChannel;
+use crate::channels::log::LogChannel;
+use crate::channels::webhook::WebhookChannel;
+use crate::clock::Clock;
+use crate::config::{ConfigError, ServerConfig};
+use crate::dispatcher::Dispatcher;
+use crate::engine::{Engine, EngineError, EngineSettings};
+use crate::http::{AppContext, router};
+use crate::metrics::Metrics;
+use crate::policy::FixedFlow;
+use crate::records::{RecordsError, SqliteEngineStore};
+use crate::tracking::TokenSigner;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("auth.keys: {0}")]
+    Keys(String),
+    #[error("opening the store at {location}: {source}")]
+    Store {
+        location: String,
+        source: cartback_store::StoreError,
+    },
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("channel: {0}")]
+    Channel(String),
+    #[error("`db`: the engine's decisions and outbox are kept in SQLite for now; PostgreSQL ({0}) is not yet supported by `serve`")]
+    PostgresRecords(String),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("background task: {0}")]
+    Task(String),
+}
+
+/// A started server; drop or [`RunningServer::shutdown`] to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// The admin key generated because none was configured (print it once).
+    pub generated_key: Option<String>,
+    pub engine: Arc<Engine>,
+    shutdown: watch::Sender<bool>,
+    http: JoinHandle<std::io::Result<()>>,
+    ticker: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting requests, finishes the ones in flight and stops the ticker.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        let _ = self.shutdown.send(true);
+        let _ = self.ticker.await;
+        match self.http.await {
+            Ok(result) => result.map_err(|e| ServerError::Task(e.to_string())),
+            Err(e) => Err(ServerError::Task(e.to_string())),
+        }
+    }
+
+    /// Runs until the HTTP server stops (e.g. on a shutdown signal sent elsewhere).
+    pub async fn wait_for(self, signal: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
+        signal.await;
+        self.shutdown().await
+    }
+}
+
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<Result<T, E>, ServerError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServerError::Task(e.to_string()))
+}
+
+/// Starts everything described by `config`, reading time from `clock`.
+pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, ServerError> {
+    config.validate()?;
+    // One TLS stack: rustls with ring (reqwest and lettre are built without a provider).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (keys, generated_key) =
+        KeyRing::new(&config.auth.keys, config.rate_limit_per_key).map_err(ServerError::Keys)?;
+    if cartback_store::is_postgres_url(&config.db) {
+        return Err(ServerError::PostgresRecords(config.db.clone()));
+    }
+    let location = config.db.clone();
+    let store = blocking(move || cartback_store::open(&location))
+        .await?
+        .map_err(|source| ServerError::Store {
+            location: config.db.clone(),
+            source,
+        })?;
+    let location = config.db.clone();
+    let records = blocking(move || SqliteEngineStore::open(&location)).await??;
+
+    let metrics = Arc::new(Metrics::default());
+    let settings = EngineSettings {
+        tracker: config.tracker,
+        holdout_fraction: config.holdout_fraction,
+        max_decision_lag: config.max_decision_lag,
+    };
+    let policy = Box::new(FixedFlow {
+        delay: config.flow.reminder_delay,
+        channel: config.flow.channel.clone(),
+    });
+    let engine_metrics = metrics.clone();
+    let engine_clock = clock.clone();
+    let engine = Arc::new(
+        blocking(move || {
+            Engine::start(store, Box::new(records), policy, engine_clock, settings, engine_metrics)
+        })
+        .await??,
+    );
+
+    let send_timeout = std::time::Duration::from_millis(config.dispatch.send_timeout.as_millis() as u64);
+    let mut channels = Channels::default().with(Arc::new(LogChannel));
+    let email = EmailChannel::new(&config.email, send_timeout).map_err(|e| ServerError::Channel(e.to_string()))?;
+    channels = channels.with(Arc::new(email));
+    if !config.webhook.url.is_empty() {
+        let webhook = WebhookChannel::new(&config.webhook.url, &config.webhook.secret, send_timeout)
+            .map_err(|e| ServerError::Channel(e.to_string()))?;
+        channels = channels.with(Arc::new(webhook));
+    }
+    let secret = if config.signing_secret.is_empty() {
+        rand::random::<[u8; 32]>().to_vec()
+    } else {
+        config.signing_secret.as_bytes().to_vec()
+    };
+    let signer = Arc::new(TokenSigner::new(&secret));
+    let dispatcher = Dispatcher {
+        engine: engine.clone(),
+        channels,
+        signer: signer.clone(),
+        settings: config.dispatch.clone(),
+        public_url: config.public_url.clone(),
+        token_ttl: config.token_ttl,
+        metrics: metrics.clone(),
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    let (shutdown, mut http_stop) = watch::channel(false);
+    let mut ticker_stop = shutdown.subscribe();
+    let tick = std::time::Duration::from_millis(config.tick.as_millis() as u64);
+    let context = Arc::new(AppContext {
+        engine: engine.clone(),
+        keys,
+        signer,
+        config,
+        metrics,
+    });
+    let app = router(context);
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    let ticker_engine = engine.clone();
+    let ticker = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = ticker_stop.wait_for(|stop| *stop) => break,
+            }
+            let engine = ticker_engine.clone();
+            match tokio::task::spawn_blocking(move || engine.tick()).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "engine tick failed"),
+                Err(e) => tracing::error!(error = %e, "engine tick panicked"),
+                Ok(Ok(_)) => {}
+            }
+            if let Err(e) = dispatcher.run_once().await {
+                tracing::error!(error = %e, "dispatch failed");
+            }
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        generated_key,
+        engine,
+        shutdown,
+        http,
+        ticker,
+    })
+}

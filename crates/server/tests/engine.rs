@@ -1,0 +1,240 @@
+//! The real-time engine end to end over loopback: a cart goes idle, is abandoned, gets a
+//! decision and a message on a real channel (SMTP sink, webhook receiver); purchases,
+//! unsubscribes and the holdout stop messages; failed sends are retried; tracking links
+//! are signed and redirect only to the shop.
+
+mod support;
+
+use cartback_server::ServerConfig;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::json;
+use std::time::Duration as StdDuration;
+use support::*;
+
+const WAIT: StdDuration = StdDuration::from_secs(20);
+
+async fn cart_id_of(server: &cartback_server::RunningServer, user: &str) -> String {
+    eventually("the user's cart", WAIT, || async {
+        let (_, carts) = get_json(server, READ, &format!("/v1/users/{user}/carts")).await;
+        carts[0]["id"].as_str().map(str::to_owned)
+    })
+    .await
+}
+
+fn encoded(cart_id: &str) -> String {
+    cart_id.replace('#', "%23")
+}
+
+async fn wait_for_status(server: &cartback_server::RunningServer, cart_id: &str, wanted: &str) -> Vec<serde_json::Value> {
+    eventually(&format!("message status {wanted}"), WAIT, || async {
+        let found = decisions(server, &encoded(cart_id)).await;
+        (first_message_status(&found).as_deref() == Some(wanted)).then_some(found)
+    })
+    .await
+}
+
+fn webhook_config(dir: &tempfile::TempDir, hook_url: &str) -> ServerConfig {
+    let mut config = base_config(dir);
+    fast_timers(&mut config);
+    config.flow.channel = "webhook".into();
+    config.webhook.url = hook_url.into();
+    config.webhook.secret = "hook-secret".into();
+    config
+}
+
+#[tokio::test]
+async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
+    let (hook_url, received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(webhook_config(&dir, &hook_url)).await;
+    post_events(&server, INGEST, &add_to_cart("w1", "p1")).await;
+    let cart_id = cart_id_of(&server, "w1").await;
+    let found = wait_for_status(&server, &cart_id, "sent").await;
+    let decision = &found[0];
+    assert_eq!(decision["action"].as_str(), Some("reminder_webhook"));
+    assert_eq!(decision["propensity"].as_f64(), Some(1.0));
+    assert_eq!(decision["guardrail"].as_str(), Some("passed"));
+    assert!(decision["reasons"][0].as_str().unwrap().contains("fixed_flow"));
+    assert!(decision["send_at"].as_i64().is_some());
+
+    let hooks = received.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 1, "exactly one delivery");
+    let hook = &hooks[0];
+    let (t, v1) = hook.signature.split_once(",v1=").unwrap();
+    let t = t.strip_prefix("t=").unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"hook-secret").unwrap();
+    mac.update(format!("{t}.{}", hook.body).as_bytes());
+    assert_eq!(hex::encode(mac.finalize().into_bytes()), v1, "signature over timestamp + body");
+    let body: serde_json::Value = serde_json::from_str(&hook.body).unwrap();
+    assert_eq!(body["cart_id"].as_str(), Some(cart_id.as_str()));
+    assert_eq!(hook.idempotency_key, body["idempotency_key"].as_str().unwrap());
+    assert_eq!(body["cart"]["lines"][0]["item_id"].as_str(), Some("p1"));
+
+    // The restore link redirects to the configured shop URL only; tampering is refused.
+    let restore = body["restore_link"].as_str().unwrap();
+    let response = client().get(restore).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, format!("https://shop.example/cart/{}", encoded(&cart_id)));
+    let tampered = format!("{}x", restore.trim_end_matches('x'));
+    let tampered = if tampered == restore { format!("{restore}A") } else { tampered };
+    let response = client().get(&tampered).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["field"].as_str(), Some("token"));
+
+    // One-click unsubscribe withdraws consent for the channel.
+    let unsubscribe = body["unsubscribe_link"].as_str().unwrap();
+    let page = client().get(unsubscribe).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (_, consent) = get_json(&server, READ, "/v1/users/w1/consent").await;
+    assert_eq!(consent["webhook"], json!(null), "GET changes nothing");
+    assert_eq!(client().post(unsubscribe).send().await.unwrap().status(), 200);
+    let (_, consent) = get_json(&server, READ, "/v1/users/w1/consent").await;
+    assert_eq!(consent["webhook"], json!(false));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_abandoned_cart_gets_an_email_with_unsubscribe_headers_over_smtp() {
+    let (port, mails) = smtp_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(&dir);
+    fast_timers(&mut config);
+    config.flow.channel = "email".into();
+    config.email.smtp_port = port;
+    config.email.from = "Shop <shop@example.com>".into();
+    let server = start(config).await;
+    post_events(&server, INGEST, &add_to_cart("e1", "mug")).await;
+    let cart_id = cart_id_of(&server, "e1").await;
+    wait_for_status(&server, &cart_id, "sent").await;
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.to, ["<e1@example.com>"]);
+    let data = mail.data.replace("=\r\n", "");
+    assert!(data.contains("List-Unsubscribe: <http://127.0.0.1:8080/t/unsubscribe/"), "{data}");
+    assert!(data.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{data}");
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(data.contains("text/html") && data.contains("text/plain"));
+    assert!(data.contains("Item mug"), "the cart's item is shown: {data}");
+    assert!(data.contains("/t/restore/"), "restore link: {data}");
+    assert!(data.contains("19.99 EUR"), "price: {data}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_purchase_before_the_send_cancels_it() {
+    let (hook_url, received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = webhook_config(&dir, &hook_url);
+    config.flow.reminder_delay = cartback_core::Duration::hours(1);
+    let server = start(config).await;
+    post_events(&server, INGEST, &add_to_cart("b1", "p1")).await;
+    let cart_id = cart_id_of(&server, "b1").await;
+    wait_for_status(&server, &cart_id, "pending").await;
+    let order = event(
+        "order_completed",
+        "b1",
+        json!({"order_id": "o-1", "currency": "EUR", "total": 1999, "items": [{"id": "p1", "price": 1999, "quantity": 1}]}),
+    );
+    assert_eq!(post_events(&server, INGEST, &order).await.status(), 200);
+    let found = wait_for_status(&server, &cart_id, "cancelled").await;
+    assert_eq!(found[0]["messages"][0]["cancel_reason"].as_str(), Some("purchased"));
+    let (_, cart) = get_json(&server, READ, &format!("/v1/carts/{}", encoded(&cart_id))).await;
+    assert_eq!(cart["state"].as_str(), Some("recovered"));
+    assert!(received.lock().unwrap().is_empty());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn withdrawn_consent_cancels_a_scheduled_send() {
+    let (hook_url, received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = webhook_config(&dir, &hook_url);
+    config.flow.reminder_delay = cartback_core::Duration::millis(1500);
+    let server = start(config).await;
+    post_events(&server, INGEST, &add_to_cart("c1", "p1")).await;
+    let cart_id = cart_id_of(&server, "c1").await;
+    wait_for_status(&server, &cart_id, "pending").await;
+    let response = client()
+        .put(url(&server, "/v1/users/c1/consent"))
+        .bearer_auth(INGEST)
+        .json(&json!({"webhook": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let found = wait_for_status(&server, &cart_id, "cancelled").await;
+    assert_eq!(found[0]["messages"][0]["cancel_reason"].as_str(), Some("consent_withdrawn"));
+    assert!(received.lock().unwrap().is_empty());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_holdout_is_tracked_but_never_contacted() {
+    let (hook_url, received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = webhook_config(&dir, &hook_url);
+    config.holdout_fraction = 1.0;
+    let server = start(config).await;
+    post_events(&server, INGEST, &add_to_cart("h1", "p1")).await;
+    let cart_id = cart_id_of(&server, "h1").await;
+    let found = eventually("the holdout decision", WAIT, || async {
+        let found = decisions(&server, &encoded(&cart_id)).await;
+        (!found.is_empty()).then_some(found)
+    })
+    .await;
+    assert_eq!(found[0]["holdout"], json!(true));
+    assert_eq!(found[0]["guardrail"].as_str(), Some("holdout"));
+    assert_eq!(found[0]["action"].as_str(), Some("none"));
+    assert_eq!(found[0]["messages"], json!([]));
+    assert!(received.lock().unwrap().is_empty());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn failed_sends_are_retried_with_the_same_idempotency_key() {
+    let (hook_url, received) = webhook_receiver(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(webhook_config(&dir, &hook_url)).await;
+    post_events(&server, INGEST, &add_to_cart("r1", "p1")).await;
+    let cart_id = cart_id_of(&server, "r1").await;
+    let found = wait_for_status(&server, &cart_id, "sent").await;
+    assert_eq!(found[0]["messages"][0]["attempts"].as_u64(), Some(3));
+    let hooks = received.lock().unwrap().clone();
+    assert_eq!(hooks.len(), 3);
+    assert!(hooks.iter().all(|h| h.idempotency_key == hooks[0].idempotency_key));
+    let metrics = client().get(url(&server, "/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("cartback_message_send_failures_total 2\n"), "{metrics}");
+    assert!(metrics.contains("cartback_decisions{action=\"reminder_webhook\"} 1\n"), "{metrics}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn erasure_removes_decisions_and_messages_too() {
+    let (hook_url, _received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(webhook_config(&dir, &hook_url)).await;
+    post_events(&server, INGEST, &add_to_cart("x1", "p1")).await;
+    let cart_id = cart_id_of(&server, "x1").await;
+    wait_for_status(&server, &cart_id, "sent").await;
+    let erased: serde_json::Value = client()
+        .delete(url(&server, "/v1/users/x1"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(erased["events"].as_u64(), Some(1), "{erased}");
+    assert_eq!(erased["decisions"].as_u64(), Some(1), "{erased}");
+    assert_eq!(erased["messages"].as_u64(), Some(1), "{erased}");
+    assert!(erased["carts"].as_u64().unwrap() >= 1, "{erased}");
+    assert!(decisions(&server, &encoded(&cart_id)).await.is_empty());
+    let (status, _) = get_json(&server, READ, &format!("/v1/carts/{}", encoded(&cart_id))).await;
+    assert_eq!(status, 404);
+    server.shutdown().await.unwrap();
+}
