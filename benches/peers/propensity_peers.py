@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,8 @@ def labels_of(series):
 
 
 def main():
+    # LightGBM 4.6 deprecates eval_set in favour of eval_X/eval_y; the old name works everywhere.
+    warnings.filterwarnings("ignore", message=".*eval_set.*")
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True)
     parser.add_argument("--label", required=True)

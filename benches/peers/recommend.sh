@@ -54,6 +54,7 @@ run() { # name file format split
 }
 
 run groceries "$DATA/groceries/groceries.csv" baskets leave-one-out
-run rees46-oct-head "$DATA/rees46/2019-Oct-head.csv" interactions leave-one-out
+run rees46-oct-head-loo "$DATA/rees46/2019-Oct-head.csv" interactions leave-one-out
+run rees46-oct-head-last-session "$DATA/rees46/2019-Oct-head.csv" interactions last-basket
 echo
 echo "raw reports: $OUT"

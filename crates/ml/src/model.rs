@@ -127,25 +127,24 @@ impl PropensityModel {
         let sources = self.schema.input_sources();
         let stride = features.n_rows.div_ceil(max_rows.max(1)).max(1);
         let rows: Vec<usize> = (0..features.n_rows).step_by(stride).collect();
-        let totals = rows
-            .par_iter()
-            .fold(
-                || (vec![0.0; self.schema.columns.len()], ExplainScratch::default()),
-                |(mut totals, mut scratch), &row| {
+        // Per-chunk sums collected in order, so the figures do not depend on thread scheduling.
+        let partials: Vec<Vec<f64>> = rows
+            .par_chunks(64)
+            .map(|chunk| {
+                let mut scratch = ExplainScratch::default();
+                let mut totals = vec![0.0; self.schema.columns.len()];
+                for &row in chunk {
                     for (column, contribution) in self.explain(features.row(row), &sources, &mut scratch).contributions {
                         totals[column] += contribution.abs();
                     }
-                    (totals, scratch)
-                },
-            )
-            .map(|(totals, _)| totals)
-            .reduce(
-                || vec![0.0; self.schema.columns.len()],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            );
+                }
+                totals
+            })
+            .collect();
+        let mut totals = vec![0.0; self.schema.columns.len()];
+        for partial in partials {
+            totals.iter_mut().zip(&partial).for_each(|(total, value)| *total += value);
+        }
         let mut importance: Vec<(String, f64)> = self
             .schema
             .columns

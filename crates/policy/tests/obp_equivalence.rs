@@ -42,7 +42,10 @@ fn every_estimate_equals_obp_0_4_1() {
             "{name}: cartback {got} vs obp {want}"
         );
         let ci = report.intervals[name];
-        assert!(ci.low <= got && got <= ci.high, "{name}: {ci:?} misses {got}");
+        assert!(
+            ci.low <= got && got <= ci.high,
+            "{name}: {ci:?} misses {got}"
+        );
     }
     // The Thompson-sampling policy's real click rate (0.0042, from its own log) lies inside
     // every importance-weighted estimator's interval; DM's narrow interval, built on a
@@ -76,7 +79,11 @@ fn switch_dr_moves_from_dr_to_dm_as_tau_falls() {
     assert!((switch_zero.estimate_policy_value(&input).unwrap() - dm).abs() < 1e-15);
     // Without a reward model, IPW works and model-based estimators say what is missing.
     let no_model = OpeInput::new(&log, &policy, None).unwrap();
-    assert!(InverseProbabilityWeighting.estimate_policy_value(&no_model).is_ok());
+    assert!(
+        InverseProbabilityWeighting
+            .estimate_policy_value(&no_model)
+            .is_ok()
+    );
     let err = DoublyRobust.estimate_policy_value(&no_model).unwrap_err();
     assert_eq!(err.to_string(), "estimator `dr` needs a reward model");
 }

@@ -27,19 +27,19 @@ pub enum RecommendError {
     #[error("cannot split: {0}")]
     Split(String),
 
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
-    #[error("{path}: {source}")]
-    Csv { path: PathBuf, source: csv::Error },
+    #[error("{path}: {cause}")]
+    Csv { path: PathBuf, cause: csv::Error },
 
-    #[error("model file {path}: {source}")]
+    #[error("model file {path}: {cause}")]
     ModelFile {
         path: PathBuf,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 
     /// A model file written by another format version.

@@ -3,6 +3,7 @@
 //! consumables), measure, and pick the best model by NDCG on a validation split carved
 //! out of the training part — never by the test figures.
 
+use crate::als::AlsParams;
 use crate::dataset::InteractionLog;
 use crate::error::RecommendError;
 use crate::metrics::{MetricsAccumulator, RankingMetrics};
@@ -24,6 +25,30 @@ pub struct EvaluationConfig {
     /// Keep training items eligible (repurchase) instead of filtering them out.
     pub consumables: bool,
     pub kinds: Vec<ModelKind>,
+    /// Tune ALS's factors, regularisation and alpha on the validation split ([`als_grid`]).
+    pub tune_als: bool,
+}
+
+/// The ALS settings tried by tuning: factors {4, 16, 64} × λ {0.05, 1} × α {2, 10}, plus
+/// the given settings; everything else (iterations, solver, seed, threads) as given.
+pub fn als_grid(base: &AlsParams) -> Vec<AlsParams> {
+    let mut grid = vec![base.clone()];
+    for factors in [4, 16, 64] {
+        for regularization in [0.05, 1.0] {
+            for alpha in [2.0, 10.0] {
+                let candidate = AlsParams {
+                    factors,
+                    regularization,
+                    alpha,
+                    ..base.clone()
+                };
+                if !grid.contains(&candidate) {
+                    grid.push(candidate);
+                }
+            }
+        }
+    }
+    grid
 }
 
 impl EvaluationConfig {
@@ -42,6 +67,7 @@ impl EvaluationConfig {
             seed: 42,
             consumables: false,
             kinds: ModelKind::ALL.to_vec(),
+            tune_als: false,
         })
     }
 }
@@ -61,13 +87,21 @@ pub struct ModelEvaluation {
 pub struct Selection {
     pub selected: ModelKind,
     pub validation: Vec<ModelEvaluation>,
+    /// The ALS settings to use: the given ones, or the best of the tuning grid.
+    pub als: AlsParams,
+    /// Every tried ALS setting with its validation NDCG (empty without tuning).
+    pub tuning: Vec<(AlsParams, f64)>,
 }
 
 impl Selection {
     pub const METRIC: &'static str = "ndcg";
 
     /// The highest validation NDCG; ties go to the simpler model.
-    pub fn pick(validation: Vec<ModelEvaluation>) -> Result<Self, RecommendError> {
+    pub fn pick(
+        validation: Vec<ModelEvaluation>,
+        als: AlsParams,
+        tuning: Vec<(AlsParams, f64)>,
+    ) -> Result<Self, RecommendError> {
         let selected = validation
             .iter()
             .max_by(|a, b| {
@@ -81,6 +115,8 @@ impl Selection {
         Ok(Selection {
             selected,
             validation,
+            als,
+            tuning,
         })
     }
 }
@@ -173,7 +209,44 @@ pub fn select_by_validation(
         }
         other => other,
     })?;
-    Selection::pick(evaluate_split(&inner.train, &inner.test, config)?)
+    if !(config.tune_als && config.kinds.contains(&ModelKind::Als)) {
+        let validation = evaluate_split(&inner.train, &inner.test, config)?;
+        return Selection::pick(validation, config.models.als.clone(), Vec::new());
+    }
+    let mut tuning = Vec::new();
+    let mut best: Option<(AlsParams, ModelEvaluation)> = None;
+    for candidate in als_grid(&config.models.als) {
+        let trial = EvaluationConfig {
+            models: ModelOptions {
+                als: candidate.clone(),
+                ..config.models.clone()
+            },
+            kinds: vec![ModelKind::Als],
+            ..config.clone()
+        };
+        let evaluation = evaluate_split(&inner.train, &inner.test, &trial)?.remove(0);
+        tuning.push((candidate.clone(), evaluation.metrics.ndcg));
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| evaluation.metrics.ndcg > b.metrics.ndcg)
+        {
+            best = Some((candidate, evaluation));
+        }
+    }
+    let (als, als_evaluation) =
+        best.ok_or_else(|| RecommendError::invalid("tune", "empty grid"))?;
+    let others = EvaluationConfig {
+        kinds: config
+            .kinds
+            .iter()
+            .copied()
+            .filter(|&k| k != ModelKind::Als)
+            .collect(),
+        ..config.clone()
+    };
+    let mut validation = vec![als_evaluation];
+    validation.extend(evaluate_split(&inner.train, &inner.test, &others)?);
+    Selection::pick(validation, als, tuning)
 }
 
 /// Splits, selects by validation, and measures every model on the test part.
@@ -192,7 +265,14 @@ pub fn evaluate_prepared(
     config: &EvaluationConfig,
 ) -> Result<EvaluationReport, RecommendError> {
     let selection = select_by_validation(&outer.train, config)?;
-    let models = evaluate_split(&outer.train, &outer.test, config)?;
+    let tuned = EvaluationConfig {
+        models: ModelOptions {
+            als: selection.als.clone(),
+            ..config.models.clone()
+        },
+        ..config.clone()
+    };
+    let models = evaluate_split(&outer.train, &outer.test, &tuned)?;
     Ok(EvaluationReport {
         split: config.split,
         k: config.k,
@@ -234,6 +314,12 @@ impl EvaluationReport {
             "selected": self.selection.selected.as_str(),
             "selected_by": format!("{}_at_{} on a validation split of the training data", Selection::METRIC, self.k),
             "validation": self.selection.validation.iter().map(ModelEvaluation::to_json).collect::<Vec<_>>(),
+            "als_params": als_settings_json(&self.selection.als),
+            "als_tuning": self.selection.tuning.iter().map(|(p, ndcg)| {
+                let mut settings = als_settings_json(p);
+                settings[format!("validation_ndcg_at_{}", self.k)] = json!(ndcg);
+                settings
+            }).collect::<Vec<_>>(),
             "split": self.split.name(),
             "k": self.k,
             "users": self.users,
@@ -245,6 +331,10 @@ impl EvaluationReport {
     }
 }
 
+fn als_settings_json(p: &AlsParams) -> Value {
+    json!({"factors": p.factors, "regularization": p.regularization, "alpha": p.alpha, "iterations": p.iterations})
+}
+
 /// Writes a split for a peer implementation: `train.csv` (`user,item,weight`, summed raw
 /// weights), `test.csv` (`user,item`) over dense indices, and `shape.json`.
 pub fn export_split(outer: &Split, directory: &Path) -> Result<(), RecommendError> {
@@ -252,7 +342,7 @@ pub fn export_split(outer: &Split, directory: &Path) -> Result<(), RecommendErro
         let path = path.to_owned();
         move |source| RecommendError::Io {
             path: path.clone(),
-            source,
+            cause: source,
         }
     };
     std::fs::create_dir_all(directory).map_err(io(directory))?;
@@ -279,4 +369,148 @@ pub fn export_split(outer: &Split, directory: &Path) -> Result<(), RecommendErro
     let shape = json!({"users": matrix.rows(), "items": matrix.cols()});
     std::fs::write(&shape_path, shape.to_string()).map_err(io(&shape_path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::InteractionKind::Purchase;
+
+    /// Two groups of shoppers buying from two disjoint halves of the catalogue.
+    fn two_tastes() -> InteractionLog {
+        let mut log = InteractionLog::new();
+        for user in 0..40 {
+            let offset = if user % 2 == 0 { 0 } else { 6 };
+            for item in 0..6 {
+                if (user * 7 + item * 3) % 5 != 0 {
+                    log.push(
+                        &format!("u{user}"),
+                        &format!("i{}", offset + item),
+                        1.0,
+                        Purchase,
+                        None,
+                        None,
+                    );
+                }
+            }
+        }
+        log
+    }
+
+    fn evaluation(metrics_ndcg: f64, model: ModelKind) -> ModelEvaluation {
+        ModelEvaluation {
+            model,
+            metrics: RankingMetrics {
+                ndcg: metrics_ndcg,
+                ..Default::default()
+            },
+            train_seconds: 0.0,
+            seconds_per_iteration: None,
+        }
+    }
+
+    #[test]
+    fn selection_takes_the_best_validation_ndcg_and_ties_go_to_the_simpler_model() {
+        let pick = |v| {
+            Selection::pick(v, AlsParams::default(), vec![])
+                .unwrap()
+                .selected
+        };
+        assert_eq!(
+            pick(vec![
+                evaluation(0.3, ModelKind::Als),
+                evaluation(0.2, ModelKind::Popularity)
+            ]),
+            ModelKind::Als
+        );
+        assert_eq!(
+            pick(vec![
+                evaluation(0.2, ModelKind::Als),
+                evaluation(0.2, ModelKind::Popularity)
+            ]),
+            ModelKind::Popularity
+        );
+    }
+
+    #[test]
+    fn collaborative_models_beat_popularity_when_tastes_differ() {
+        let als = AlsParams {
+            factors: 2,
+            iterations: 10,
+            alpha: 2.0,
+            ..Default::default()
+        };
+        let config = EvaluationConfig::new(
+            ModelOptions {
+                als,
+                max_row_items: 100,
+            },
+            3,
+            SplitMethod::LeaveOneOut,
+        )
+        .unwrap();
+        let report = evaluate(&two_tastes(), &config).unwrap();
+        let ndcg = |kind| {
+            report
+                .models
+                .iter()
+                .find(|m| m.model == kind)
+                .unwrap()
+                .metrics
+                .ndcg
+        };
+        assert!(
+            ndcg(ModelKind::Als) > ndcg(ModelKind::Popularity) + 0.2,
+            "{:?}",
+            report.models
+        );
+        assert!(
+            ndcg(ModelKind::Cooccurrence) > ndcg(ModelKind::Popularity) + 0.2,
+            "{:?}",
+            report.models
+        );
+        assert_ne!(report.selection.selected, ModelKind::Popularity);
+        assert_eq!(report.to_json()["models"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn tuning_tries_the_grid_and_keeps_the_best_validation_setting() {
+        let als = AlsParams {
+            factors: 2,
+            iterations: 3,
+            ..Default::default()
+        };
+        let mut config = EvaluationConfig::new(
+            ModelOptions {
+                als: als.clone(),
+                max_row_items: 100,
+            },
+            3,
+            SplitMethod::LeaveOneOut,
+        )
+        .unwrap();
+        config.tune_als = true;
+        let outer = split(&two_tastes(), config.split, config.seed).unwrap();
+        let selection = select_by_validation(&outer.train, &config).unwrap();
+        assert_eq!(selection.tuning.len(), als_grid(&als).len());
+        assert_eq!(selection.tuning.len(), 13);
+        let best = selection
+            .tuning
+            .iter()
+            .map(|(_, n)| *n)
+            .fold(f64::MIN, f64::max);
+        let chosen = selection
+            .tuning
+            .iter()
+            .find(|(p, _)| *p == selection.als)
+            .unwrap()
+            .1;
+        assert_eq!(chosen, best);
+        let als_validation = selection
+            .validation
+            .iter()
+            .find(|m| m.model == ModelKind::Als)
+            .unwrap();
+        assert_eq!(als_validation.metrics.ndcg, best);
+    }
 }

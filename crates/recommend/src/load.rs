@@ -80,13 +80,13 @@ pub fn load_interactions_csv(
         .from_path(path)
         .map_err(|source| RecommendError::Csv {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
     let headers = reader
         .headers()
         .map_err(|source| RecommendError::Csv {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?
         .clone();
     let missing = |what: &str, names: &[&str]| RecommendError::BadInput {
@@ -114,7 +114,7 @@ pub fn load_interactions_csv(
             Err(source) => {
                 return Err(RecommendError::Csv {
                     path: path.to_owned(),
-                    source,
+                    cause: source,
                 });
             }
         }
@@ -239,7 +239,7 @@ pub fn load_baskets(path: &Path) -> Result<InteractionLog, RecommendError> {
         .from_path(path)
         .map_err(|source| RecommendError::Csv {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
     let mut log = InteractionLog::new();
     let mut record = csv::StringRecord::new();
@@ -251,7 +251,7 @@ pub fn load_baskets(path: &Path) -> Result<InteractionLog, RecommendError> {
             Err(source) => {
                 return Err(RecommendError::Csv {
                     path: path.to_owned(),
-                    source,
+                    cause: source,
                 });
             }
         }

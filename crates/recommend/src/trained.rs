@@ -3,6 +3,7 @@
 //! fitted models and the one validation picked, and answers [`RecommendationRequest`]s
 //! with the picked model first, then co-occurrence with the cart, then popularity.
 
+use crate::als::AlsParams;
 use crate::dataset::{InteractionLog, Vocabulary};
 use crate::error::RecommendError;
 use crate::evaluate::{EvaluationConfig, Selection, select_by_validation};
@@ -30,6 +31,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Weight of a cart item when folded into the user's ALS factors.
     pub cart_weight: f64,
+    /// Tune ALS on the validation split before the final fit.
+    pub tune_als: bool,
 }
 
 impl Default for TrainConfig {
@@ -42,6 +45,7 @@ impl Default for TrainConfig {
             k: 10,
             seed: 42,
             cart_weight: 4.0,
+            tune_als: false,
         }
     }
 }
@@ -54,6 +58,8 @@ pub struct SelectionRecord {
     pub how: String,
     /// `(model, validation NDCG@k)`.
     pub validation_ndcg: Vec<(ModelKind, f64)>,
+    /// The ALS settings of the final fit.
+    pub als: AlsParams,
 }
 
 /// A trained recommender, ready to save, load and serve.
@@ -91,17 +97,22 @@ impl TrainedRecommender {
                 selected: config.default_model,
                 how: "chosen by the user".into(),
                 validation_ndcg: vec![],
+                als: config.models.als.clone(),
             },
             Some(method) => {
                 let mut evaluation =
                     EvaluationConfig::new(config.models.clone(), config.k, method)?;
                 evaluation.seed = config.seed;
                 evaluation.consumables = config.policy.consumables;
+                evaluation.tune_als = config.tune_als;
                 match select_by_validation(log, &evaluation) {
                     Ok(Selection {
                         selected,
                         validation,
+                        als,
+                        ..
                     }) => SelectionRecord {
+                        als,
                         selected,
                         how: format!("validation ({} split, ndcg@{})", method.name(), config.k),
                         validation_ndcg: validation
@@ -113,13 +124,18 @@ impl TrainedRecommender {
                         selected: config.default_model,
                         how: format!("default, no validation possible: {reason}"),
                         validation_ndcg: vec![],
+                        als: config.models.als.clone(),
                     },
                     Err(other) => return Err(other),
                 }
             }
         };
         let history = log.user_item_matrix();
-        let models = FittedModels::fit(&history, &config.models, &ModelKind::ALL)?;
+        let options = ModelOptions {
+            als: selection.als.clone(),
+            ..config.models.clone()
+        };
+        let models = FittedModels::fit(&history, &options, &ModelKind::ALL)?;
         Ok(TrainedRecommender {
             format_version: FORMAT_VERSION,
             users: log.users.clone(),
@@ -152,12 +168,12 @@ impl TrainedRecommender {
     pub fn save(&self, path: &Path) -> Result<(), RecommendError> {
         let file = std::fs::File::create(path).map_err(|source| RecommendError::Io {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
         serde_json::to_writer(BufWriter::new(file), self).map_err(|source| {
             RecommendError::ModelFile {
                 path: path.to_owned(),
-                source,
+                cause: source,
             }
         })
     }
@@ -165,13 +181,13 @@ impl TrainedRecommender {
     pub fn load(path: &Path) -> Result<Self, RecommendError> {
         let file = std::fs::File::open(path).map_err(|source| RecommendError::Io {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
         let model: TrainedRecommender =
             serde_json::from_reader(BufReader::new(file)).map_err(|source| {
                 RecommendError::ModelFile {
                     path: path.to_owned(),
-                    source,
+                    cause: source,
                 }
             })?;
         if model.format_version != FORMAT_VERSION {

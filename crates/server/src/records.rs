@@ -61,16 +61,6 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            MessageStatus::Pending => "pending",
-            MessageStatus::Sending => "sending",
-            MessageStatus::Sent => "sent",
-            MessageStatus::Cancelled => "cancelled",
-            MessageStatus::Failed => "failed",
-        }
-    }
-
     fn parse(text: &str) -> MessageStatus {
         match text {
             "pending" => MessageStatus::Pending,

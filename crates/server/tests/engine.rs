@@ -71,7 +71,9 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     assert_eq!(body["cart"]["lines"][0]["item_id"].as_str(), Some("p1"));
 
     // The restore link redirects to the configured shop URL only; tampering is refused.
-    let restore = body["restore_link"].as_str().unwrap();
+    // Links point at `public_url` (the default); the test server listens elsewhere.
+    let here = |link: &str| link.replace("http://127.0.0.1:8080", &url(&server, ""));
+    let restore = &here(body["restore_link"].as_str().unwrap());
     let response = client().get(restore).send().await.unwrap();
     assert_eq!(response.status(), 303);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -85,7 +87,7 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     assert_eq!(error["field"].as_str(), Some("token"));
 
     // One-click unsubscribe withdraws consent for the channel.
-    let unsubscribe = body["unsubscribe_link"].as_str().unwrap();
+    let unsubscribe = &here(body["unsubscribe_link"].as_str().unwrap());
     let page = client().get(unsubscribe).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let (_, consent) = get_json(&server, READ, "/v1/users/w1/consent").await;

@@ -29,9 +29,7 @@ fn parse_settings() -> Result<Settings, String> {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--events" => {
-                settings.events = value()?
-                    .parse()
-                    .map_err(|e| format!("--events: {e}"))?;
+                settings.events = value()?.parse().map_err(|e| format!("--events: {e}"))?;
             }
             "--batch" => {
                 settings.batch = value()?.parse().map_err(|e| format!("--batch: {e}"))?;
@@ -139,7 +137,12 @@ impl Stopwatch {
         let cpu = self.cpu.zip(thread_cpu_seconds()).map(|(a, b)| b - a);
         let per_cpu = cpu.map_or_else(
             || "CPU time unknown".to_string(),
-            |cpu| format!("{:.0} events/s per CPU-second ({cpu:.2} s CPU)", count as f64 / cpu),
+            |cpu| {
+                format!(
+                    "{:.0} events/s per CPU-second ({cpu:.2} s CPU)",
+                    count as f64 / cpu
+                )
+            },
         );
         format!(
             "{:.0} events/s wall ({wall:.2} s), {per_cpu}",

@@ -67,11 +67,100 @@ pub(crate) struct EventDetails {
     message_id: Option<String>,
 }
 
+/// Refuses an event holding text PostgreSQL cannot store (U+0000), naming the field. Both
+/// backends check, so an event log can always move from SQLite to PostgreSQL.
+pub(crate) fn check_storable_event(event: &Event) -> Result<(), StoreError> {
+    let refuse = |field: &str| StoreError::Unstorable {
+        what: "event",
+        key: event.id.to_string(),
+        field: field.to_string(),
+    };
+    if has_nul(&event.user_id) {
+        return Err(refuse("user_id"));
+    }
+    for (field, value) in [
+        ("anonymous_id", &event.anonymous_id),
+        ("session_id", &event.session_id),
+        ("cart_id", &event.cart_id),
+        ("order_id", &event.order_id),
+        ("email", &event.email),
+        ("timezone", &event.timezone),
+        ("channel", &event.channel),
+        ("device", &event.device),
+        ("message_id", &event.message_id),
+    ] {
+        if has_nul_opt(value) {
+            return Err(refuse(field));
+        }
+    }
+    for item in &event.items {
+        if has_nul(&item.id) {
+            return Err(refuse("items[].id"));
+        }
+        for (field, value) in [
+            ("items[].name", &item.name),
+            ("items[].category", &item.category),
+            ("items[].brand", &item.brand),
+        ] {
+            if has_nul_opt(value) {
+                return Err(refuse(field));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Like [`check_storable_event`], for a cart.
+pub(crate) fn check_storable_cart(cart: &Cart) -> Result<(), StoreError> {
+    let refuse = |field: &str| StoreError::Unstorable {
+        what: "cart",
+        key: cart.id.replace('\0', "\\0"),
+        field: field.to_string(),
+    };
+    for (field, value) in [("id", &cart.id), ("user_id", &cart.user_id)] {
+        if has_nul(value) {
+            return Err(refuse(field));
+        }
+    }
+    for (field, value) in [
+        ("order_id", &cart.order_id),
+        ("email", &cart.email),
+        ("timezone", &cart.timezone),
+    ] {
+        if has_nul_opt(value) {
+            return Err(refuse(field));
+        }
+    }
+    for line in &cart.lines {
+        if has_nul(&line.item_id) {
+            return Err(refuse("lines[].item_id"));
+        }
+        for (field, value) in [
+            ("lines[].name", &line.name),
+            ("lines[].category", &line.category),
+        ] {
+            if has_nul_opt(value) {
+                return Err(refuse(field));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn has_nul(text: &str) -> bool {
+    text.as_bytes().contains(&0)
+}
+
+fn has_nul_opt(text: &Option<String>) -> bool {
+    text.as_deref().is_some_and(has_nul)
+}
+
 /// Splits `event` into its columns and writes the rest as JSON into `buffer` (cleared first).
 pub(crate) fn encode_event<'a>(
     event: &'a Event,
     buffer: &mut Vec<u8>,
 ) -> Result<EventColumns<'a>, StoreError> {
+    check_storable_event(event)?;
     let (columns, details) = split_event(event);
     buffer.clear();
     serde_json::to_writer(&mut *buffer, &details).map_err(|source| StoreError::Encode {
@@ -149,7 +238,10 @@ pub(crate) fn decode_event(row: EventRow<'_>) -> Result<Event, StoreError> {
     let id = <[u8; 16]>::try_from(row.id)
         .map(EventId)
         .map_err(|_| corrupt("the id is not 16 bytes".into()))?;
-    let kind: EventKind = row.kind.parse().map_err(|e| corrupt(format!("kind: {e}")))?;
+    let kind: EventKind = row
+        .kind
+        .parse()
+        .map_err(|e| corrupt(format!("kind: {e}")))?;
     let details: EventDetails = serde_json::from_slice(row.payload)
         .map_err(|e| corrupt(format!("payload is not event details: {e}")))?;
     let EventDetails {
@@ -185,6 +277,7 @@ pub(crate) fn decode_event(row: EventRow<'_>) -> Result<Event, StoreError> {
 
 /// Writes `cart` as JSON into `buffer` (cleared first).
 pub(crate) fn encode_cart(cart: &Cart, buffer: &mut Vec<u8>) -> Result<(), StoreError> {
+    check_storable_cart(cart)?;
     buffer.clear();
     serde_json::to_writer(&mut *buffer, cart).map_err(|source| StoreError::Encode {
         what: "cart",
@@ -234,7 +327,15 @@ mod tests {
         let Value::Object(mut whole) = serde_json::to_value(&event).unwrap() else {
             panic!("an event is a JSON object");
         };
-        for column in ["id", "type", "timestamp", "user_id", "session_id", "cart_id", "order_id"] {
+        for column in [
+            "id",
+            "type",
+            "timestamp",
+            "user_id",
+            "session_id",
+            "cart_id",
+            "order_id",
+        ] {
             assert!(whole.remove(column).is_some(), "{column}");
         }
         assert_eq!(payload, Value::Object(whole));

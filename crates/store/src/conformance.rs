@@ -21,9 +21,17 @@ pub trait Harness: Sync {
     fn count_rows(&self, table: &str) -> u64;
 }
 
-/// Checks that take an empty store.
-pub const STORE_CHECKS: &[(&str, fn(&mut dyn Store))] = &[
-    ("inserts_and_counts_duplicates", inserts_and_counts_duplicates),
+/// A check that takes a fresh, empty store.
+pub type StoreCheck = fn(&mut dyn Store);
+/// A check that opens handles itself.
+pub type HarnessCheck = fn(&dyn Harness);
+
+/// Checks that take an empty store, by name.
+pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
+    (
+        "inserts_and_counts_duplicates",
+        inserts_and_counts_duplicates,
+    ),
     ("empty_insert_does_nothing", empty_insert_does_nothing),
     ("first_stored_version_wins", first_stored_version_wins),
     ("scan_orders_by_time_then_id", scan_orders_by_time_then_id),
@@ -31,19 +39,47 @@ pub const STORE_CHECKS: &[(&str, fn(&mut dyn Store))] = &[
     ("payload_round_trips_exactly", payload_round_trips_exactly),
     ("time_bounds_follow_the_log", time_bounds_follow_the_log),
     ("carts_upsert_and_read_back", carts_upsert_and_read_back),
-    ("replace_carts_drops_the_old_table", replace_carts_drops_the_old_table),
-    ("carts_of_user_are_the_users_own_in_order", carts_of_user_are_the_users_own_in_order),
-    ("cart_counts_cover_every_state", cart_counts_cover_every_state),
-    ("erasure_removes_exactly_one_user", erasure_removes_exactly_one_user),
+    (
+        "replace_carts_drops_the_old_table",
+        replace_carts_drops_the_old_table,
+    ),
+    (
+        "carts_of_user_are_the_users_own_in_order",
+        carts_of_user_are_the_users_own_in_order,
+    ),
+    (
+        "cart_counts_cover_every_state",
+        cart_counts_cover_every_state,
+    ),
+    (
+        "erasure_removes_exactly_one_user",
+        erasure_removes_exactly_one_user,
+    ),
     ("schema_is_current", schema_is_current),
+    (
+        "nul_characters_are_refused_whole",
+        nul_characters_are_refused_whole,
+    ),
 ];
 
-/// Checks that open and reopen the harness's database.
-pub const HARNESS_CHECKS: &[(&str, fn(&dyn Harness))] = &[
-    ("reopening_keeps_data_and_migrates_once", reopening_keeps_data_and_migrates_once),
-    ("schema_from_the_future_is_refused", schema_from_the_future_is_refused),
-    ("foreign_migration_history_is_refused", foreign_migration_history_is_refused),
-    ("concurrent_opens_migrate_once", concurrent_opens_migrate_once),
+/// Checks that open and reopen the harness's database, by name.
+pub const HARNESS_CHECKS: &[(&str, HarnessCheck)] = &[
+    (
+        "reopening_keeps_data_and_migrates_once",
+        reopening_keeps_data_and_migrates_once,
+    ),
+    (
+        "schema_from_the_future_is_refused",
+        schema_from_the_future_is_refused,
+    ),
+    (
+        "foreign_migration_history_is_refused",
+        foreign_migration_history_is_refused,
+    ),
+    (
+        "concurrent_opens_migrate_once",
+        concurrent_opens_migrate_once,
+    ),
     ("corrupt_rows_are_reported", corrupt_rows_are_reported),
 ];
 
@@ -162,7 +198,9 @@ pub fn scan_all(store: &mut dyn Store) -> Vec<Event> {
 }
 
 pub fn inserts_and_counts_duplicates(store: &mut dyn Store) {
-    let first: Vec<Event> = (0..5).map(|n| event(n, "u1", i64::from(n) * 1_000)).collect();
+    let first: Vec<Event> = (0..5)
+        .map(|n| event(n, "u1", i64::from(n) * 1_000))
+        .collect();
     assert_eq!(
         store.insert_events(&first).unwrap(),
         InsertReport {
@@ -230,8 +268,14 @@ pub fn scan_orders_by_time_then_id(store: &mut dyn Store) {
     expected.sort_by_key(|e| (e.timestamp, e.id));
     let scanned = scan_all(store);
     assert_eq!(
-        scanned.iter().map(|e| (e.timestamp, e.id)).collect::<Vec<_>>(),
-        expected.iter().map(|e| (e.timestamp, e.id)).collect::<Vec<_>>()
+        scanned
+            .iter()
+            .map(|e| (e.timestamp, e.id))
+            .collect::<Vec<_>>(),
+        expected
+            .iter()
+            .map(|e| (e.timestamp, e.id))
+            .collect::<Vec<_>>()
     );
     assert_eq!(scanned, expected);
 }
@@ -252,7 +296,10 @@ pub fn scan_streams_many_events(store: &mut dyn Store) {
     let visited = store
         .scan_events(&mut |event| {
             let key = (event.timestamp, event.id);
-            assert!(previous.is_none_or(|p| p < key), "{key:?} after {previous:?}");
+            assert!(
+                previous.is_none_or(|p| p < key),
+                "{key:?} after {previous:?}"
+            );
             previous = Some(key);
             count += 1;
         })
@@ -275,11 +322,18 @@ pub fn payload_round_trips_exactly(store: &mut dyn Store) {
 pub fn time_bounds_follow_the_log(store: &mut dyn Store) {
     assert_eq!(store.time_bounds().unwrap(), None);
     store
-        .insert_events(&[event(1, "u1", 5_000), event(2, "u1", -3_000), event(3, "u2", 0)])
+        .insert_events(&[
+            event(1, "u1", 5_000),
+            event(2, "u1", -3_000),
+            event(3, "u2", 0),
+        ])
         .unwrap();
     assert_eq!(
         store.time_bounds().unwrap(),
-        Some((Timestamp(BASE_MILLIS - 3_000), Timestamp(BASE_MILLIS + 5_000)))
+        Some((
+            Timestamp(BASE_MILLIS - 3_000),
+            Timestamp(BASE_MILLIS + 5_000)
+        ))
     );
 }
 
@@ -305,9 +359,7 @@ pub fn carts_upsert_and_read_back(store: &mut dyn Store) {
     let mut recovered = c1.clone();
     recovered.state = CartState::Recovered;
     recovered.value = 1;
-    store
-        .upsert_carts(&[abandoned, recovered.clone()])
-        .unwrap();
+    store.upsert_carts(&[abandoned, recovered.clone()]).unwrap();
     assert_eq!(store.cart("c1").unwrap(), Some(recovered));
     assert_eq!(store.cart("c2").unwrap(), Some(c2));
     assert_eq!(store.cart_counts().unwrap()[&CartState::Recovered], 1);
@@ -339,7 +391,12 @@ pub fn carts_of_user_are_the_users_own_in_order(store: &mut dyn Store) {
     let c_same_time_as_b = cart("C", "u1", CartState::Expired, 500);
     let other = cart("x", "u2", CartState::Active, 0);
     store
-        .upsert_carts(&[b_late.clone(), other.clone(), c_same_time_as_b.clone(), a_early.clone()])
+        .upsert_carts(&[
+            b_late.clone(),
+            other.clone(),
+            c_same_time_as_b.clone(),
+            a_early.clone(),
+        ])
         .unwrap();
     // Oldest first; equal creation times by id in byte order ("B" < "C").
     assert_eq!(
@@ -404,12 +461,47 @@ pub fn erasure_removes_exactly_one_user(store: &mut dyn Store) {
     let left: Vec<String> = scan_all(store).into_iter().map(|e| e.user_id).collect();
     assert_eq!(left, ["bob", "alicia"]);
     assert!(store.carts_of_user("alice").unwrap().is_empty());
-    assert_eq!(store.cart("b1").unwrap().map(|c| c.user_id), Some("bob".into()));
+    assert_eq!(
+        store.cart("b1").unwrap().map(|c| c.user_id),
+        Some("bob".into())
+    );
     // Erasing again, or a user never seen, removes nothing.
     assert_eq!(store.erase_user("alice").unwrap(), ErasureReport::default());
     assert_eq!(store.erase_user("nobody").unwrap().total(), 0);
     // The erased user's events can be imported again (nothing is remembered about them).
     assert_eq!(store.insert_events(&events).unwrap().inserted, 3);
+}
+
+pub fn nul_characters_are_refused_whole(store: &mut dyn Store) {
+    let good = event(1, "u1", 0);
+    let mut bad = event(2, "u1", 1);
+    bad.items[0].brand = Some("nul\0brand".into());
+    match store.insert_events(&[good.clone(), bad.clone()]) {
+        Err(StoreError::Unstorable { what, key, field }) => {
+            assert_eq!(
+                (what, key, field.as_str()),
+                ("event", bad.id.to_string(), "items[].brand")
+            );
+        }
+        other => panic!("expected Unstorable, got {other:?}"),
+    }
+    // The call was one transaction: the good event was not stored either.
+    assert_eq!(store.event_count().unwrap(), 0);
+    let mut bad_cart = cart("c\01", "u1", CartState::Active, 0);
+    match store.upsert_carts(&[cart("c2", "u1", CartState::Active, 0), bad_cart.clone()]) {
+        Err(StoreError::Unstorable { what, field, .. }) => {
+            assert_eq!((what, field.as_str()), ("cart", "id"))
+        }
+        other => panic!("expected Unstorable, got {other:?}"),
+    }
+    bad_cart.id = "c1".into();
+    bad_cart.email = Some("a\0@b".into());
+    assert!(matches!(
+        store.replace_carts(&[bad_cart]),
+        Err(StoreError::Unstorable { .. })
+    ));
+    assert_eq!(store.cart("c2").unwrap(), None);
+    assert_eq!(store.insert_events(&[good]).unwrap().inserted, 1);
 }
 
 pub fn schema_is_current(store: &mut dyn Store) {
@@ -422,18 +514,26 @@ pub fn reopening_keeps_data_and_migrates_once(harness: &dyn Harness) {
     {
         let mut store = harness.open().expect("first open");
         store.insert_events(&events).unwrap();
-        store.upsert_carts(std::slice::from_ref(&stored_cart)).unwrap();
+        store
+            .upsert_carts(std::slice::from_ref(&stored_cart))
+            .unwrap();
     }
     for _ in 0..2 {
         let mut store = harness.open().expect("reopen");
         assert_eq!(store.schema_version().unwrap(), LATEST_VERSION);
         assert_eq!(store.event_count().unwrap(), 2);
-        assert_eq!(scan_all(&mut *store), vec![events[0].clone(), events[1].clone()]);
+        assert_eq!(
+            scan_all(&mut *store),
+            vec![events[0].clone(), events[1].clone()]
+        );
         assert_eq!(store.cart("c1").unwrap(), Some(stored_cart.clone()));
         assert_eq!(store.insert_events(&events).unwrap().inserted, 0);
     }
     // Each migration is recorded exactly once however often the database is opened.
-    assert_eq!(harness.count_rows("schema_migrations"), u64::from(LATEST_VERSION));
+    assert_eq!(
+        harness.count_rows("schema_migrations"),
+        u64::from(LATEST_VERSION)
+    );
 }
 
 pub fn schema_from_the_future_is_refused(harness: &dyn Harness) {
@@ -472,10 +572,18 @@ pub fn concurrent_opens_migrate_once(harness: &dyn Harness) {
         let opening: Vec<_> = (0..4).map(|_| scope.spawn(|| harness.open())).collect();
         opening
             .into_iter()
-            .map(|handle| handle.join().expect("open thread").expect("concurrent open"))
+            .map(|handle| {
+                handle
+                    .join()
+                    .expect("open thread")
+                    .expect("concurrent open")
+            })
             .collect()
     });
-    assert_eq!(harness.count_rows("schema_migrations"), u64::from(LATEST_VERSION));
+    assert_eq!(
+        harness.count_rows("schema_migrations"),
+        u64::from(LATEST_VERSION)
+    );
     // Every handle writes, every handle sees all writes.
     let mut stores = stores;
     for (n, store) in stores.iter_mut().enumerate() {
@@ -497,15 +605,14 @@ pub fn corrupt_rows_are_reported(harness: &dyn Harness) {
         .upsert_carts(&[cart("c1", "u1", CartState::Active, 0)])
         .unwrap();
     let expected_key = event(1, "u1", 0).id.to_string();
-    let expect_corrupt_event = |store: &mut dyn Store, column: &str| match store
-        .scan_events(&mut |_| {})
-    {
-        Err(StoreError::CorruptRow { table, key, reason }) => {
-            assert_eq!((table, key.as_str()), ("events", expected_key.as_str()));
-            assert!(reason.contains(column), "{reason}");
-        }
-        other => panic!("expected a corrupt events row, got {other:?}"),
-    };
+    let expect_corrupt_event =
+        |store: &mut dyn Store, column: &str| match store.scan_events(&mut |_| {}) {
+            Err(StoreError::CorruptRow { table, key, reason }) => {
+                assert_eq!((table, key.as_str()), ("events", expected_key.as_str()));
+                assert!(reason.contains(column), "{reason}");
+            }
+            other => panic!("expected a corrupt events row, got {other:?}"),
+        };
     harness.execute_sql("UPDATE events SET kind = 'bought_a_boat'");
     expect_corrupt_event(&mut *store, "kind");
     harness.execute_sql(r#"UPDATE events SET kind = 'product_added', payload = '{"items": 5}'"#);

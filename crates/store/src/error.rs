@@ -71,6 +71,15 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "{what} `{key}` has a NUL character (U+0000) in `{field}`, which the store refuses \
+         (PostgreSQL cannot hold it)"
+    )]
+    Unstorable {
+        what: &'static str,
+        key: String,
+        field: String,
+    },
     #[error("corrupt row in table `{table}` (key {key}): {reason}")]
     CorruptRow {
         table: &'static str,
@@ -82,6 +91,19 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn sqlite(action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         move |source| StoreError::Sqlite { action, source }
+    }
+
+    /// Whether SQLite refused because another connection held a lock.
+    pub(crate) fn is_sqlite_busy(&self) -> bool {
+        let source = match self {
+            StoreError::Sqlite { source, .. } | StoreError::OpenSqlite { source, .. } => source,
+            StoreError::MigrationFailed { source, .. } => return source.is_sqlite_busy(),
+            _ => return false,
+        };
+        matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
     }
 
     pub(crate) fn postgres(action: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {

@@ -57,7 +57,9 @@ pub fn pending<'a>(
         });
     }
     for (position, recorded) in applied.iter().enumerate() {
-        let expected = known.get(position).filter(|m| m.version == recorded.version);
+        let expected = known
+            .get(position)
+            .filter(|m| m.version == recorded.version);
         match expected {
             Some(m) if m.name == recorded.name => {}
             Some(m) => {
@@ -154,7 +156,10 @@ mod tests {
                 recorded,
                 expected,
             }) => {
-                assert_eq!((version, recorded.as_str(), expected.as_str()), (2, "baskets", "carts"));
+                assert_eq!(
+                    (version, recorded.as_str(), expected.as_str()),
+                    (2, "baskets", "carts")
+                );
             }
             other => panic!("expected MigrationMismatch, got {other:?}"),
         }
@@ -171,7 +176,8 @@ mod tests {
         let postgres = crate::postgres::MIGRATIONS;
         assert_well_formed(sqlite);
         assert_well_formed(postgres);
-        let names = |list: &[Migration]| list.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
+        let names =
+            |list: &[Migration]| list.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
         assert_eq!(names(sqlite), names(postgres));
     }
 }

@@ -41,7 +41,9 @@ impl Harness for SqliteHarness {
 
     fn count_rows(&self, table: &str) -> u64 {
         self.raw()
-            .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get::<_, i64>(0))
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                row.get::<_, i64>(0)
+            })
             .map(|count| u64::try_from(count).expect("non-negative count"))
             .expect("count rows")
     }
@@ -85,7 +87,10 @@ impl PostgresHarness {
 
 impl Harness for PostgresHarness {
     fn open(&self) -> Result<Box<dyn Store>, StoreError> {
-        Ok(Box::new(PostgresStore::connect_in_schema(&self.url, &self.schema)?))
+        Ok(Box::new(PostgresStore::connect_in_schema(
+            &self.url,
+            &self.schema,
+        )?))
     }
 
     fn execute_sql(&self, sql: &str) {
@@ -169,6 +174,7 @@ conformance_tests! {
         cart_counts_cover_every_state,
         erasure_removes_exactly_one_user,
         schema_is_current,
+        nul_characters_are_refused_whole,
     ],
     harness: [
         reopening_keeps_data_and_migrates_once,
@@ -223,7 +229,10 @@ fn sqlite_in_memory_stores_work_and_are_private() {
     let mut second = crate::open(":memory:").unwrap();
     conformance::inserts_and_counts_duplicates(&mut first);
     assert_eq!(second.event_count().unwrap(), 0);
-    assert_eq!(first.schema_version().unwrap(), crate::migrate::LATEST_VERSION);
+    assert_eq!(
+        first.schema_version().unwrap(),
+        crate::migrate::LATEST_VERSION
+    );
 }
 
 #[test]
@@ -272,7 +281,10 @@ fn postgres_urls_open_postgres_and_hide_passwords() {
     match crate::open("postgresql://cartback:s3cret@127.0.0.1:1/shop") {
         Err(error @ StoreError::ConnectPostgres { .. }) => {
             let message = error.to_string();
-            assert!(message.contains("cartback:***@127.0.0.1:1/shop"), "{message}");
+            assert!(
+                message.contains("cartback:***@127.0.0.1:1/shop"),
+                "{message}"
+            );
             assert!(!message.contains("s3cret"), "{message}");
         }
         Err(other) => panic!("expected a PostgreSQL connection error, got {other}"),
@@ -290,7 +302,12 @@ fn postgres_schemas_keep_data_apart() {
     a.insert_events(&[conformance::event(1, "u1", 0)]).unwrap();
     assert_eq!(a.event_count().unwrap(), 1);
     assert_eq!(b.event_count().unwrap(), 0);
-    assert_eq!(b.insert_events(&[conformance::event(1, "u1", 0)]).unwrap().inserted, 1);
+    assert_eq!(
+        b.insert_events(&[conformance::event(1, "u1", 0)])
+            .unwrap()
+            .inserted,
+        1
+    );
 }
 
 #[test]
@@ -310,7 +327,10 @@ fn postgres_open_routes_urls_and_honours_search_path_options() {
     );
     let mut store = crate::open(&url).expect("open by URL");
     assert_eq!(store.backend(), Backend::Postgres);
-    assert_eq!(conformance::scan_all(&mut *store), vec![conformance::full_event()]);
+    assert_eq!(
+        conformance::scan_all(&mut *store),
+        vec![conformance::full_event()]
+    );
 }
 
 #[test]

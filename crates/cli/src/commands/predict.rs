@@ -47,6 +47,20 @@ fn quoted(text: &str) -> String {
 }
 
 pub fn run(args: PredictArgs) -> Result<ExitCode> {
+    match write_predictions(&args) {
+        // A closed pipe (`cartback predict … | head`) is the reader's choice, not a failure.
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        other => other,
+    }
+}
+
+fn write_predictions(args: &PredictArgs) -> Result<ExitCode> {
     let model = PropensityModel::load(&args.model)
         .with_context(|| format!("loading the model {}", args.model.display()))?;
     // Columns the model one-hots are read as text so that numeric-looking codes keep their keys.

@@ -129,6 +129,9 @@ struct TrainArgs {
     /// Weight of a cart item when folded into the shopper's ALS factors.
     #[arg(long, default_value_t = 4.0)]
     cart_weight: f64,
+    /// Tune ALS factors, regularisation and alpha on the validation split (12 extra fits).
+    #[arg(long)]
+    tune: bool,
     /// Where to write the model.
     #[arg(long, value_name = "MODEL")]
     out: PathBuf,
@@ -154,6 +157,9 @@ struct EvaluateArgs {
     /// Keep training items eligible (repurchase) instead of filtering them out.
     #[arg(long)]
     consumables: bool,
+    /// Tune ALS factors, regularisation and alpha on the validation split (12 extra fits).
+    #[arg(long)]
+    tune: bool,
     /// Models to evaluate, comma-separated.
     #[arg(
         long,
@@ -284,6 +290,7 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
         k: 10,
         seed: options.als.seed,
         cart_weight: args.cart_weight,
+        tune_als: args.tune,
     };
     let trained = TrainedRecommender::fit(&log, &config)?;
     trained
@@ -302,6 +309,12 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
             "validation_ndcg_at_10": selection.validation_ndcg.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "als_train_seconds": als_report.as_ref().map(|r| r.total_seconds()),
             "als_seconds_per_iteration": als_report.as_ref().map(|r| r.seconds_per_iteration()),
+            "als_params": {
+                "factors": selection.als.factors,
+                "regularization": selection.als.regularization,
+                "alpha": selection.als.alpha,
+                "iterations": selection.als.iterations,
+            },
         });
         println!("{out}");
     } else {
@@ -321,7 +334,10 @@ fn run_train(args: TrainArgs) -> Result<ExitCode> {
         );
         if let Some(report) = als_report {
             println!(
-                "  ALS: {:.3} s, {:.4} s per iteration",
+                "  ALS (factors {}, regularization {}, alpha {}): {:.3} s, {:.4} s per iteration",
+                selection.als.factors,
+                selection.als.regularization,
+                selection.als.alpha,
                 report.total_seconds(),
                 report.seconds_per_iteration()
             );
@@ -347,6 +363,7 @@ fn run_evaluate(args: EvaluateArgs) -> Result<ExitCode> {
     let mut config = EvaluationConfig::new(options, args.k, split)?;
     config.seed = args.model.seed;
     config.consumables = args.consumables;
+    config.tune_als = args.tune;
     config.kinds = args
         .models
         .iter()
@@ -411,6 +428,16 @@ fn run_evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         report.selection.selected,
         validation.join(", ")
     );
+    if !report.selection.tuning.is_empty() {
+        let als = &report.selection.als;
+        println!(
+            "ALS tuned on validation: factors {}, regularization {}, alpha {} (best of {} settings)",
+            als.factors,
+            als.regularization,
+            als.alpha,
+            report.selection.tuning.len()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

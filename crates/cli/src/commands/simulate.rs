@@ -68,7 +68,6 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
                 &OpeStudyParams {
                     datasets: args.ope_datasets,
                     carts_per_dataset: args.ope_carts,
-                    truth_carts: 20_000,
                     seed: args.seed,
                 },
             )
@@ -108,7 +107,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     println!("(money in major units of the shop's currency; incremental = versus doing nothing)");
     if let Some(study) = study {
         println!(
-            "\noff-policy estimators over {} logged datasets of {} carts (truth {:.4} per cart):",
+            "\noff-policy estimators over {} logged datasets of {} carts (mean exact truth {:.4} per cart):",
             args.ope_datasets, args.ope_carts, study[0].truth
         );
         println!(

@@ -206,21 +206,13 @@ impl FeatureSchema {
                     offset += 1;
                 }
                 (ColumnEncoding::Numeric { .. }, RawColumn::Text { codes, dictionary }) => {
-                    let row = rows
-                        .iter()
-                        .copied()
-                        .find(|&row| {
-                            let value = &dictionary[codes[row] as usize];
-                            !value.is_empty() && value.parse::<f64>().is_err()
-                        })
-                        .or_else(|| {
-                            (0..codes.len()).find(|&row| {
-                                let value = &dictionary[codes[row] as usize];
-                                !value.is_empty() && value.parse::<f64>().is_err()
-                            })
-                        })
-                        .unwrap_or(0);
-                    let value = dictionary.get(codes.get(row).copied().unwrap_or(0) as usize).cloned().unwrap_or_default();
+                    // The column became text because some cell is not a number: report the first.
+                    let is_text = |code: u32| {
+                        let value = &dictionary[code as usize];
+                        !value.is_empty() && value.parse::<f64>().map_or(true, |number| !number.is_finite())
+                    };
+                    let row = (0..codes.len()).find(|&row| is_text(codes[row])).unwrap_or(0);
+                    let value = codes.get(row).map(|&code| dictionary[code as usize].clone()).unwrap_or_default();
                     return Err(bad(row, &value, "the model expects a number here"));
                 }
                 (ColumnEncoding::Boolean, column) => {

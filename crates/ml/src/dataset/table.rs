@@ -155,7 +155,22 @@ impl CsvTable {
             .collect();
         let mut line_numbers = Vec::new();
         let mut record = csv::StringRecord::new();
-        while reader.read_record(&mut record).map_err(csv_error)? {
+        loop {
+            let more = reader.read_record(&mut record).map_err(|error| {
+                // As below: never report a line before "header + rows read + 1".
+                let counted = line_numbers.len() as u64 + 2;
+                match csv_error(error) {
+                    MlError::Csv { path, line, message } => MlError::Csv {
+                        path,
+                        line: line.max(counted),
+                        message,
+                    },
+                    other => other,
+                }
+            })?;
+            if !more {
+                break;
+            }
             // The csv crate reports a CRLF file's lines one low (the '\n' of the previous
             // record is counted late), so take at least "header + rows so far + 1".
             let counted = line_numbers.len() as u64 + 2;
@@ -391,6 +406,13 @@ mod tests {
         assert!(error.contains("`y`") && error.contains("line 3") && error.contains("maybe"), "{error}");
         let missing = table.binary_labels("label").unwrap_err().to_string();
         assert!(missing.contains("`label` is missing"), "{missing}");
+    }
+
+    #[test]
+    fn a_short_row_names_its_line_in_a_crlf_file() {
+        let names: Vec<String> = Vec::new();
+        let error = CsvTable::from_reader("a,b\r\n1,2\r\n3\r\n".as_bytes(), Path::new("t.csv"), &names).unwrap_err();
+        assert!(error.to_string().contains("line 3"), "{error}");
     }
 
     #[test]

@@ -153,15 +153,18 @@ fn build_histogram(
         return fill(rows);
     }
     let chunk = rows.len().div_ceil(rayon::current_num_threads().max(1) * 2).max(PARALLEL_FROM / 4);
-    rows.par_chunks(chunk).map(fill).reduce_with(|mut a, b| {
-        for (x, y) in a.iter_mut().zip(&b) {
+    // Fixed chunks summed in order: the result does not depend on thread scheduling.
+    let partials: Vec<Vec<BinStat>> = rows.par_chunks(chunk).map(fill).collect();
+    let mut partials = partials.into_iter();
+    let mut histogram = partials.next().unwrap_or_else(|| vec![BinStat::default(); layout.total()]);
+    for partial in partials {
+        for (x, y) in histogram.iter_mut().zip(&partial) {
             x.gradient += y.gradient;
             x.hessian += y.hessian;
             x.count += y.count;
         }
-        a
-    })
-    .unwrap_or_else(|| vec![BinStat::default(); layout.total()])
+    }
+    histogram
 }
 
 fn leaf_objective(gradient: f64, hessian: f64, l2: f64) -> f64 {

@@ -142,7 +142,8 @@ pub fn penalised_loss_and_gradient(
     let n_cols = features.n_cols;
     let (weights, intercept) = (&parameters[..n_cols], parameters[n_cols]);
     const CHUNK: usize = 4096;
-    let (loss_sum, weight_sum, gradient_sum) = features
+    // Fixed chunks summed in order: the result does not depend on thread scheduling.
+    let partials: Vec<(f64, f64, Vec<f64>)> = features
         .values
         .par_chunks(CHUNK * n_cols.max(1))
         .zip(labels.par_chunks(CHUNK))
@@ -160,15 +161,13 @@ pub fn penalised_loss_and_gradient(
             }
             (loss, total_weight, partial)
         })
-        .reduce(
-            || (0.0, 0.0, vec![0.0; n_cols + 1]),
-            |mut a, b| {
-                a.0 += b.0;
-                a.1 += b.1;
-                a.2.iter_mut().zip(&b.2).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+        .collect();
+    let (mut loss_sum, mut weight_sum, mut gradient_sum) = (0.0, 0.0, vec![0.0; n_cols + 1]);
+    for (loss, weight, partial) in partials {
+        loss_sum += loss;
+        weight_sum += weight;
+        gradient_sum.iter_mut().zip(&partial).for_each(|(total, value)| *total += value);
+    }
     let mut penalty = 0.0;
     for (index, g) in gradient.iter_mut().enumerate() {
         *g = gradient_sum[index] / weight_sum;

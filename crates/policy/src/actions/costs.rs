@@ -9,7 +9,10 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq)]
 pub enum CostError {
     #[error("action cost `{field}`: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// Costs per action, in minor units (cents) unless named otherwise.
@@ -128,7 +131,10 @@ mod tests {
         assert!((costs.expected_cost(ActionKind::Discount15, 10_000, 0.5) - 761.0).abs() < 1e-12);
         // 4 + 0 + 20
         assert!((costs.expected_cost(ActionKind::WebhookPush, 10_000, 0.5) - 24.0).abs() < 1e-12);
-        assert_eq!(ActionCosts::discount_given(ActionKind::Discount5, 1_999), 99);
+        assert_eq!(
+            ActionCosts::discount_given(ActionKind::Discount5, 1_999),
+            99
+        );
     }
 
     #[test]
@@ -145,7 +151,13 @@ mod tests {
             webhook_minor: -1.0,
             ..ActionCosts::default()
         };
-        assert!(costs.validate().unwrap_err().to_string().contains("webhook_minor"));
+        assert!(
+            costs
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("webhook_minor")
+        );
         assert!(ActionCosts::default().validate().is_ok());
     }
 }

@@ -3,6 +3,7 @@
 //! margin floor → discount budget → cart gap → quiet hours. Once an action is suppressed
 //! the rest are skipped; downgrades and postponements carry on through the later checks.
 
+use super::Verdict;
 use super::config::GuardrailConfig;
 use super::consent::check_consent;
 use super::context::ShopperContext;
@@ -12,10 +13,12 @@ use super::holdout::check_holdout;
 use super::lifecycle::check_cart_still_abandoned;
 use super::quiet_hours::check_quiet_hours;
 use super::stock::check_stock;
-use super::Verdict;
 use crate::actions::ActionKind;
 use cartback_core::Timestamp;
 use serde::Serialize;
+
+/// One guardrail's check of the current proposal.
+type GuardrailCheck<'a> = dyn Fn(&Proposal) -> Verdict + 'a;
 
 /// What a policy proposes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -74,9 +77,13 @@ pub fn apply_guardrails(
     let mut current = proposal;
     let mut changes = Vec::new();
     if proposal.kind.is_contact() {
-        let checks: [(Guardrail, &dyn Fn(&Proposal) -> Verdict); 10] = [
-            (Guardrail::CartNotAbandoned, &|_| check_cart_still_abandoned(context)),
-            (Guardrail::Holdout, &|_| check_holdout(context, &config.holdout)),
+        let checks: [(Guardrail, &GuardrailCheck); 10] = [
+            (Guardrail::CartNotAbandoned, &|_| {
+                check_cart_still_abandoned(context)
+            }),
+            (Guardrail::Holdout, &|_| {
+                check_holdout(context, &config.holdout)
+            }),
             (Guardrail::Consent, &|p| check_consent(p.kind, context)),
             (Guardrail::CartMessageLimit, &|_| {
                 check_cart_message_limit(context, config.max_messages_per_cart)
@@ -163,7 +170,11 @@ mod tests {
     }
 
     fn afternoon() -> Timestamp {
-        Timestamp(Utc.with_ymd_and_hms(2026, 6, 10, 13, 0, 0).unwrap().timestamp_millis())
+        Timestamp(
+            Utc.with_ymd_and_hms(2026, 6, 10, 13, 0, 0)
+                .unwrap()
+                .timestamp_millis(),
+        )
     }
 
     #[test]
@@ -182,7 +193,11 @@ mod tests {
     fn changes_are_recorded_in_order_and_compose() {
         // A 20 % coupon at 23:30 Berlin time: the margin floor downgrades it to 15 %, then
         // quiet hours postpone it to 08:00 local.
-        let late = Timestamp(Utc.with_ymd_and_hms(2026, 6, 10, 21, 30, 0).unwrap().timestamp_millis());
+        let late = Timestamp(
+            Utc.with_ymd_and_hms(2026, 6, 10, 21, 30, 0)
+                .unwrap()
+                .timestamp_millis(),
+        );
         let proposal = Proposal {
             kind: ActionKind::Discount20,
             send_at: late,
@@ -191,7 +206,11 @@ mod tests {
         let names: Vec<Guardrail> = decision.changes.iter().map(|c| c.guardrail).collect();
         assert_eq!(names, vec![Guardrail::MarginFloor, Guardrail::QuietHours]);
         assert_eq!(decision.kind, ActionKind::Discount15);
-        let eight_local = Timestamp(Utc.with_ymd_and_hms(2026, 6, 11, 6, 0, 0).unwrap().timestamp_millis());
+        let eight_local = Timestamp(
+            Utc.with_ymd_and_hms(2026, 6, 11, 6, 0, 0)
+                .unwrap()
+                .timestamp_millis(),
+        );
         assert_eq!(decision.send_at, eight_local);
         assert_eq!(decision.proposed, proposal);
     }
@@ -212,7 +231,10 @@ mod tests {
         let mut context = shopper();
         context.user_message_times = vec![afternoon() - Duration::hours(1); 3];
         let decision = apply_guardrails(proposal, &context, &config());
-        assert_eq!(decision.changes.last().unwrap().guardrail, Guardrail::UserFrequencyCap);
+        assert_eq!(
+            decision.changes.last().unwrap().guardrail,
+            Guardrail::UserFrequencyCap
+        );
         assert_eq!(decision.kind, ActionKind::DoNothing);
 
         let everyone_held_out = GuardrailSettings {

@@ -10,7 +10,10 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq)]
 pub enum GuardrailConfigError {
     #[error("guardrail setting `{field}`: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 /// User-facing guardrail settings.
@@ -79,7 +82,10 @@ impl GuardrailSettings {
         if self.daily_discount_budget_minor < 0 {
             return Err(GuardrailConfigError::Invalid {
                 field: "daily_discount_budget_minor",
-                message: format!("must not be negative, got {}", self.daily_discount_budget_minor),
+                message: format!(
+                    "must not be negative, got {}",
+                    self.daily_discount_budget_minor
+                ),
             });
         }
         if !(0.0..1.0).contains(&self.margin_floor) {
@@ -100,12 +106,13 @@ impl GuardrailSettings {
                 })?,
             )
         };
-        let holdout = HoldoutGroup::new(self.holdout_share, self.holdout_salt).map_err(|message| {
-            GuardrailConfigError::Invalid {
-                field: "holdout_share",
-                message,
-            }
-        })?;
+        let holdout =
+            HoldoutGroup::new(self.holdout_share, self.holdout_salt).map_err(|message| {
+                GuardrailConfigError::Invalid {
+                    field: "holdout_share",
+                    message,
+                }
+            })?;
         Ok(GuardrailConfig {
             user_cap_messages: self.user_cap_messages,
             user_cap_window: Duration::hours(i64::from(self.user_cap_window_hours)),
@@ -141,12 +148,22 @@ mod tests {
             quiet_start_hour: 25,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("quiet_start_hour"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("quiet_start_hour")
+        );
         let bad = GuardrailSettings {
             holdout_share: -0.1,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("holdout_share"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("holdout_share")
+        );
         let off = GuardrailSettings {
             quiet_start_hour: 0,
             quiet_end_hour: 0,

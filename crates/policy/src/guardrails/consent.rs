@@ -36,7 +36,10 @@ mod tests {
     fn each_channel_needs_its_own_consent() {
         let mut context = shopper();
         context.consent.webhook = false;
-        assert_eq!(check_consent(ActionKind::Discount10, &context), Verdict::Allow);
+        assert_eq!(
+            check_consent(ActionKind::Discount10, &context),
+            Verdict::Allow
+        );
         assert_eq!(
             check_consent(ActionKind::WebhookPush, &context),
             Verdict::Suppress {
@@ -48,6 +51,9 @@ mod tests {
             check_consent(ActionKind::ReminderEmail, &context),
             Verdict::Suppress { .. }
         ));
-        assert_eq!(check_consent(ActionKind::DoNothing, &context), Verdict::Allow);
+        assert_eq!(
+            check_consent(ActionKind::DoNothing, &context),
+            Verdict::Allow
+        );
     }
 }

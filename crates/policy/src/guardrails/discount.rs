@@ -17,7 +17,8 @@ pub fn largest_discount_within_margin(context: &ShopperContext, margin_floor: f6
             context.lines.iter().all(|line| match line.unit_cost_minor {
                 None => true,
                 Some(cost) => {
-                    let discounted = line.unit_price_minor as f64 * (1.0 - f64::from(percent) / 100.0);
+                    let discounted =
+                        line.unit_price_minor as f64 * (1.0 - f64::from(percent) / 100.0);
                     discounted - cost as f64 >= margin_floor * discounted
                 }
             })
@@ -31,7 +32,11 @@ fn downgrade(kind: ActionKind, allowed_percent: u32, why: String) -> Verdict {
     Verdict::Downgrade { to, reason: why }
 }
 
-pub fn check_margin_floor(kind: ActionKind, context: &ShopperContext, margin_floor: f64) -> Verdict {
+pub fn check_margin_floor(
+    kind: ActionKind,
+    context: &ShopperContext,
+    margin_floor: f64,
+) -> Verdict {
     let percent = kind.discount_percent();
     if percent == 0 {
         return Verdict::Allow;
@@ -63,8 +68,7 @@ pub fn check_discount_budget(
     let remaining = daily_budget_minor - context.discount_committed_today_minor;
     let value = context.cart_value_minor();
     let fits = |p: u32| {
-        ActionKind::discount(p)
-            .is_some_and(|k| ActionCosts::discount_given(k, value) <= remaining)
+        ActionKind::discount(p).is_some_and(|k| ActionCosts::discount_given(k, value) <= remaining)
     };
     if fits(percent) {
         return Verdict::Allow;
@@ -106,24 +110,39 @@ mod tests {
         );
         assert!(matches!(
             check_margin_floor(ActionKind::Discount5, &context, 0.6),
-            Verdict::Downgrade { to: ActionKind::ReminderEmail, .. }
+            Verdict::Downgrade {
+                to: ActionKind::ReminderEmail,
+                ..
+            }
         ));
-        assert_eq!(check_margin_floor(ActionKind::ReminderEmail, &context, 0.9), Verdict::Allow);
+        assert_eq!(
+            check_margin_floor(ActionKind::ReminderEmail, &context, 0.9),
+            Verdict::Allow
+        );
     }
 
     #[test]
     fn budget_downgrades_to_what_is_left() {
         let mut context = shopper(); // cart worth 10,000 minor units
         context.discount_committed_today_minor = 48_800; // 1,200 left of 50,000
-        assert_eq!(check_discount_budget(ActionKind::Discount10, &context, 50_000), Verdict::Allow);
+        assert_eq!(
+            check_discount_budget(ActionKind::Discount10, &context, 50_000),
+            Verdict::Allow
+        );
         assert!(matches!(
             check_discount_budget(ActionKind::Discount20, &context, 50_000),
-            Verdict::Downgrade { to: ActionKind::Discount10, .. }
+            Verdict::Downgrade {
+                to: ActionKind::Discount10,
+                ..
+            }
         ));
         context.discount_committed_today_minor = 50_000;
         assert!(matches!(
             check_discount_budget(ActionKind::Discount5, &context, 50_000),
-            Verdict::Downgrade { to: ActionKind::ReminderEmail, .. }
+            Verdict::Downgrade {
+                to: ActionKind::ReminderEmail,
+                ..
+            }
         ));
     }
 }

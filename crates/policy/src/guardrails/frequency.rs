@@ -67,7 +67,10 @@ mod tests {
         let mut context = shopper();
         let window = Duration::days(7);
         context.user_message_times = vec![T0 - Duration::days(8), T0 - Duration::days(1)];
-        assert_eq!(check_user_frequency_cap(&context, T0, 2, window), Verdict::Allow);
+        assert_eq!(
+            check_user_frequency_cap(&context, T0, 2, window),
+            Verdict::Allow
+        );
         context.user_message_times.push(T0 - Duration::hours(2));
         assert!(matches!(
             check_user_frequency_cap(&context, T0, 2, window),
@@ -80,11 +83,17 @@ mod tests {
         let mut context = shopper();
         context.cart_message_times = vec![T0 - Duration::hours(3)];
         assert_eq!(check_cart_message_limit(&context, 2), Verdict::Allow);
-        assert!(matches!(check_cart_message_limit(&context, 1), Verdict::Suppress { .. }));
+        assert!(matches!(
+            check_cart_message_limit(&context, 1),
+            Verdict::Suppress { .. }
+        ));
         assert!(matches!(
             check_cart_gap(&context, T0, Duration::hours(12)),
             Verdict::Postpone { until, .. } if until == T0 + Duration::hours(9)
         ));
-        assert_eq!(check_cart_gap(&context, T0, Duration::hours(2)), Verdict::Allow);
+        assert_eq!(
+            check_cart_gap(&context, T0, Duration::hours(2)),
+            Verdict::Allow
+        );
     }
 }

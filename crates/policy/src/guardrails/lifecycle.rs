@@ -23,7 +23,11 @@ mod tests {
     fn purchased_and_recovered_carts_are_never_contacted() {
         let mut context = shopper();
         assert_eq!(check_cart_still_abandoned(&context), Verdict::Allow);
-        for state in [CartState::Purchased, CartState::Recovered, CartState::Active] {
+        for state in [
+            CartState::Purchased,
+            CartState::Recovered,
+            CartState::Active,
+        ] {
             context.cart_state = state;
             assert!(matches!(
                 check_cart_still_abandoned(&context),

@@ -7,7 +7,9 @@
 
 use super::Verdict;
 use cartback_core::Timestamp;
-use chrono::{DateTime, Duration as ChronoDuration, LocalResult, NaiveDateTime, TimeZone, Timelike};
+use chrono::{
+    DateTime, Duration as ChronoDuration, LocalResult, NaiveDateTime, TimeZone, Timelike,
+};
 use chrono_tz::Tz;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +22,9 @@ impl QuietHours {
     /// Hours in `0..24`, different from each other.
     pub fn new(start_hour: u32, end_hour: u32) -> Result<Self, String> {
         if start_hour >= 24 || end_hour >= 24 {
-            return Err(format!("hours must be in 0..24, got {start_hour} and {end_hour}"));
+            return Err(format!(
+                "hours must be in 0..24, got {start_hour} and {end_hour}"
+            ));
         }
         if start_hour == end_hour {
             return Err("start and end must differ".into());
@@ -96,7 +100,11 @@ mod tests {
     use chrono::Utc;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> Timestamp {
-        Timestamp(Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_millis())
+        Timestamp(
+            Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
+                .unwrap()
+                .timestamp_millis(),
+        )
     }
 
     #[test]
@@ -104,9 +112,15 @@ mod tests {
         let quiet = QuietHours::new(21, 8).unwrap();
         let berlin = chrono_tz::Europe::Berlin;
         // 2026-01-15 22:30 UTC = 23:30 CET → 2026-01-16 08:00 CET = 07:00 UTC.
-        assert_eq!(quiet.next_allowed(utc(2026, 1, 15, 22, 30), berlin), utc(2026, 1, 16, 7, 0));
+        assert_eq!(
+            quiet.next_allowed(utc(2026, 1, 15, 22, 30), berlin),
+            utc(2026, 1, 16, 7, 0)
+        );
         // 2026-07-15 03:00 UTC = 05:00 CEST → 08:00 CEST = 06:00 UTC.
-        assert_eq!(quiet.next_allowed(utc(2026, 7, 15, 3, 0), berlin), utc(2026, 7, 15, 6, 0));
+        assert_eq!(
+            quiet.next_allowed(utc(2026, 7, 15, 3, 0), berlin),
+            utc(2026, 7, 15, 6, 0)
+        );
         // 12:00 UTC is afternoon in Berlin: allowed as is.
         let noon = utc(2026, 7, 15, 12, 0);
         assert_eq!(check_quiet_hours(noon, berlin, &quiet), Verdict::Allow);
@@ -118,13 +132,22 @@ mod tests {
         let berlin = chrono_tz::Europe::Berlin;
         // Spring forward: night of 28→29 March 2026. 22:00 UTC on the 28th = 23:00 CET;
         // 08:00 on the 29th is CEST (UTC+2) = 06:00 UTC.
-        assert_eq!(quiet.next_allowed(utc(2026, 3, 28, 22, 0), berlin), utc(2026, 3, 29, 6, 0));
+        assert_eq!(
+            quiet.next_allowed(utc(2026, 3, 28, 22, 0), berlin),
+            utc(2026, 3, 29, 6, 0)
+        );
         // Fall back: night of 24→25 October 2026; 08:00 on the 25th is CET = 07:00 UTC.
-        assert_eq!(quiet.next_allowed(utc(2026, 10, 24, 21, 0), berlin), utc(2026, 10, 25, 7, 0));
+        assert_eq!(
+            quiet.next_allowed(utc(2026, 10, 24, 21, 0), berlin),
+            utc(2026, 10, 25, 7, 0)
+        );
         // New York sprang forward at 07:00 UTC on 8 March 2026: 08:30 UTC is 04:30 EDT →
         // 08:00 EDT = 12:00 UTC.
         let ny = chrono_tz::America::New_York;
-        assert_eq!(quiet.next_allowed(utc(2026, 3, 8, 8, 30), ny), utc(2026, 3, 8, 12, 0));
+        assert_eq!(
+            quiet.next_allowed(utc(2026, 3, 8, 8, 30), ny),
+            utc(2026, 3, 8, 12, 0)
+        );
     }
 
     #[test]
@@ -133,7 +156,10 @@ mod tests {
         // 01:30 CET (00:30 UTC) waits until 03:00 CEST = 01:00 UTC.
         let quiet = QuietHours::new(0, 2).unwrap();
         let berlin = chrono_tz::Europe::Berlin;
-        assert_eq!(quiet.next_allowed(utc(2026, 3, 29, 0, 30), berlin), utc(2026, 3, 29, 1, 0));
+        assert_eq!(
+            quiet.next_allowed(utc(2026, 3, 29, 0, 30), berlin),
+            utc(2026, 3, 29, 1, 0)
+        );
         assert!(QuietHours::new(5, 5).is_err());
         assert!(QuietHours::new(24, 5).is_err());
     }

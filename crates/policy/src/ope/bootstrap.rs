@@ -136,7 +136,13 @@ mod tests {
     fn percentile_matches_numpy_linear_interpolation() {
         // np.percentile([1, 2, 3, 4], [0, 2.5, 50, 97.5, 100]) = [1, 1.075, 2.5, 3.925, 4]
         let v = [1.0, 2.0, 3.0, 4.0];
-        for (q, want) in [(0.0, 1.0), (2.5, 1.075), (50.0, 2.5), (97.5, 3.925), (100.0, 4.0)] {
+        for (q, want) in [
+            (0.0, 1.0),
+            (2.5, 1.075),
+            (50.0, 2.5),
+            (97.5, 3.925),
+            (100.0, 4.0),
+        ] {
             assert!((percentile_sorted(&v, q) - want).abs() < 1e-12, "q={q}");
         }
     }

@@ -59,14 +59,16 @@ pub fn read_decision_log<R: BufRead>(reader: R) -> Result<LoggedFeedback, OpeErr
                     message: format!("unknown action `{name}`"),
                 })?
                 .index(),
-            Value::Number(number) => number
-                .as_u64()
-                .map(|n| n as usize)
-                .ok_or_else(|| OpeError::Field {
-                    line: line_number,
-                    field: "action".into(),
-                    message: format!("`{number}` is not an action index"),
-                })?,
+            Value::Number(number) => {
+                number
+                    .as_u64()
+                    .map(|n| n as usize)
+                    .ok_or_else(|| OpeError::Field {
+                        line: line_number,
+                        field: "action".into(),
+                        message: format!("`{number}` is not an action index"),
+                    })?
+            }
             other => {
                 return Err(OpeError::Field {
                     line: line_number,
@@ -110,12 +112,17 @@ mod tests {
     fn errors_name_field_and_line() {
         let text = "{\"action\": 1, \"propensity\": 0.5, \"reward\": 1}\n{\"action\": \"fax\", \"propensity\": 0.5, \"reward\": 1}\n";
         let err = read_decision_log(text.as_bytes()).unwrap_err();
-        assert_eq!(err.to_string(), "line 2: field `action`: unknown action `fax`");
+        assert_eq!(
+            err.to_string(),
+            "line 2: field `action`: unknown action `fax`"
+        );
         let err = read_decision_log("{\"action\": 1, \"reward\": 1}".as_bytes()).unwrap_err();
-        assert!(err.to_string().starts_with("line 1: field `propensity`"), "{err}");
-        let err =
-            read_decision_log("{\"action\": 1, \"propensity\": 2, \"reward\": 1}".as_bytes())
-                .unwrap_err();
+        assert!(
+            err.to_string().starts_with("line 1: field `propensity`"),
+            "{err}"
+        );
+        let err = read_decision_log("{\"action\": 1, \"propensity\": 2, \"reward\": 1}".as_bytes())
+            .unwrap_err();
         assert!(err.to_string().contains("not in (0, 1]"), "{err}");
     }
 }

@@ -40,15 +40,13 @@ impl OffPolicyEstimator for SelfNormalizedDoublyRobust {
         if mean_weight <= 0.0 {
             return Err(OpeError::Parameter {
                 name: "evaluation_action_dist".into(),
-                message: "gives probability 0 to every logged action, so SNDR is undefined"
-                    .into(),
+                message: "gives probability 0 to every logged action, so SNDR is undefined".into(),
             });
         }
         Ok(terms
             .iter()
             .map(|t| {
-                t.direct_value
-                    + t.importance_weight * (t.reward - t.factual_estimate) / mean_weight
+                t.direct_value + t.importance_weight * (t.reward - t.factual_estimate) / mean_weight
             })
             .collect())
     }

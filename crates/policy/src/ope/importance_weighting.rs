@@ -40,8 +40,7 @@ impl OffPolicyEstimator for SelfNormalizedInverseProbabilityWeighting {
         if mean_weight <= 0.0 {
             return Err(OpeError::Parameter {
                 name: "evaluation_action_dist".into(),
-                message: "gives probability 0 to every logged action, so SNIPW is undefined"
-                    .into(),
+                message: "gives probability 0 to every logged action, so SNIPW is undefined".into(),
             });
         }
         Ok(terms

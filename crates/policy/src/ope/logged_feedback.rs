@@ -91,8 +91,8 @@ mod tests {
 
     #[test]
     fn mean_reward_is_the_on_policy_value() {
-        let log = LoggedFeedback::new(vec![round(1.0, 0.5), round(0.0, 0.5), round(0.5, 1.0)])
-            .unwrap();
+        let log =
+            LoggedFeedback::new(vec![round(1.0, 0.5), round(0.0, 0.5), round(0.5, 1.0)]).unwrap();
         assert!((log.mean_reward() - 0.5).abs() < 1e-15);
         assert_eq!(log.len(), 3);
     }

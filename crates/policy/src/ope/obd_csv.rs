@@ -8,7 +8,9 @@ use std::io::Read;
 
 /// Parses an OBD log. Errors name the field and the line (the header is line 1).
 pub fn read_obd_csv<R: Read>(reader: R) -> Result<LoggedFeedback, OpeError> {
-    let mut csv = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(reader);
     let headers = csv
         .headers()
         .map_err(|e| OpeError::File {
@@ -132,14 +134,23 @@ mod tests {
     fn errors_name_field_and_line() {
         let text = format!("{HEADER}0,t,14,3,0,0.0125,ab\n1,t,x,1,1,0.5,cd\n");
         let err = read_obd_csv(text.as_bytes()).unwrap_err();
-        assert_eq!(err.to_string(), "line 3: field `item_id`: `x` is not a number");
+        assert_eq!(
+            err.to_string(),
+            "line 3: field `item_id`: `x` is not a number"
+        );
         let text = format!("{HEADER}0,t,14,0,0,0.0125,ab\n");
         let err = read_obd_csv(text.as_bytes()).unwrap_err();
-        assert!(err.to_string().starts_with("line 2: field `position`"), "{err}");
+        assert!(
+            err.to_string().starts_with("line 2: field `position`"),
+            "{err}"
+        );
         let text = format!("{HEADER}0,t,14,1,0,0,ab\n");
         let err = read_obd_csv(text.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("propensity_score"), "{err}");
         let err = read_obd_csv("a,b\n1,2\n".as_bytes()).unwrap_err();
-        assert_eq!(err.to_string(), "line 1: field `item_id`: column missing from the header");
+        assert_eq!(
+            err.to_string(),
+            "line 1: field `item_id`: column missing from the header"
+        );
     }
 }

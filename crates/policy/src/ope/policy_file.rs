@@ -113,9 +113,15 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let err = read_reward_model(r#"{"x": 1}"#).unwrap_err();
-        assert_eq!(err.to_string(), "`reward_model_table`: missing from the file");
+        assert_eq!(
+            err.to_string(),
+            "`reward_model_table`: missing from the file"
+        );
         let err = read_reward_model(r#"{"reward_model_table": [[0.1, "a"]]}"#).unwrap_err();
-        assert!(err.to_string().contains("position 1 is not a number"), "{err}");
+        assert!(
+            err.to_string().contains("position 1 is not a number"),
+            "{err}"
+        );
         let err = read_reward_model(r#"{"reward_model_table": [0.1]}"#).unwrap_err();
         assert!(err.to_string().contains("nesting depth 1"), "{err}");
         assert!(read_reward_model("{").is_err());

@@ -42,10 +42,7 @@ impl ActionTable {
                 Some(s) if s != (a, p) => {
                     return Err(table_error(
                         field,
-                        &format!(
-                            "round {round} is {a}x{p} but round 0 is {}x{}",
-                            s.0, s.1
-                        ),
+                        &format!("round {round} is {a}x{p} but round 0 is {}x{}", s.0, s.1),
                     ));
                 }
                 Some(_) => {}
@@ -209,7 +206,10 @@ mod tests {
     #[test]
     fn ragged_tables_and_bad_distributions_are_rejected() {
         let err = ActionTable::shared("q", vec![vec![0.1, 0.2], vec![0.9]]).unwrap_err();
-        assert_eq!(err.to_string(), "`q`: action 1 has 1 positions, action 0 has 2");
+        assert_eq!(
+            err.to_string(),
+            "`q`: action 1 has 1 positions, action 0 has 2"
+        );
         let table = ActionTable::shared("p", vec![vec![0.5], vec![0.6]]).unwrap();
         let err = EvaluationPolicy::new(table).unwrap_err();
         assert!(err.to_string().contains("sum to 1.1"), "{err}");

@@ -56,7 +56,10 @@ impl FixedFlow {
             .copied()
             .unwrap_or(ActionKind::DoNothing);
         if allowed_actions(state)[planned.index()] {
-            (planned, format!("fixed flow: step {} sends {planned}", state.step + 1))
+            (
+                planned,
+                format!("fixed flow: step {} sends {planned}", state.step + 1),
+            )
         } else {
             (
                 ActionKind::DoNothing,

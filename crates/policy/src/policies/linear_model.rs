@@ -89,7 +89,8 @@ mod tests {
         let mut model = RidgeRegression::new(1e-3);
         let truth: [f64; D] = std::array::from_fn(|i| i as f64 * 0.5 - 2.0);
         for n in 0..400 {
-            let x: [f64; D] = std::array::from_fn(|i| (((n * 31 + i * 17) % 23) as f64 - 11.0) / 7.0);
+            let x: [f64; D] =
+                std::array::from_fn(|i| (((n * 31 + i * 17) % 23) as f64 - 11.0) / 7.0);
             let y: f64 = truth.iter().zip(&x).map(|(a, b)| a * b).sum();
             model.update(&x, y);
         }

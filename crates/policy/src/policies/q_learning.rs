@@ -4,7 +4,9 @@
 //! win. Trained on simulated episodes with ε-greedy exploration; acts greedily with an ε
 //! floor.
 
-use super::{ActionDistribution, N_ACTIONS, ObservedState, Observation, Policy, PolicyError, allowed_actions};
+use super::{
+    ActionDistribution, N_ACTIONS, Observation, ObservedState, Policy, PolicyError, allowed_actions,
+};
 use crate::actions::ActionKind;
 use crate::simulator::{OnlineLearner, Transition};
 use std::collections::HashMap;
@@ -136,7 +138,9 @@ impl Policy for QLearning {
             self.params.epsilon,
             &allowed_actions(state),
             self.values(state),
-            format!("Q-learning: {best} has the highest learned value ({value:.2}) over the remaining steps"),
+            format!(
+                "Q-learning: {best} has the highest learned value ({value:.2}) over the remaining steps"
+            ),
         )
     }
 }

@@ -62,10 +62,12 @@ fn cholesky(m: &[[f64; D]; D]) -> [[f64; D]; D] {
     let mut l = [[0.0; D]; D];
     for i in 0..D {
         for j in 0..=i {
-            let mut sum = m[i][j];
-            for k in 0..j {
-                sum -= l[i][k] * l[j][k];
-            }
+            let sum = m[i][j]
+                - l[i][..j]
+                    .iter()
+                    .zip(&l[j][..j])
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>();
             if i == j {
                 l[i][j] = (sum + 1e-12).max(0.0).sqrt();
             } else if l[j][j] > 0.0 {
@@ -171,7 +173,11 @@ mod tests {
         let mut m = [[0.0; D]; D];
         for (i, row) in m.iter_mut().enumerate() {
             for (j, v) in row.iter_mut().enumerate() {
-                *v = if i == j { 2.0 + i as f64 } else { 0.3 / (1.0 + (i + j) as f64) };
+                *v = if i == j {
+                    2.0 + i as f64
+                } else {
+                    0.3 / (1.0 + (i + j) as f64)
+                };
             }
         }
         let l = cholesky(&m);

@@ -37,14 +37,20 @@ impl Policy for PropensityThreshold {
             return ActionDistribution::certain(
                 ActionKind::DoNothing,
                 scores,
-                format!("predicted purchase probability {p:.3} ≥ {:.3}: leave alone", self.threshold),
+                format!(
+                    "predicted purchase probability {p:.3} ≥ {:.3}: leave alone",
+                    self.threshold
+                ),
             );
         }
         let (kind, reason) = self.flow.planned(observation);
         ActionDistribution::certain(
             kind,
             scores,
-            format!("predicted purchase probability {p:.3} < {:.3}; {reason}", self.threshold),
+            format!(
+                "predicted purchase probability {p:.3} < {:.3}; {reason}",
+                self.threshold
+            ),
         )
     }
 }

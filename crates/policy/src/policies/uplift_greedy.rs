@@ -49,14 +49,13 @@ impl UpliftGreedyParams {
             });
         }
         if log.is_empty() {
-            return Err(PolicyError::NoTrainingData {
-                policy: "uplift",
-            });
+            return Err(PolicyError::NoTrainingData { policy: "uplift" });
         }
         let mut models: [RidgeRegression; N_ACTIONS] =
             std::array::from_fn(|_| RidgeRegression::new(self.ridge));
         for t in log {
-            models[t.action.index()].update(&feature_vector(&t.state), t.reward_minor / REWARD_SCALE);
+            models[t.action.index()]
+                .update(&feature_vector(&t.state), t.reward_minor / REWARD_SCALE);
         }
         let mut policy = UpliftGreedy {
             models,
@@ -99,7 +98,8 @@ impl UpliftGreedy {
                 uplift[kind.index()] = f64::NEG_INFINITY;
                 continue;
             }
-            uplift[kind.index()] = (self.models[kind.index()].predict(&x) - baseline) * REWARD_SCALE;
+            uplift[kind.index()] =
+                (self.models[kind.index()].predict(&x) - baseline) * REWARD_SCALE;
             if uplift[kind.index()] > uplift[best.index()] {
                 best = kind;
             }

@@ -30,7 +30,9 @@ pub const POLICY_NAMES: [&str; 7] = [
 
 #[derive(Debug, Error, PartialEq)]
 pub enum SimulationError {
-    #[error("unknown policy `{0}` (known: fixed, threshold, uplift, linucb, thompson, qlearning, oracle)")]
+    #[error(
+        "unknown policy `{0}` (known: fixed, threshold, uplift, linucb, thompson, qlearning, oracle)"
+    )]
     UnknownPolicy(String),
     #[error("policy `dqn` is not built in this version (see docs/decisions.md)")]
     DqnUnavailable,

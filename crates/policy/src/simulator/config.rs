@@ -14,7 +14,10 @@ pub enum ConfigError {
     #[error("simulator config: {0}")]
     Parse(String),
     #[error("simulator config field `{field}`: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -152,11 +155,26 @@ impl SimulatorConfig {
             ("population.sure_thing_share", p.sure_thing_share),
             ("population.persuadable_share", p.persuadable_share),
             ("population.sleeping_dog_share", p.sleeping_dog_share),
-            ("population.sure_thing_purchase_rate", p.sure_thing_purchase_rate),
-            ("population.persuadable_purchase_rate", p.persuadable_purchase_rate),
-            ("population.lost_cause_purchase_rate", p.lost_cause_purchase_rate),
-            ("population.sleeping_dog_purchase_rate", p.sleeping_dog_purchase_rate),
-            ("population.webhook_preference_share", p.webhook_preference_share),
+            (
+                "population.sure_thing_purchase_rate",
+                p.sure_thing_purchase_rate,
+            ),
+            (
+                "population.persuadable_purchase_rate",
+                p.persuadable_purchase_rate,
+            ),
+            (
+                "population.lost_cause_purchase_rate",
+                p.lost_cause_purchase_rate,
+            ),
+            (
+                "population.sleeping_dog_purchase_rate",
+                p.sleeping_dog_purchase_rate,
+            ),
+            (
+                "population.webhook_preference_share",
+                p.webhook_preference_share,
+            ),
             ("population.email_consent_share", p.email_consent_share),
             ("population.webhook_consent_share", p.webhook_consent_share),
             (
@@ -174,7 +192,10 @@ impl SimulatorConfig {
             ("response.fatigue", r.fatigue),
             ("response.night_reach_factor", r.night_reach_factor),
             ("response.email_unsubscribe_rate", r.email_unsubscribe_rate),
-            ("response.webhook_unsubscribe_rate", r.webhook_unsubscribe_rate),
+            (
+                "response.webhook_unsubscribe_rate",
+                r.webhook_unsubscribe_rate,
+            ),
         ] {
             probability(field, value)?;
         }
@@ -185,19 +206,49 @@ impl SimulatorConfig {
             });
         }
         for (field, value) in [
-            ("population.cart_value_median_minor", p.cart_value_median_minor),
+            (
+                "population.cart_value_median_minor",
+                p.cart_value_median_minor,
+            ),
             ("population.cart_value_log_sd", p.cart_value_log_sd),
-            ("population.propensity_score_noise", p.propensity_score_noise),
-            ("response.persuadable_reminder_lift", r.persuadable_reminder_lift),
-            ("response.recommendation_extra_lift", r.recommendation_extra_lift),
-            ("response.sure_thing_responsiveness", r.sure_thing_responsiveness),
-            ("response.lost_cause_responsiveness", r.lost_cause_responsiveness),
+            (
+                "population.propensity_score_noise",
+                p.propensity_score_noise,
+            ),
+            (
+                "response.persuadable_reminder_lift",
+                r.persuadable_reminder_lift,
+            ),
+            (
+                "response.recommendation_extra_lift",
+                r.recommendation_extra_lift,
+            ),
+            (
+                "response.sure_thing_responsiveness",
+                r.sure_thing_responsiveness,
+            ),
+            (
+                "response.lost_cause_responsiveness",
+                r.lost_cause_responsiveness,
+            ),
             ("response.webhook_lift_preferred", r.webhook_lift_preferred),
-            ("response.webhook_lift_not_preferred", r.webhook_lift_not_preferred),
-            ("response.email_lift_webhook_preferring", r.email_lift_webhook_preferring),
-            ("response.discount_lift_per_percent", r.discount_lift_per_percent),
+            (
+                "response.webhook_lift_not_preferred",
+                r.webhook_lift_not_preferred,
+            ),
+            (
+                "response.email_lift_webhook_preferring",
+                r.email_lift_webhook_preferring,
+            ),
+            (
+                "response.discount_lift_per_percent",
+                r.discount_lift_per_percent,
+            ),
             ("response.intent_decay_per_day", r.intent_decay_per_day),
-            ("response.sleeping_dog_unsubscribe_factor", r.sleeping_dog_unsubscribe_factor),
+            (
+                "response.sleeping_dog_unsubscribe_factor",
+                r.sleeping_dog_unsubscribe_factor,
+            ),
         ] {
             non_negative(field, value)?;
         }
@@ -222,7 +273,11 @@ mod tests {
         for (i, line) in lines.iter().enumerate() {
             if line.contains(" = ") {
                 assert!(
-                    lines[..i].iter().rev().take_while(|l| !l.contains(" = ")).any(|l| l.starts_with('#')),
+                    lines[..i]
+                        .iter()
+                        .rev()
+                        .take_while(|l| !l.contains(" = "))
+                        .any(|l| l.starts_with('#')),
                     "field without comment: {line}"
                 );
             }
@@ -233,7 +288,10 @@ mod tests {
     fn partial_files_override_defaults_and_errors_name_fields() {
         let config = SimulatorConfig::from_toml("[response]\nemail_open_rate = 0.3\n").unwrap();
         assert_eq!(config.response.email_open_rate, 0.3);
-        assert_eq!(config.response.fatigue, SimulatorConfig::default().response.fatigue);
+        assert_eq!(
+            config.response.fatigue,
+            SimulatorConfig::default().response.fatigue
+        );
         let err = SimulatorConfig::from_toml("[response]\nemail_open_rate = 1.3\n").unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -65,7 +65,11 @@ fn is_night(hour: u32) -> bool {
 }
 
 /// What the engine observes about `shopper` at `progress`.
-pub fn observe(config: &SimulatorConfig, shopper: &Shopper, progress: &CartProgress) -> ObservedState {
+pub fn observe(
+    config: &SimulatorConfig,
+    shopper: &Shopper,
+    progress: &CartProgress,
+) -> ObservedState {
     let delay = config.step_delays_hours[progress.step];
     let abandoned_at = Timestamp(0);
     ObservedState {
@@ -291,16 +295,42 @@ mod tests {
     fn contact_lifts_persuadables_and_coupons_cost_money() {
         let config = SimulatorConfig::default();
         let shopper = persuadable();
-        let nothing = step_outcomes(&config, &shopper, &CartProgress::START, ActionKind::DoNothing);
-        let email = step_outcomes(&config, &shopper, &CartProgress::START, ActionKind::ReminderEmail);
-        let coupon = step_outcomes(&config, &shopper, &CartProgress::START, ActionKind::Discount20);
+        let nothing = step_outcomes(
+            &config,
+            &shopper,
+            &CartProgress::START,
+            ActionKind::DoNothing,
+        );
+        let email = step_outcomes(
+            &config,
+            &shopper,
+            &CartProgress::START,
+            ActionKind::ReminderEmail,
+        );
+        let coupon = step_outcomes(
+            &config,
+            &shopper,
+            &CartProgress::START,
+            ActionKind::Discount20,
+        );
         assert!(buy_probability(&email) > buy_probability(&nothing) + 0.03);
         assert!(buy_probability(&coupon) > buy_probability(&email));
-        let discount: f64 = coupon.iter().map(|o| o.probability * o.accounting.discount_minor).sum();
+        let discount: f64 = coupon
+            .iter()
+            .map(|o| o.probability * o.accounting.discount_minor)
+            .sum();
         assert!(discount > 0.0);
         // No webhook consent: a push is not sent and costs nothing.
-        let push = step_outcomes(&config, &shopper, &CartProgress::START, ActionKind::WebhookPush);
-        assert!(push.iter().all(|o| !o.accounting.message_sent && o.accounting.message_cost_minor == 0.0));
+        let push = step_outcomes(
+            &config,
+            &shopper,
+            &CartProgress::START,
+            ActionKind::WebhookPush,
+        );
+        assert!(
+            push.iter()
+                .all(|o| !o.accounting.message_sent && o.accounting.message_cost_minor == 0.0)
+        );
         assert!((buy_probability(&push) - buy_probability(&nothing)).abs() < 1e-15);
     }
 
@@ -311,7 +341,12 @@ mod tests {
         dog.segment = Segment::SleepingDog;
         dog.unaided_purchase_rate = 0.12;
         let nothing = step_outcomes(&config, &dog, &CartProgress::START, ActionKind::DoNothing);
-        let email = step_outcomes(&config, &dog, &CartProgress::START, ActionKind::ReminderEmail);
+        let email = step_outcomes(
+            &config,
+            &dog,
+            &CartProgress::START,
+            ActionKind::ReminderEmail,
+        );
         assert!(buy_probability(&email) < buy_probability(&nothing));
     }
 }

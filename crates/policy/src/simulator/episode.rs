@@ -6,7 +6,7 @@ use super::config::SimulatorConfig;
 use super::dynamics::{CartProgress, StepOutcome, observe, step_outcomes};
 use super::shopper::Shopper;
 use crate::actions::ActionKind;
-use crate::policies::{ObservedState, Observation, Policy};
+use crate::policies::{Observation, ObservedState, Policy};
 use rand::RngExt;
 use rand::rngs::SmallRng;
 
@@ -130,6 +130,9 @@ mod tests {
             }
         }
         sampled /= (repeats * shoppers.len()) as f64;
-        assert!((sampled - exact).abs() / exact < 0.05, "sampled {sampled} exact {exact}");
+        assert!(
+            (sampled - exact).abs() / exact < 0.05,
+            "sampled {sampled} exact {exact}"
+        );
     }
 }

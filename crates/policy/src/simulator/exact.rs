@@ -146,7 +146,10 @@ mod tests {
             let oracle = expected_outcome(&config, &shopper, &Oracle).net_revenue_minor;
             let flow = expected_outcome(&config, &shopper, &FixedFlow::default()).net_revenue_minor;
             let nothing = expected_outcome(&config, &shopper, &DoNothing).net_revenue_minor;
-            assert!(oracle >= flow - 1e-9 && oracle >= nothing - 1e-9, "{oracle} {flow} {nothing}");
+            assert!(
+                oracle >= flow - 1e-9 && oracle >= nothing - 1e-9,
+                "{oracle} {flow} {nothing}"
+            );
             let q = optimal_action_values(&config, &shopper, &CartProgress::START);
             let best = q.into_iter().fold(f64::NEG_INFINITY, f64::max);
             assert!((best - oracle).abs() < 1e-6, "{best} vs {oracle}");

@@ -19,8 +19,12 @@ mod exact;
 mod ope_study;
 mod shopper;
 
-pub use comparison::{ComparisonParams, PolicySummary, SimulationError, compare_policies, POLICY_NAMES};
-pub use config::{ConfigError, DEFAULT_CONFIG_TOML, PopulationConfig, ResponseConfig, SimulatorConfig};
+pub use comparison::{
+    ComparisonParams, POLICY_NAMES, PolicySummary, SimulationError, compare_policies,
+};
+pub use config::{
+    ConfigError, DEFAULT_CONFIG_TOML, PopulationConfig, ResponseConfig, SimulatorConfig,
+};
 pub use dynamics::{CartProgress, StepAccounting, StepOutcome, observe, step_outcomes};
 pub use episode::{OnlineLearner, Transition, run_episode, sample_step, train_online};
 pub use exact::{CartExpectation, expected_outcome, optimal_action_values};

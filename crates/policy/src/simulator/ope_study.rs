@@ -4,7 +4,9 @@
 //! against the target's exact expected net revenue.
 //!
 //! Each dataset is one decision per cart (the first step; later steps do nothing), reward =
-//! the cart's net revenue in major units. The target's action table is per round (actions
+//! the cart's net revenue in major units. The truth of a dataset is the target's exact
+//! expected value on that dataset's carts (so population sampling noise does not blur the
+//! estimators' own error); bias and RMSE are over the datasets. The target's action table is per round (actions
 //! the shopper cannot receive fall back to doing nothing); the reward model is the
 //! context-free mean reward per action of the same log, as in the OBD reference.
 
@@ -18,7 +20,7 @@ use crate::ope::{
     evaluate_standard_estimators,
 };
 use crate::policies::{
-    ActionDistribution, N_ACTIONS, ObservedState, Observation, Policy, allowed_actions,
+    ActionDistribution, N_ACTIONS, Observation, ObservedState, Policy, allowed_actions,
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -28,8 +30,6 @@ use serde::Serialize;
 pub struct OpeStudyParams {
     pub datasets: usize,
     pub carts_per_dataset: usize,
-    /// Shoppers used for the exact ground truth.
-    pub truth_carts: usize,
     pub seed: u64,
 }
 
@@ -108,25 +108,26 @@ pub fn ope_study(
     config: &SimulatorConfig,
     params: &OpeStudyParams,
 ) -> Result<Vec<EstimatorAccuracy>, OpeError> {
-    if params.datasets == 0 || params.carts_per_dataset == 0 || params.truth_carts == 0 {
+    if params.datasets == 0 || params.carts_per_dataset == 0 {
         return Err(OpeError::Parameter {
-            name: "datasets/carts_per_dataset/truth_carts".into(),
+            name: "datasets/carts_per_dataset".into(),
             message: "must all be at least 1".into(),
         });
     }
     let logging = uniform_first_step();
     let target = target_first_step();
     let mut rng = SmallRng::seed_from_u64(params.seed);
-    let truth_shoppers = sample_population(config, params.truth_carts, &mut rng);
-    let truth = truth_shoppers
-        .iter()
-        .map(|s| expected_outcome(config, s, &target).net_revenue_minor / 100.0)
-        .sum::<f64>()
-        / truth_shoppers.len() as f64;
-
+    let mut truths = Vec::with_capacity(params.datasets);
     let mut estimates: Vec<(String, Vec<f64>)> = Vec::new();
     for _ in 0..params.datasets {
         let shoppers = sample_population(config, params.carts_per_dataset, &mut rng);
+        truths.push(
+            shoppers
+                .iter()
+                .map(|s| expected_outcome(config, s, &target).net_revenue_minor / 100.0)
+                .sum::<f64>()
+                / shoppers.len() as f64,
+        );
         let mut rounds = Vec::with_capacity(shoppers.len());
         let mut target_tables = Vec::with_capacity(shoppers.len());
         for shopper in &shoppers {
@@ -155,7 +156,13 @@ pub fn ope_study(
             counts[r.action] += 1;
         }
         let model_rows: Vec<Vec<f64>> = (0..N_ACTIONS)
-            .map(|a| vec![if counts[a] > 0 { sums[a] / counts[a] as f64 } else { 0.0 }])
+            .map(|a| {
+                vec![if counts[a] > 0 {
+                    sums[a] / counts[a] as f64
+                } else {
+                    0.0
+                }]
+            })
             .collect();
         let log = LoggedFeedback::new(rounds)?;
         let policy = EvaluationPolicy::new(ActionTable::per_round(
@@ -166,18 +173,28 @@ pub fn ope_study(
         let input = OpeInput::new(&log, &policy, Some(&model))?;
         let report = evaluate_standard_estimators(&input, 100.0, None)?;
         if estimates.is_empty() {
-            estimates = report.order.iter().map(|n| (n.clone(), Vec::new())).collect();
+            estimates = report
+                .order
+                .iter()
+                .map(|n| (n.clone(), Vec::new()))
+                .collect();
         }
         for (name, values) in &mut estimates {
             values.push(report.estimates[name.as_str()]);
         }
     }
+    let n = truths.len() as f64;
+    let truth = truths.iter().sum::<f64>() / n;
     Ok(estimates
         .into_iter()
         .map(|(estimator, values)| {
-            let n = values.len() as f64;
             let mean_estimate = values.iter().sum::<f64>() / n;
-            let mse = values.iter().map(|v| (v - truth).powi(2)).sum::<f64>() / n;
+            let mse = values
+                .iter()
+                .zip(&truths)
+                .map(|(v, t)| (v - t).powi(2))
+                .sum::<f64>()
+                / n;
             EstimatorAccuracy {
                 estimator,
                 truth,
@@ -199,7 +216,6 @@ mod tests {
         let params = OpeStudyParams {
             datasets: 30,
             carts_per_dataset: 400,
-            truth_carts: 3_000,
             seed: 9,
         };
         let rows = ope_study(&config, &params).unwrap();
@@ -209,7 +225,10 @@ mod tests {
         // Truth is a few currency units per cart; IPW's bias over 30 datasets stays within
         // a few standard errors (rmse / sqrt(30)) of zero.
         assert!(ipw.truth > 0.0);
-        assert!(ipw.bias.abs() < 4.0 * ipw.rmse / (30f64).sqrt() + 0.05, "{ipw:?}");
+        assert!(
+            ipw.bias.abs() < 4.0 * ipw.rmse / (30f64).sqrt() + 0.05,
+            "{ipw:?}"
+        );
         assert!(dr.rmse <= ipw.rmse * 1.05, "DR {dr:?} vs IPW {ipw:?}");
     }
 }

@@ -52,15 +52,18 @@ fn sigmoid(x: f64) -> f64 {
 
 /// Local hours at which carts are abandoned: evenings are busiest, nights quiet.
 const HOURLY_ABANDONMENT_WEIGHTS: [f64; 24] = [
-    2.0, 1.0, 0.6, 0.4, 0.4, 0.6, 1.2, 2.2, 3.2, 3.8, 4.2, 4.6, 5.0, 4.8, 4.6, 4.6, 4.8, 5.2,
-    5.8, 6.4, 6.8, 6.4, 5.0, 3.4,
+    2.0, 1.0, 0.6, 0.4, 0.4, 0.6, 1.2, 2.2, 3.2, 3.8, 4.2, 4.6, 5.0, 4.8, 4.6, 4.6, 4.8, 5.2, 5.8,
+    6.4, 6.8, 6.4, 5.0, 3.4,
 ];
 
 /// Draws `n` shoppers from the population of `config`.
 pub fn sample_population(config: &SimulatorConfig, n: usize, rng: &mut SmallRng) -> Vec<Shopper> {
     let p = &config.population;
-    let value = LogNormal::new(p.cart_value_median_minor.max(1.0).ln(), p.cart_value_log_sd.max(1e-9))
-        .expect("validated log-normal parameters");
+    let value = LogNormal::new(
+        p.cart_value_median_minor.max(1.0).ln(),
+        p.cart_value_log_sd.max(1e-9),
+    )
+    .expect("validated log-normal parameters");
     let noise = Normal::new(0.0, p.propensity_score_noise.max(1e-12)).expect("validated noise");
     let total_weight: f64 = HOURLY_ABANDONMENT_WEIGHTS.iter().sum();
     (0..n)
@@ -138,12 +141,18 @@ mod tests {
         };
         assert!((share(Segment::Persuadable) - 0.30).abs() < 0.015);
         assert!((share(Segment::SureThing) - 0.08).abs() < 0.01);
-        let unaided: f64 = shoppers.iter().map(|s| s.unaided_purchase_rate).sum::<f64>()
+        let unaided: f64 = shoppers
+            .iter()
+            .map(|s| s.unaided_purchase_rate)
+            .sum::<f64>()
             / shoppers.len() as f64;
         // "A few % of abandoned carts recover unaided."
         assert!((0.02..0.07).contains(&unaided), "{unaided}");
         let median = {
-            let mut v: Vec<i64> = shoppers.iter().map(|s| s.features.cart_value_minor).collect();
+            let mut v: Vec<i64> = shoppers
+                .iter()
+                .map(|s| s.features.cart_value_minor)
+                .collect();
             v.sort();
             v[v.len() / 2]
         };

@@ -10,7 +10,10 @@ mod migrations;
 
 pub(crate) use migrations::MIGRATIONS;
 
-use crate::codec::{EventRow, decode_event, decode_state, describe_event_id, split_event};
+use crate::codec::{
+    EventRow, check_storable_cart, check_storable_event, decode_event, decode_state,
+    describe_event_id, split_event,
+};
 use crate::error::{count_from_i64, redact_url};
 use crate::migrate::{AppliedMigration, pending};
 use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
@@ -174,6 +177,7 @@ impl PostgresStore {
                 if last_index.get(cart.id.as_str()) != Some(&index) {
                     continue;
                 }
+                check_storable_cart(cart)?;
                 let row: [&(dyn ToSql + Sync); 11] = [
                     &cart.id,
                     &cart.user_id,
@@ -246,7 +250,10 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
         tx.batch_execute(migrations::CREATE_MIGRATIONS_TABLE)
             .map_err(StoreError::postgres("creating schema_migrations"))?;
         let applied = tx
-            .query("SELECT version, name FROM schema_migrations ORDER BY version", &[])
+            .query(
+                "SELECT version, name FROM schema_migrations ORDER BY version",
+                &[],
+            )
             .map_err(StoreError::postgres("reading schema_migrations"))?
             .iter()
             .map(|row| {
@@ -336,7 +343,10 @@ impl Store for PostgresStore {
     fn schema_version(&mut self) -> Result<u32, StoreError> {
         let version: i32 = self
             .client
-            .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )
             .and_then(|row| row.try_get(0))
             .map_err(StoreError::postgres("reading the schema version"))?;
         Ok(u32::try_from(version).unwrap_or(0))
@@ -362,6 +372,7 @@ impl Store for PostgresStore {
                 if !seen.insert(event.id.0) {
                     continue;
                 }
+                check_storable_event(event)?;
                 let (columns, details) = split_event(event);
                 let row: [&(dyn ToSql + Sync); 8] = [
                     &columns.id,
@@ -521,9 +532,20 @@ mod tests {
             assert!(validate_schema_name(good).is_ok(), "{good}");
         }
         let too_long = "a".repeat(64);
-        for bad in ["", "1abc", "Caps", "a-b", "a\"b", "a; drop", too_long.as_str()] {
+        for bad in [
+            "",
+            "1abc",
+            "Caps",
+            "a-b",
+            "a\"b",
+            "a; drop",
+            too_long.as_str(),
+        ] {
             assert!(
-                matches!(validate_schema_name(bad), Err(StoreError::InvalidSchemaName(_))),
+                matches!(
+                    validate_schema_name(bad),
+                    Err(StoreError::InvalidSchemaName(_))
+                ),
                 "{bad}"
             );
         }
