@@ -37,6 +37,8 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Score a CSV file with a propensity model, optionally explaining each row.
     Predict(commands::predict::PredictArgs),
+    /// Run the live engine: HTTP API, abandonment detection, outbox dispatcher, channels.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -32,9 +32,12 @@ fn trained(estimator: EstimatorSpec) -> (PropensityModel, Vec<Vec<f64>>) {
     (model, rows)
 }
 
-fn gbdt_200_trees() -> EstimatorSpec {
+/// 200 trees of the default shape (depth ≤ 6, ≤ 31 leaves) or a smaller one.
+fn gbdt_200_trees(max_depth: usize, max_leaves: usize) -> EstimatorSpec {
     EstimatorSpec::Gbdt(GbdtParams {
         n_trees: 200,
+        max_depth,
+        max_leaves,
         validation_fraction: 0.0,
         ..GbdtParams::default()
     })
@@ -63,7 +66,8 @@ fn percentiles(name: &str, model: &PropensityModel, rows: &[Vec<f64>]) {
 }
 
 fn main() {
-    let (gbdt, rows) = trained(gbdt_200_trees());
+    let (gbdt, rows) = trained(gbdt_200_trees(6, 31));
+    let (small_gbdt, _) = trained(gbdt_200_trees(4, 15));
     let (linear, _) = trained(logistic());
     let trees = match &gbdt.estimator {
         cartback_ml::model::FittedEstimator::Gbdt(model) => model.trees.len(),
@@ -92,7 +96,15 @@ fn main() {
             black_box(linear.explain(black_box(&rows[index]), &linear_sources, &mut scratch))
         })
     });
+    let small_sources = small_gbdt.schema.input_sources();
+    criterion.bench_function("gbdt_200_trees_depth4_15_leaves/probability_and_treeshap", |bench| {
+        bench.iter(|| {
+            index = (index + 1) % rows.len();
+            black_box(small_gbdt.explain(black_box(&rows[index]), &small_sources, &mut scratch))
+        })
+    });
     criterion.final_summary();
-    percentiles(&format!("gbdt ({trees} trees)"), &gbdt, &rows);
+    percentiles(&format!("gbdt ({trees} trees, depth ≤ 6, ≤ 31 leaves)"), &gbdt, &rows);
+    percentiles("gbdt (200 trees, depth ≤ 4, ≤ 15 leaves)", &small_gbdt, &rows);
     percentiles("logistic", &linear, &rows);
 }

@@ -79,7 +79,7 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(location, format!("https://shop.example/cart/{}", encoded(&cart_id)));
     let tampered = format!("{}x", restore.trim_end_matches('x'));
-    let tampered = if tampered == restore { format!("{restore}A") } else { tampered };
+    let tampered = if &tampered == restore { format!("{restore}A") } else { tampered };
     let response = client().get(&tampered).send().await.unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());

@@ -487,7 +487,7 @@ pub fn nul_characters_are_refused_whole(store: &mut dyn Store) {
     }
     // The call was one transaction: the good event was not stored either.
     assert_eq!(store.event_count().unwrap(), 0);
-    let mut bad_cart = cart("c\01", "u1", CartState::Active, 0);
+    let mut bad_cart = cart("c\0-1", "u1", CartState::Active, 0);
     match store.upsert_carts(&[cart("c2", "u1", CartState::Active, 0), bad_cart.clone()]) {
         Err(StoreError::Unstorable { what, field, .. }) => {
             assert_eq!((what, field.as_str()), ("cart", "id"))

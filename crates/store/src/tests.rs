@@ -207,7 +207,7 @@ fn stores_can_move_to_a_writer_thread() {
 }
 
 #[test]
-fn sqlite_open_creates_the_file_and_missing_directories_in_wal_mode() {
+fn sqlite_open_creates_the_file_and_missing_directories_in_wal_mode_with_16k_pages() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("nested/deeper/cartback.db");
     let mut store = crate::open(path.to_str().unwrap()).expect("open");
@@ -221,6 +221,10 @@ fn sqlite_open_creates_the_file_and_missing_directories_in_wal_mode() {
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    let page_size: i64 = raw
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(page_size, 16_384);
 }
 
 #[test]

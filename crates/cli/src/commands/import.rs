@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// Events written to the store per transaction.
-const BATCH: usize = 8_192;
+const BATCH: usize = 65_536;
 
 #[derive(Args)]
 pub struct ImportArgs {

@@ -6,6 +6,7 @@ pub mod import;
 pub mod ope;
 pub mod predict;
 pub mod recommend;
+pub mod serve;
 pub mod simulate;
 pub mod tracking;
 pub mod train;

@@ -1,5 +1,6 @@
 //! Quantile binning of features for histogram-based tree growing: at most 255 bins a
-//! feature, bin edges at midpoints between distinct values, rows stored as one byte a feature.
+//! feature, bin edges at midpoints between distinct values, stored column by column as one
+//! byte a cell (so a histogram pass reads one column sequentially).
 
 use crate::dataset::FeatureMatrix;
 use rayon::prelude::*;
@@ -11,12 +12,19 @@ pub struct BinEdges {
     pub edges: Vec<Vec<f64>>,
 }
 
-/// Row-major matrix of bin indices.
+/// Column-major matrix of bin indices: `bins[column * n_rows + row]`.
 #[derive(Debug, Clone)]
 pub struct BinnedMatrix {
     pub n_rows: usize,
     pub n_cols: usize,
     pub bins: Vec<u8>,
+}
+
+impl BinnedMatrix {
+    /// The bins of one column, indexed by row.
+    pub fn column(&self, column: usize) -> &[u8] {
+        &self.bins[column * self.n_rows..(column + 1) * self.n_rows]
+    }
 }
 
 /// Largest number of rows looked at to place the edges.
@@ -76,15 +84,13 @@ impl BinEdges {
     pub fn transform(&self, features: &FeatureMatrix, rows: &[usize]) -> BinnedMatrix {
         let n_cols = features.n_cols;
         let mut bins = vec![0u8; rows.len() * n_cols];
-        bins.par_chunks_mut(n_cols.max(1) * 1024)
-            .zip(rows.par_chunks(1024))
-            .for_each(|(out, chunk_rows)| {
-                for (out_row, &row) in out.chunks_exact_mut(n_cols.max(1)).zip(chunk_rows) {
-                    for (column, bin) in out_row.iter_mut().enumerate() {
-                        *bin = self.bin_of(column, features.values[row * n_cols + column]);
-                    }
+        if !rows.is_empty() {
+            bins.par_chunks_mut(rows.len()).enumerate().for_each(|(column, out)| {
+                for (bin, &row) in out.iter_mut().zip(rows) {
+                    *bin = self.bin_of(column, features.values[row * n_cols + column]);
                 }
             });
+        }
         BinnedMatrix {
             n_rows: rows.len(),
             n_cols,

@@ -115,54 +115,54 @@ struct OpenLeaf {
     best: Option<SplitChoice>,
 }
 
-/// Histogram layout: input `i` owns bins `offsets[i]..offsets[i + 1]`.
+/// Histogram layout: input `i` owns `BINS_PER_INPUT` slots from `i * BINS_PER_INPUT`, of
+/// which the first `bin_counts[i]` are used.
 struct HistogramLayout {
-    offsets: Vec<usize>,
+    bin_counts: Vec<usize>,
 }
+
+const BINS_PER_INPUT: usize = 256;
 
 impl HistogramLayout {
     fn total(&self) -> usize {
-        *self.offsets.last().unwrap_or(&0)
+        self.bin_counts.len() * BINS_PER_INPUT
+    }
+
+    fn bins_of<'a>(&self, histogram: &'a [BinStat], input: usize) -> &'a [BinStat] {
+        &histogram[input * BINS_PER_INPUT..input * BINS_PER_INPUT + self.bin_counts[input]]
     }
 }
 
+/// Builds the histogram of `rows` for the allowed inputs: the rows' gradients are gathered
+/// once in row order, then every input's column is scanned on its own (in parallel).
 fn build_histogram(
     binned: &BinnedMatrix,
     rows: &[u32],
     gradients: &[[f64; 2]],
     layout: &HistogramLayout,
+    allowed: &[bool],
+    ordered: &mut Vec<[f64; 2]>,
 ) -> Vec<BinStat> {
-    let n_cols = binned.n_cols;
-    let fill = |rows: &[u32]| {
-        let mut histogram = vec![BinStat::default(); layout.total()];
-        for &row in rows {
-            let row = row as usize;
-            let bins = &binned.bins[row * n_cols..(row + 1) * n_cols];
-            let [gradient, hessian] = gradients[row];
-            for (input, &bin) in bins.iter().enumerate() {
-                let stat = &mut histogram[layout.offsets[input] + bin as usize];
-                stat.gradient += gradient;
-                stat.hessian += hessian;
-                stat.count += 1;
-            }
+    ordered.clear();
+    ordered.extend(rows.iter().map(|&row| gradients[row as usize]));
+    let ordered: &[[f64; 2]] = ordered;
+    let mut histogram = vec![BinStat::default(); layout.total()];
+    let fill = |(input, slots): (usize, &mut [BinStat])| {
+        if !allowed[input] {
+            return;
         }
-        histogram
+        let column = binned.column(input);
+        for (&row, &[gradient, hessian]) in rows.iter().zip(ordered) {
+            let stat = &mut slots[column[row as usize] as usize];
+            stat.gradient += gradient;
+            stat.hessian += hessian;
+            stat.count += 1;
+        }
     };
-    const PARALLEL_FROM: usize = 16_384;
-    if rows.len() < PARALLEL_FROM {
-        return fill(rows);
-    }
-    let chunk = rows.len().div_ceil(rayon::current_num_threads().max(1) * 2).max(PARALLEL_FROM / 4);
-    // Fixed chunks summed in order: the result does not depend on thread scheduling.
-    let partials: Vec<Vec<BinStat>> = rows.par_chunks(chunk).map(fill).collect();
-    let mut partials = partials.into_iter();
-    let mut histogram = partials.next().unwrap_or_else(|| vec![BinStat::default(); layout.total()]);
-    for partial in partials {
-        for (x, y) in histogram.iter_mut().zip(&partial) {
-            x.gradient += y.gradient;
-            x.hessian += y.hessian;
-            x.count += y.count;
-        }
+    if rows.len() >= 2_048 {
+        histogram.par_chunks_mut(BINS_PER_INPUT).enumerate().for_each(fill);
+    } else {
+        histogram.chunks_mut(BINS_PER_INPUT).enumerate().for_each(fill);
     }
     histogram
 }
@@ -250,14 +250,8 @@ impl GbdtParams {
 
         let edges = BinEdges::fit(features, &train_rows, self.max_bins);
         let binned = edges.transform(features, &train_rows);
-        let validation_binned = edges.transform(features, &validation_rows);
         let layout = HistogramLayout {
-            offsets: std::iter::once(0)
-                .chain(edges.bin_counts().into_iter().scan(0, |total, count| {
-                    *total += count;
-                    Some(*total)
-                }))
-                .collect(),
+            bin_counts: edges.bin_counts(),
         };
 
         let weight_total: f64 = train_labels.iter().map(|&label| row_weight(label)).sum();
@@ -300,9 +294,8 @@ impl GbdtParams {
                 }
             }
             if !validation_rows.is_empty() {
-                validation_margins.par_iter_mut().enumerate().for_each(|(row, margin)| {
-                    let bins = &validation_binned.bins[row * validation_binned.n_cols..(row + 1) * validation_binned.n_cols];
-                    *margin += predict_binned(&tree, bins, &edges);
+                validation_margins.par_iter_mut().zip(validation_rows.par_iter()).for_each(|(margin, &row)| {
+                    *margin += tree.predict(features.row(row));
                 });
                 let loss = weighted_log_loss(&validation_labels, &validation_margins);
                 validation_log_loss.push(loss);
@@ -347,7 +340,7 @@ impl GbdtParams {
             if !allowed[input] {
                 continue;
             }
-            let bins = &histogram[layout.offsets[input]..layout.offsets[input + 1]];
+            let bins = layout.bins_of(histogram, input);
             let (mut left_gradient, mut left_hessian, mut left_count) = (0.0, 0.0, 0u32);
             for (bin, stat) in bins.iter().enumerate().take(bins.len().saturating_sub(1)) {
                 left_gradient += stat.gradient;
@@ -389,7 +382,8 @@ impl GbdtParams {
         allowed: &[bool],
     ) -> (Tree, Vec<(usize, usize, usize)>, Vec<(usize, f64)>) {
         let n_rows = row_order.len();
-        let histogram = build_histogram(binned, row_order, gradients, layout);
+        let mut ordered = Vec::with_capacity(n_rows);
+        let histogram = build_histogram(binned, row_order, gradients, layout, allowed, &mut ordered);
         let (gradient, hessian) = gradients.iter().fold((0.0, 0.0), |(g, h), pair| (g + pair[0], h + pair[1]));
         let leaf_value = |gradient: f64, hessian: f64| -self.learning_rate * gradient / (hessian + self.l2);
         let mut nodes = vec![Node::leaf(leaf_value(gradient, hessian), hessian)];
@@ -422,11 +416,12 @@ impl GbdtParams {
             let choice = leaf.best.expect("chosen leaf has a split");
             // Partition the leaf's rows: bin <= choice.bin goes left (stable).
             let rows = &mut row_order[leaf.start..leaf.end];
+            let split_column = binned.column(choice.input);
             scratch.clear();
             let mut write = 0;
             for index in 0..rows.len() {
                 let row = rows[index];
-                if binned.bins[row as usize * binned.n_cols + choice.input] <= choice.bin {
+                if split_column[row as usize] <= choice.bin {
                     rows[write] = row;
                     write += 1;
                 } else {
@@ -458,7 +453,7 @@ impl GbdtParams {
             let (left_histogram, right_histogram) = if can_split {
                 let left_is_smaller = left_count <= right_count;
                 let small_rows = if left_is_smaller { &row_order[leaf.start..middle] } else { &row_order[middle..leaf.end] };
-                let small = build_histogram(binned, small_rows, gradients, layout);
+                let small = build_histogram(binned, small_rows, gradients, layout, allowed, &mut ordered);
                 let mut large = leaf.histogram;
                 for (x, y) in large.iter_mut().zip(&small) {
                     x.gradient -= y.gradient;
@@ -494,19 +489,6 @@ impl GbdtParams {
         }
         closed.extend(open.iter().map(|leaf| (leaf.node, leaf.start, leaf.end)));
         (Tree { nodes, depth }, closed, gains)
-    }
-}
-
-fn predict_binned(tree: &Tree, bins: &[u8], edges: &BinEdges) -> f64 {
-    let mut index = 0;
-    loop {
-        let node = &tree.nodes[index];
-        if node.is_leaf {
-            return node.value;
-        }
-        let input = node.feature as usize;
-        let threshold_bin = edges.edges[input].partition_point(|&edge| edge < node.threshold);
-        index = if (bins[input] as usize) <= threshold_bin { node.left } else { node.right } as usize;
     }
 }
 

@@ -13,7 +13,6 @@ use super::tree::{PathElement, Tree};
 /// Leaves with more distinct path inputs than this are not tabulated (2^k · k entries).
 pub const MAX_TABLE_INPUTS: usize = 10;
 
-#[derive(Debug, Clone, PartialEq)]
 struct LeafTable {
     /// Distinct path inputs, with the interval (lower, upper] x must fall in to satisfy them.
     inputs: Vec<(u32, f64, f64)>,
@@ -21,17 +20,30 @@ struct LeafTable {
     values: Vec<f64>,
 }
 
+/// One tabulated leaf inside the flat arrays of [`ShapTables`].
+#[derive(Debug, Clone, PartialEq)]
+struct LeafEntry {
+    inputs_start: u32,
+    input_count: u32,
+    values_start: u32,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum TreeTable {
-    Leaves(Vec<LeafTable>),
+    /// Leaves `first..first + count` of the flat arrays.
+    Leaves { first: usize, count: usize },
     /// Too deep to tabulate: use the recursive algorithm on this tree.
     Recursive,
 }
 
-/// Per-leaf SHAP tables of a whole booster.
+/// Per-leaf SHAP tables of a whole booster, stored in flat arrays so that explaining a row
+/// streams through memory instead of chasing one allocation per leaf.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShapTables {
     trees: Vec<TreeTable>,
+    leaves: Vec<LeafEntry>,
+    inputs: Vec<(u32, f64, f64)>,
+    values: Vec<f64>,
 }
 
 fn shapley_weight(subset: usize, players: usize) -> f64 {
@@ -80,7 +92,7 @@ fn tabulate_leaf(value: f64, inputs: Vec<(u32, f64, f64)>, zero_fractions: &[f64
     LeafTable { inputs, values }
 }
 
-fn tabulate_tree(tree: &Tree) -> TreeTable {
+fn tabulate_tree(tree: &Tree) -> Option<Vec<LeafTable>> {
     let mut leaves = Vec::new();
     // Depth-first walk carrying, per distinct input: (input, lower, upper, zero fraction).
     let mut stack: Vec<(usize, Vec<(u32, f64, f64, f64)>)> = vec![(0, Vec::new())];
@@ -88,7 +100,7 @@ fn tabulate_tree(tree: &Tree) -> TreeTable {
         let node = &tree.nodes[index];
         if node.is_leaf {
             if path.len() > MAX_TABLE_INPUTS {
-                return TreeTable::Recursive;
+                return None;
             }
             let zero_fractions: Vec<f64> = path.iter().map(|entry| entry.3).collect();
             let inputs = path.iter().map(|&(input, lower, upper, _)| (input, lower, upper)).collect();
@@ -114,35 +126,60 @@ fn tabulate_tree(tree: &Tree) -> TreeTable {
             stack.push((child, child_path));
         }
     }
-    TreeTable::Leaves(leaves)
+    Some(leaves)
 }
 
 impl ShapTables {
     /// Tabulates every tree.
     pub fn new(trees: &[Tree]) -> Self {
-        Self {
-            trees: trees.iter().map(tabulate_tree).collect(),
+        let mut tables = Self {
+            trees: Vec::with_capacity(trees.len()),
+            leaves: Vec::new(),
+            inputs: Vec::new(),
+            values: Vec::new(),
+        };
+        for tree in trees {
+            match tabulate_tree(tree) {
+                None => tables.trees.push(TreeTable::Recursive),
+                Some(leaves) => {
+                    tables.trees.push(TreeTable::Leaves {
+                        first: tables.leaves.len(),
+                        count: leaves.len(),
+                    });
+                    for leaf in leaves {
+                        tables.leaves.push(LeafEntry {
+                            inputs_start: tables.inputs.len() as u32,
+                            input_count: leaf.inputs.len() as u32,
+                            values_start: tables.values.len() as u32,
+                        });
+                        tables.inputs.extend(leaf.inputs);
+                        tables.values.extend(leaf.values);
+                    }
+                }
+            }
         }
+        tables
     }
 
     /// Adds the SHAP values of `row` over all `trees` (the same trees the tables were built
     /// from) into `contributions`.
     pub fn add_shap_values(&self, trees: &[Tree], row: &[f64], contributions: &mut [f64], scratch: &mut Vec<PathElement>) {
         for (table, tree) in self.trees.iter().zip(trees) {
-            match table {
+            match *table {
                 TreeTable::Recursive => tree.add_shap_values(row, contributions, scratch),
-                TreeTable::Leaves(leaves) => {
-                    for leaf in leaves {
-                        let k = leaf.inputs.len();
+                TreeTable::Leaves { first, count } => {
+                    for leaf in &self.leaves[first..first + count] {
+                        let k = leaf.input_count as usize;
+                        let inputs = &self.inputs[leaf.inputs_start as usize..leaf.inputs_start as usize + k];
                         let mut mask = 0usize;
-                        for (bit, &(input, lower, upper)) in leaf.inputs.iter().enumerate() {
+                        for (bit, &(input, lower, upper)) in inputs.iter().enumerate() {
                             let x = row[input as usize];
                             if x > lower && x <= upper {
                                 mask |= 1 << bit;
                             }
                         }
-                        let values = &leaf.values[mask * k..(mask + 1) * k];
-                        for (&(input, _, _), value) in leaf.inputs.iter().zip(values) {
+                        let start = leaf.values_start as usize + mask * k;
+                        for (&(input, _, _), value) in inputs.iter().zip(&self.values[start..start + k]) {
                             contributions[input as usize] += value;
                         }
                     }

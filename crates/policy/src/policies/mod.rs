@@ -8,10 +8,13 @@
 //! - `uplift_greedy.rs`: largest predicted incremental value per cost, under a budget;
 //! - `linucb.rs`, `thompson.rs`: contextual bandits with an ε floor;
 //! - `q_learning.rs`: tabular Q-learning over a discretised multi-step cart state;
+//! - `dqn.rs` (cargo feature `dqn`): a deep Q-network over the full feature vector;
 //! - `uniform_random.rs`: the randomised logging policy;
 //! - `oracle.rs`: the simulator's optimum, which knows every shopper's true response;
 //! - `features.rs` and `linear_model.rs`: what the learned policies share.
 
+#[cfg(feature = "dqn")]
+mod dqn;
 mod features;
 mod fixed_flow;
 mod linear_model;
@@ -23,6 +26,8 @@ mod threshold;
 mod uniform_random;
 mod uplift_greedy;
 
+#[cfg(feature = "dqn")]
+pub use dqn::{Dqn, DqnParams};
 pub use features::{FEATURE_DIMENSION, feature_vector};
 pub use fixed_flow::{DoNothing, FixedFlow};
 pub use linear_model::RidgeRegression;

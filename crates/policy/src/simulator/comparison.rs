@@ -34,7 +34,7 @@ pub enum SimulationError {
         "unknown policy `{0}` (known: fixed, threshold, uplift, linucb, thompson, qlearning, oracle)"
     )]
     UnknownPolicy(String),
-    #[error("policy `dqn` is not built in this version (see docs/decisions.md)")]
+    #[error("policy `dqn` needs cartback built with the `dqn` cargo feature")]
     DqnUnavailable,
     #[error("parameter `{name}`: {message}")]
     Parameter { name: &'static str, message: String },
@@ -104,6 +104,13 @@ fn build_policy(
             Box::new(policy.with_epsilon(0.02))
         }
         "oracle" => Box::new(Oracle),
+        #[cfg(feature = "dqn")]
+        "dqn" => {
+            let mut policy = crate::policies::DqnParams::default().validate()?;
+            policy.train(config, train, rng)?;
+            Box::new(policy)
+        }
+        #[cfg(not(feature = "dqn"))]
         "dqn" => return Err(SimulationError::DqnUnavailable),
         other => return Err(SimulationError::UnknownPolicy(other.to_string())),
     })

@@ -56,6 +56,7 @@ pub fn url(server: &RunningServer, path: &str) -> String {
 }
 
 pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

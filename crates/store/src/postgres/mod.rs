@@ -146,6 +146,11 @@ impl PostgresStore {
 
     fn finish_connect(mut client: Client) -> Result<PostgresStore, StoreError> {
         migrate(&mut client)?;
+        // Session memory for the staging tables (default 8 MB), so a large batch stays out of
+        // temporary files. Only settable before the session first touches a temporary table.
+        client
+            .batch_execute("SET temp_buffers = '64MB'")
+            .map_err(StoreError::postgres("sizing temp_buffers"))?;
         client
             .batch_execute(migrations::CREATE_STAGING_TABLES)
             .map_err(StoreError::postgres("creating staging tables"))?;

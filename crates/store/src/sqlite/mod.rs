@@ -23,13 +23,17 @@ use std::time::{Duration, Instant};
 
 /// How long a handle waits for another handle's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Page size of new database files (SQLite's default is 4 KiB; it cannot change later in WAL
+/// mode). Bigger pages make the B-trees shallower: inserting 1M events measured 40–60% faster
+/// than with 4 KiB pages, in batches of 8,192 and of 65,536 alike; 32 KiB was no better.
+const PAGE_SIZE_BYTES: u32 = 16 * 1024;
 /// Page cache per connection, in KiB (negative `cache_size` means KiB in SQLite).
 const CACHE_KIB: i64 = 64 * 1024;
-/// WAL pages written before SQLite copies them back into the database (default 1,000). The
-/// random-key indexes (event id, user id) dirty thousands of pages per import batch; letting
-/// the WAL reach 64 MiB means a page rewritten by several commits is copied back once, which
-/// measured 20% less CPU and 50% less wall time for 1M events in batches of 8,192.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+/// WAL size after which SQLite copies its pages back into the database (default about 4 MiB).
+/// The random-key indexes (event id, user id) dirty thousands of pages per import batch;
+/// letting the WAL reach 64 MiB means a page rewritten by several commits is copied back once,
+/// which measured 20% less CPU and 50% less wall time for 1M events in batches of 8,192.
+const WAL_AUTOCHECKPOINT_BYTES: u32 = 64 * 1024 * 1024;
 /// Size the WAL file is truncated back to after a checkpoint, so it does not stay at its peak.
 const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -105,6 +109,9 @@ impl SqliteStore {
     fn configure(conn: Connection, on_disk: bool) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(StoreError::sqlite("setting the busy timeout"))?;
+        // Only takes effect while the file is still empty.
+        conn.pragma_update(None, "page_size", PAGE_SIZE_BYTES)
+            .map_err(StoreError::sqlite("setting the page size"))?;
         if on_disk {
             let mode: String = conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
@@ -113,10 +120,14 @@ impl SqliteStore {
                 return Err(StoreError::NotWal { mode });
             }
         }
+        let page_size: u32 = conn
+            .pragma_query_value(None, "page_size", |row| row.get(0))
+            .map_err(StoreError::sqlite("reading the page size"))?;
+        let checkpoint_pages = WAL_AUTOCHECKPOINT_BYTES / page_size.max(512);
         conn.execute_batch(&format!(
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
              PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{CACHE_KIB}; \
-             PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}; \
+             PRAGMA wal_autocheckpoint = {checkpoint_pages}; \
              PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
         ))
         .map_err(StoreError::sqlite("setting connection pragmas"))?;
