@@ -8,7 +8,7 @@
 #      learning rate 0.1, no early stopping (the same amount of work on both sides).
 # Prints ROC-AUC difference and training-time ratio (fit time only) for each pair.
 # scikit-learn, LightGBM, numpy and pandas are installed into benches/.venv on first use.
-# Usage: benches/peers/propensity.sh [--skip-large]
+# Usage: [CARTBACK_BIN=…] benches/peers/propensity.sh [--skip-large]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -23,9 +23,12 @@ if ! "$venv/bin/python" -c "import sklearn, lightgbm, pandas, numpy" 2>/dev/null
 fi
 python="$venv/bin/python"
 
-cargo build --release -q -p cartback
-target="${CARGO_TARGET_DIR:-$root/target}"
-cartback="$target/release/cartback"
+# CARTBACK_BIN=path/to/cartback skips the build (e.g. to benchmark a binary built earlier).
+cartback="${CARTBACK_BIN:-}"
+if [[ -z "$cartback" ]]; then
+  cargo build --release -q -p cartback
+  cartback="${CARGO_TARGET_DIR:-$root/target}/release/cartback"
+fi
 work="${PROPENSITY_BENCH_DIR:-${TMPDIR:-/tmp}/cartback-propensity-bench}"
 mkdir -p "$work"
 results="$work/results.jsonl"

@@ -15,7 +15,8 @@ use std::path::Path;
 use std::time::Instant;
 
 fn trained(estimator: EstimatorSpec) -> (PropensityModel, Vec<Vec<f64>>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/online_shoppers_intention.csv");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/online_shoppers_intention.csv");
     let table = CsvTable::from_path(&path, &[]).expect("testdata/online_shoppers_intention.csv");
     let options = TrainOptions {
         label: "Revenue".to_string(),
@@ -28,7 +29,10 @@ fn trained(estimator: EstimatorSpec) -> (PropensityModel, Vec<Vec<f64>>) {
     };
     let (model, _) = train(&table, &options).expect("training");
     let features = model.schema.encode(&table).expect("encoding");
-    let rows = (0..features.n_rows).step_by(7).map(|row| features.row(row).to_vec()).collect();
+    let rows = (0..features.n_rows)
+        .step_by(7)
+        .map(|row| features.row(row).to_vec())
+        .collect();
     (model, rows)
 }
 
@@ -62,7 +66,12 @@ fn percentiles(name: &str, model: &PropensityModel, rows: &[Vec<f64>]) {
     }
     nanos.sort_unstable();
     let at = |q: f64| nanos[((nanos.len() as f64 - 1.0) * q) as usize] as f64 / 1000.0;
-    println!("{name}: score + explain one cart: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs", at(0.5), at(0.99), at(0.999));
+    println!(
+        "{name}: score + explain one cart: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs",
+        at(0.5),
+        at(0.99),
+        at(0.999)
+    );
 }
 
 fn main() {
@@ -83,12 +92,15 @@ fn main() {
             black_box(gbdt.probability(black_box(&rows[index])))
         })
     });
-    criterion.bench_function(&format!("gbdt_{trees}_trees/probability_and_treeshap"), |bench| {
-        bench.iter(|| {
-            index = (index + 1) % rows.len();
-            black_box(gbdt.explain(black_box(&rows[index]), &sources, &mut scratch))
-        })
-    });
+    criterion.bench_function(
+        &format!("gbdt_{trees}_trees/probability_and_treeshap"),
+        |bench| {
+            bench.iter(|| {
+                index = (index + 1) % rows.len();
+                black_box(gbdt.explain(black_box(&rows[index]), &sources, &mut scratch))
+            })
+        },
+    );
     let linear_sources = linear.schema.input_sources();
     criterion.bench_function("logistic/probability_and_explanation", |bench| {
         bench.iter(|| {
@@ -97,14 +109,25 @@ fn main() {
         })
     });
     let small_sources = small_gbdt.schema.input_sources();
-    criterion.bench_function("gbdt_200_trees_depth4_15_leaves/probability_and_treeshap", |bench| {
-        bench.iter(|| {
-            index = (index + 1) % rows.len();
-            black_box(small_gbdt.explain(black_box(&rows[index]), &small_sources, &mut scratch))
-        })
-    });
+    criterion.bench_function(
+        "gbdt_200_trees_depth4_15_leaves/probability_and_treeshap",
+        |bench| {
+            bench.iter(|| {
+                index = (index + 1) % rows.len();
+                black_box(small_gbdt.explain(black_box(&rows[index]), &small_sources, &mut scratch))
+            })
+        },
+    );
     criterion.final_summary();
-    percentiles(&format!("gbdt ({trees} trees, depth ≤ 6, ≤ 31 leaves)"), &gbdt, &rows);
-    percentiles("gbdt (200 trees, depth ≤ 4, ≤ 15 leaves)", &small_gbdt, &rows);
+    percentiles(
+        &format!("gbdt ({trees} trees, depth ≤ 6, ≤ 31 leaves)"),
+        &gbdt,
+        &rows,
+    );
+    percentiles(
+        "gbdt (200 trees, depth ≤ 4, ≤ 15 leaves)",
+        &small_gbdt,
+        &rows,
+    );
     percentiles("logistic", &linear, &rows);
 }

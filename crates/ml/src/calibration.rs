@@ -38,7 +38,9 @@ fn check(labels: &[f64], probabilities: &[f64]) -> Result<()> {
     }
     let positives = labels.iter().filter(|&&label| label >= 0.5).count();
     if positives == 0 || positives == labels.len() {
-        return Err(MlError::InvalidData("calibration needs both classes".to_string()));
+        return Err(MlError::InvalidData(
+            "calibration needs both classes".to_string(),
+        ));
     }
     Ok(())
 }
@@ -57,7 +59,8 @@ impl Calibrator {
         let scores: Vec<f64> = probabilities.iter().map(|&p| logit(p)).collect();
         let (mut slope, mut intercept) = (1.0, 0.0);
         for _ in 0..100 {
-            let (mut g_slope, mut g_intercept, mut h_ss, mut h_si, mut h_ii) = (0.0, 0.0, 1e-9, 0.0, 1e-9);
+            let (mut g_slope, mut g_intercept, mut h_ss, mut h_si, mut h_ii) =
+                (0.0, 0.0, 1e-9, 0.0, 1e-9);
             for (&score, &label) in scores.iter().zip(labels) {
                 let p = sigmoid(slope * score + intercept);
                 let residual = p - label;
@@ -122,7 +125,9 @@ impl Calibrator {
     /// The calibrated probability of a raw one.
     pub fn apply(&self, probability: f64) -> f64 {
         match self {
-            Calibrator::Platt { slope, intercept } => sigmoid(slope * logit(probability) + intercept),
+            Calibrator::Platt { slope, intercept } => {
+                sigmoid(slope * logit(probability) + intercept)
+            }
             Calibrator::Isotonic { raw, calibrated } => {
                 let upper = raw.partition_point(|&knot| knot < probability);
                 if upper == 0 {
@@ -146,7 +151,12 @@ mod tests {
     #[test]
     fn isotonic_pools_adjacent_violators() {
         // Sorted by p: labels 1,0,1,1 → blocks {0.1}:1 pooled with {0.2}:0 → 0.5, then 1, 1 → 1.
-        let calibrator = Calibrator::fit(CalibrationMethod::Isotonic, &[1.0, 0.0, 1.0, 1.0], &[0.1, 0.2, 0.3, 0.4]).unwrap();
+        let calibrator = Calibrator::fit(
+            CalibrationMethod::Isotonic,
+            &[1.0, 0.0, 1.0, 1.0],
+            &[0.1, 0.2, 0.3, 0.4],
+        )
+        .unwrap();
         match &calibrator {
             Calibrator::Isotonic { raw, calibrated } => {
                 assert_eq!(calibrated, &vec![0.5, 1.0]);
@@ -176,7 +186,10 @@ mod tests {
         }
         match Calibrator::fit(CalibrationMethod::Platt, &labels, &probabilities).unwrap() {
             Calibrator::Platt { slope, intercept } => {
-                assert!((slope - 0.5).abs() < 0.02 && intercept.abs() < 0.02, "{slope} {intercept}");
+                assert!(
+                    (slope - 0.5).abs() < 0.02 && intercept.abs() < 0.02,
+                    "{slope} {intercept}"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -17,7 +17,9 @@ fn check_inputs(labels: &[f64], scores: &[f64]) -> Result<()> {
         return Err(MlError::InvalidData("no rows to evaluate".to_string()));
     }
     if let Some(position) = scores.iter().position(|score| !score.is_finite()) {
-        return Err(MlError::InvalidData(format!("score {position} is not finite")));
+        return Err(MlError::InvalidData(format!(
+            "score {position} is not finite"
+        )));
     }
     Ok(())
 }
@@ -40,7 +42,9 @@ pub fn roc_auc(labels: &[f64], scores: &[f64]) -> Result<f64> {
     check_inputs(labels, scores)?;
     let (positives, negatives) = class_counts(labels);
     if positives == 0 || negatives == 0 {
-        return Err(MlError::InvalidData("ROC-AUC needs both classes".to_string()));
+        return Err(MlError::InvalidData(
+            "ROC-AUC needs both classes".to_string(),
+        ));
     }
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
@@ -52,7 +56,10 @@ pub fn roc_auc(labels: &[f64], scores: &[f64]) -> Result<f64> {
             end += 1;
         }
         let mid_rank = (start + end) as f64 / 2.0 + 1.0;
-        let tied_positives = order[start..=end].iter().filter(|&&row| labels[row] >= 0.5).count();
+        let tied_positives = order[start..=end]
+            .iter()
+            .filter(|&&row| labels[row] >= 0.5)
+            .count();
         positive_rank_sum += mid_rank * tied_positives as f64;
         start = end + 1;
     }
@@ -66,10 +73,13 @@ pub fn average_precision(labels: &[f64], scores: &[f64]) -> Result<f64> {
     check_inputs(labels, scores)?;
     let (positives, _) = class_counts(labels);
     if positives == 0 {
-        return Err(MlError::InvalidData("PR-AUC needs at least one positive".to_string()));
+        return Err(MlError::InvalidData(
+            "PR-AUC needs at least one positive".to_string(),
+        ));
     }
     let order = descending_order(scores);
-    let (mut true_positives, mut predicted, mut previous_recall, mut area) = (0usize, 0usize, 0.0, 0.0);
+    let (mut true_positives, mut predicted, mut previous_recall, mut area) =
+        (0usize, 0usize, 0.0, 0.0);
     let mut index = 0;
     while index < order.len() {
         let threshold = scores[order[index]];
@@ -94,7 +104,11 @@ pub fn log_loss(labels: &[f64], probabilities: &[f64]) -> Result<f64> {
         .zip(probabilities)
         .map(|(&label, &probability)| {
             let clipped = probability.clamp(1e-15, 1.0 - 1e-15);
-            if label >= 0.5 { -clipped.ln() } else { -(1.0 - clipped).ln() }
+            if label >= 0.5 {
+                -clipped.ln()
+            } else {
+                -(1.0 - clipped).ln()
+            }
         })
         .sum();
     Ok(total / labels.len() as f64)
@@ -103,13 +117,18 @@ pub fn log_loss(labels: &[f64], probabilities: &[f64]) -> Result<f64> {
 /// Mean squared difference between probability and outcome.
 pub fn brier_score(labels: &[f64], probabilities: &[f64]) -> Result<f64> {
     check_inputs(labels, probabilities)?;
-    let total: f64 = labels.iter().zip(probabilities).map(|(label, probability)| (probability - label).powi(2)).sum();
+    let total: f64 = labels
+        .iter()
+        .zip(probabilities)
+        .map(|(label, probability)| (probability - label).powi(2))
+        .sum();
     Ok(total / labels.len() as f64)
 }
 
 /// Confusion counts when `score >= threshold` predicts positive.
 fn confusion(labels: &[f64], scores: &[f64], threshold: f64) -> (usize, usize, usize, usize) {
-    let (mut true_positive, mut false_positive, mut false_negative, mut true_negative) = (0, 0, 0, 0);
+    let (mut true_positive, mut false_positive, mut false_negative, mut true_negative) =
+        (0, 0, 0, 0);
     for (&label, &score) in labels.iter().zip(scores) {
         match (score >= threshold, label >= 0.5) {
             (true, true) => true_positive += 1,
@@ -123,7 +142,11 @@ fn confusion(labels: &[f64], scores: &[f64], threshold: f64) -> (usize, usize, u
 
 fn f1_from(true_positive: usize, false_positive: usize, false_negative: usize) -> f64 {
     let denominator = 2 * true_positive + false_positive + false_negative;
-    if denominator == 0 { 0.0 } else { 2.0 * true_positive as f64 / denominator as f64 }
+    if denominator == 0 {
+        0.0
+    } else {
+        2.0 * true_positive as f64 / denominator as f64
+    }
 }
 
 /// Share of rows classified correctly when `score >= threshold` predicts positive.
@@ -179,10 +202,17 @@ pub struct CalibrationBin {
 
 /// Predicted vs observed purchase rate in `bins` equal-width probability bins (empty bins
 /// have zero count and zero means).
-pub fn calibration_table(labels: &[f64], probabilities: &[f64], bins: usize) -> Result<Vec<CalibrationBin>> {
+pub fn calibration_table(
+    labels: &[f64],
+    probabilities: &[f64],
+    bins: usize,
+) -> Result<Vec<CalibrationBin>> {
     check_inputs(labels, probabilities)?;
     if bins == 0 {
-        return Err(crate::error::invalid_parameter("bins", "must be at least 1"));
+        return Err(crate::error::invalid_parameter(
+            "bins",
+            "must be at least 1",
+        ));
     }
     let mut sums = vec![(0usize, 0.0, 0.0); bins];
     for (&label, &probability) in labels.iter().zip(probabilities) {
@@ -198,8 +228,16 @@ pub fn calibration_table(labels: &[f64], probabilities: &[f64], bins: usize) -> 
             lower: bin as f64 / bins as f64,
             upper: (bin + 1) as f64 / bins as f64,
             count,
-            mean_predicted: if count == 0 { 0.0 } else { predicted / count as f64 },
-            observed_rate: if count == 0 { 0.0 } else { observed / count as f64 },
+            mean_predicted: if count == 0 {
+                0.0
+            } else {
+                predicted / count as f64
+            },
+            observed_rate: if count == 0 {
+                0.0
+            } else {
+                observed / count as f64
+            },
         })
         .collect())
 }
@@ -256,7 +294,10 @@ mod tests {
         // Pairs (pos, neg): (0.35,0.1)=1 (0.35,0.4)=0 (0.8,0.1)=1 (0.8,0.4)=1 → 3/4.
         assert!(close(roc_auc(&LABELS, &SCORES).unwrap(), 0.75));
         // pos {0.5, 0.9} vs neg {0.5, 0.2}: 0.5 + 1 + 1 + 1 = 3.5 of 4.
-        assert!(close(roc_auc(&[0.0, 1.0, 0.0, 1.0], &[0.5, 0.5, 0.2, 0.9]).unwrap(), 0.875));
+        assert!(close(
+            roc_auc(&[0.0, 1.0, 0.0, 1.0], &[0.5, 0.5, 0.2, 0.9]).unwrap(),
+            0.875
+        ));
         assert!(close(roc_auc(&[0.0, 1.0], &[0.3, 0.3]).unwrap(), 0.5));
         assert!(roc_auc(&[1.0, 1.0], &[0.2, 0.3]).is_err());
     }
@@ -264,9 +305,15 @@ mod tests {
     #[test]
     fn average_precision_matches_hand_computation() {
         // Descending: 0.8(+) P=1 R=.5; 0.4(−); 0.35(+) P=2/3 R=1 → .5·1 + .5·2/3 = 5/6.
-        assert!(close(average_precision(&LABELS, &SCORES).unwrap(), 5.0 / 6.0));
+        assert!(close(
+            average_precision(&LABELS, &SCORES).unwrap(),
+            5.0 / 6.0
+        ));
         // A tie of one positive and one negative at the top: P=1/2 at R=1.
-        assert!(close(average_precision(&[1.0, 0.0], &[0.7, 0.7]).unwrap(), 0.5));
+        assert!(close(
+            average_precision(&[1.0, 0.0], &[0.7, 0.7]).unwrap(),
+            0.5
+        ));
     }
 
     #[test]

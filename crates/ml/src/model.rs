@@ -61,7 +61,12 @@ pub struct ExplainScratch {
 
 impl PropensityModel {
     /// Wraps fitted parts into a model with the current format and version.
-    pub fn new(model_name: &str, schema: FeatureSchema, estimator: FittedEstimator, calibrator: Option<Calibrator>) -> Self {
+    pub fn new(
+        model_name: &str,
+        schema: FeatureSchema,
+        estimator: FittedEstimator,
+        calibrator: Option<Calibrator>,
+    ) -> Self {
         Self {
             format: MODEL_FORMAT.to_string(),
             format_version: MODEL_FORMAT_VERSION,
@@ -92,7 +97,10 @@ impl PropensityModel {
 
     /// Probabilities of every row of an encoded matrix.
     pub fn predict_matrix(&self, features: &FeatureMatrix) -> Vec<f64> {
-        (0..features.n_rows).into_par_iter().map(|row| self.probability(features.row(row))).collect()
+        (0..features.n_rows)
+            .into_par_iter()
+            .map(|row| self.probability(features.row(row)))
+            .collect()
     }
 
     /// Encodes a table with the model's schema (errors name missing or mistyped columns)
@@ -102,10 +110,18 @@ impl PropensityModel {
     }
 
     /// Explains one encoded row. `input_sources` is `self.schema.input_sources()`.
-    pub fn explain(&self, row: &[f64], input_sources: &[usize], scratch: &mut ExplainScratch) -> Explanation {
+    pub fn explain(
+        &self,
+        row: &[f64],
+        input_sources: &[usize],
+        scratch: &mut ExplainScratch,
+    ) -> Explanation {
         let (baseline, by_input) = match &self.estimator {
             FittedEstimator::Logistic(model) => (model.intercept, model.contributions(row)),
-            FittedEstimator::Gbdt(model) => (model.expected_margin(), model.contributions(row, &mut scratch.path)),
+            FittedEstimator::Gbdt(model) => (
+                model.expected_margin(),
+                model.contributions(row, &mut scratch.path),
+            ),
         };
         let mut by_column = vec![0.0; self.schema.columns.len()];
         for (input, contribution) in by_input.iter().enumerate() {
@@ -113,9 +129,14 @@ impl PropensityModel {
         }
         let mut contributions: Vec<(usize, f64)> = by_column.into_iter().enumerate().collect();
         contributions.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        let margin = self.margin(row);
+        let raw = sigmoid(margin);
         Explanation {
-            probability: self.probability(row),
-            margin: self.margin(row),
+            probability: self
+                .calibrator
+                .as_ref()
+                .map_or(raw, |calibrator| calibrator.apply(raw)),
+            margin,
             baseline,
             contributions,
         }
@@ -123,7 +144,11 @@ impl PropensityModel {
 
     /// Global importance of each schema column: mean |contribution| to the log-odds over
     /// the given rows (at most `max_rows`, evenly spaced), largest first.
-    pub fn global_importance(&self, features: &FeatureMatrix, max_rows: usize) -> Vec<(String, f64)> {
+    pub fn global_importance(
+        &self,
+        features: &FeatureMatrix,
+        max_rows: usize,
+    ) -> Vec<(String, f64)> {
         let sources = self.schema.input_sources();
         let stride = features.n_rows.div_ceil(max_rows.max(1)).max(1);
         let rows: Vec<usize> = (0..features.n_rows).step_by(stride).collect();
@@ -134,7 +159,10 @@ impl PropensityModel {
                 let mut scratch = ExplainScratch::default();
                 let mut totals = vec![0.0; self.schema.columns.len()];
                 for &row in chunk {
-                    for (column, contribution) in self.explain(features.row(row), &sources, &mut scratch).contributions {
+                    for (column, contribution) in self
+                        .explain(features.row(row), &sources, &mut scratch)
+                        .contributions
+                    {
                         totals[column] += contribution.abs();
                     }
                 }
@@ -143,7 +171,10 @@ impl PropensityModel {
             .collect();
         let mut totals = vec![0.0; self.schema.columns.len()];
         for partial in partials {
-            totals.iter_mut().zip(&partial).for_each(|(total, value)| *total += value);
+            totals
+                .iter_mut()
+                .zip(&partial)
+                .for_each(|(total, value)| *total += value);
         }
         let mut importance: Vec<(String, f64)> = self
             .schema
@@ -158,25 +189,34 @@ impl PropensityModel {
 
     /// The model as JSON text.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|error| MlError::ModelFile(format!("cannot serialise the model: {error}")))
+        serde_json::to_string(self)
+            .map_err(|error| MlError::ModelFile(format!("cannot serialise the model: {error}")))
     }
 
     /// Reads a model from JSON text, checking its format and version first.
     pub fn from_json(text: &str) -> Result<Self> {
-        let header: serde_json::Value =
-            serde_json::from_str(text).map_err(|error| MlError::ModelFile(format!("not JSON: {error}")))?;
-        let format = header.get("format").and_then(|value| value.as_str()).unwrap_or("");
+        let header: serde_json::Value = serde_json::from_str(text)
+            .map_err(|error| MlError::ModelFile(format!("not JSON: {error}")))?;
+        let format = header
+            .get("format")
+            .and_then(|value| value.as_str())
+            .unwrap_or("");
         if format != MODEL_FORMAT {
-            return Err(MlError::ModelFile(format!("`format` is `{format}`, expected `{MODEL_FORMAT}`")));
+            return Err(MlError::ModelFile(format!(
+                "`format` is `{format}`, expected `{MODEL_FORMAT}`"
+            )));
         }
-        let version = header.get("format_version").and_then(|value| value.as_u64());
+        let version = header
+            .get("format_version")
+            .and_then(|value| value.as_u64());
         if version != Some(u64::from(MODEL_FORMAT_VERSION)) {
             return Err(MlError::ModelFile(format!(
                 "`format_version` is {}, this build reads version {MODEL_FORMAT_VERSION}",
                 version.map_or("missing".to_string(), |version| version.to_string())
             )));
         }
-        serde_json::from_value(header).map_err(|error| MlError::ModelFile(format!("malformed model: {error}")))
+        serde_json::from_value(header)
+            .map_err(|error| MlError::ModelFile(format!("malformed model: {error}")))
     }
 
     /// Writes the model file.
@@ -194,7 +234,9 @@ impl PropensityModel {
             source,
         })?;
         Self::from_json(&text).map_err(|error| match error {
-            MlError::ModelFile(message) => MlError::ModelFile(format!("{}: {message}", path.display())),
+            MlError::ModelFile(message) => {
+                MlError::ModelFile(format!("{}: {message}", path.display()))
+            }
             other => other,
         })
     }

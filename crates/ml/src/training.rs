@@ -4,7 +4,9 @@
 //! scores, then fit the final model on all rows.
 
 use crate::calibration::{CalibrationMethod, Calibrator};
-use crate::dataset::{CsvTable, FeatureSchema, Split, stratified_holdout, stratified_k_fold, time_holdout};
+use crate::dataset::{
+    CsvTable, FeatureSchema, Split, stratified_holdout, stratified_k_fold, time_holdout,
+};
 use crate::error::{MlError, Result};
 use crate::gbdt::GbdtParams;
 use crate::linear::LogisticParams;
@@ -17,7 +19,10 @@ use std::time::Instant;
 #[derive(Debug, Clone, PartialEq)]
 pub enum EstimatorSpec {
     /// `name` is `logistic` or `logistic-sgd`.
-    Logistic { name: String, params: LogisticParams },
+    Logistic {
+        name: String,
+        params: LogisticParams,
+    },
     Gbdt(GbdtParams),
 }
 
@@ -37,9 +42,15 @@ impl EstimatorSpec {
         }
     }
 
-    fn fit(&self, features: &crate::dataset::FeatureMatrix, labels: &[f64]) -> Result<FittedEstimator> {
+    fn fit(
+        &self,
+        features: &crate::dataset::FeatureMatrix,
+        labels: &[f64],
+    ) -> Result<FittedEstimator> {
         match self {
-            EstimatorSpec::Logistic { params, .. } => params.fit(features, labels).map(FittedEstimator::Logistic),
+            EstimatorSpec::Logistic { params, .. } => {
+                params.fit(features, labels).map(FittedEstimator::Logistic)
+            }
             EstimatorSpec::Gbdt(params) => params.fit(features, labels).map(FittedEstimator::Gbdt),
         }
     }
@@ -53,7 +64,10 @@ pub enum Evaluation {
     /// Stratified random hold-out.
     Holdout { test_fraction: f64 },
     /// The latest `test_fraction` of rows by `time_column` are the test side.
-    TimeHoldout { time_column: String, test_fraction: f64 },
+    TimeHoldout {
+        time_column: String,
+        test_fraction: f64,
+    },
     /// No evaluation: fit the final model only.
     None,
 }
@@ -104,7 +118,9 @@ impl MeanMetrics {
         if metrics.is_empty() {
             return None;
         }
-        let mean = |field: fn(&BinaryMetrics) -> f64| metrics.iter().map(|m| field(m)).sum::<f64>() / metrics.len() as f64;
+        let mean = |field: fn(&BinaryMetrics) -> f64| {
+            metrics.iter().map(|m| field(m)).sum::<f64>() / metrics.len() as f64
+        };
         Some(Self {
             roc_auc: mean(|m| m.roc_auc),
             pr_auc: mean(|m| m.pr_auc),
@@ -158,13 +174,25 @@ pub fn split_ids(splits: &[Split], rows: usize) -> Vec<usize> {
 }
 
 /// The evaluation splits the options describe.
-pub fn evaluation_splits(table: &CsvTable, labels: &[f64], options: &TrainOptions) -> Result<Vec<Split>> {
+pub fn evaluation_splits(
+    table: &CsvTable,
+    labels: &[f64],
+    options: &TrainOptions,
+) -> Result<Vec<Split>> {
     match &options.evaluation {
         Evaluation::KFold { folds } => stratified_k_fold(labels, *folds, options.seed),
-        Evaluation::Holdout { test_fraction } => Ok(vec![stratified_holdout(labels, *test_fraction, options.seed)?]),
-        Evaluation::TimeHoldout { time_column, test_fraction } => {
-            Ok(vec![time_holdout(&table.ordering_values(time_column)?, *test_fraction)?])
-        }
+        Evaluation::Holdout { test_fraction } => Ok(vec![stratified_holdout(
+            labels,
+            *test_fraction,
+            options.seed,
+        )?]),
+        Evaluation::TimeHoldout {
+            time_column,
+            test_fraction,
+        } => Ok(vec![time_holdout(
+            &table.ordering_values(time_column)?,
+            *test_fraction,
+        )?]),
         Evaluation::None => Ok(Vec::new()),
     }
 }
@@ -181,7 +209,10 @@ fn check_both_classes(labels: &[f64], what: &str) -> Result<()> {
 }
 
 /// Evaluates and fits a model on `table` as `options` say.
-pub fn train(table: &CsvTable, options: &TrainOptions) -> Result<(PropensityModel, TrainingReport)> {
+pub fn train(
+    table: &CsvTable,
+    options: &TrainOptions,
+) -> Result<(PropensityModel, TrainingReport)> {
     options.estimator.validate()?;
     let labels = table.binary_labels(&options.label)?;
     check_both_classes(&labels, "the data")?;
@@ -212,7 +243,11 @@ pub fn train(table: &CsvTable, options: &TrainOptions) -> Result<(PropensityMode
         for (position, &row) in split.test.iter().enumerate() {
             out_of_fold[row] = probabilities[position];
             // A hold-out is cross-fitted in two halves for calibration.
-            fold_of_row[row] = if splits.len() == 1 { position % 2 } else { fold };
+            fold_of_row[row] = if splits.len() == 1 {
+                position % 2
+            } else {
+                fold
+            };
         }
         folds.push(FoldReport {
             fold,
@@ -224,7 +259,9 @@ pub fn train(table: &CsvTable, options: &TrainOptions) -> Result<(PropensityMode
         });
         last_fold = Some((model, test_features));
     }
-    let evaluated: Vec<usize> = (0..labels.len()).filter(|&row| !out_of_fold[row].is_nan()).collect();
+    let evaluated: Vec<usize> = (0..labels.len())
+        .filter(|&row| !out_of_fold[row].is_nan())
+        .collect();
     let evaluated_labels: Vec<f64> = evaluated.iter().map(|&row| labels[row]).collect();
     let evaluated_scores: Vec<f64> = evaluated.iter().map(|&row| out_of_fold[row]).collect();
     let calibration_bins = if evaluated.is_empty() {
@@ -238,7 +275,8 @@ pub fn train(table: &CsvTable, options: &TrainOptions) -> Result<(PropensityMode
     if let Some(method) = options.calibration {
         if evaluated.is_empty() {
             return Err(MlError::InvalidData(
-                "calibration needs held-out scores: choose k-fold or a hold-out evaluation".to_string(),
+                "calibration needs held-out scores: choose k-fold or a hold-out evaluation"
+                    .to_string(),
             ));
         }
         // Cross-fitting: each group's scores are calibrated by a calibrator fitted on the others.
@@ -250,8 +288,10 @@ pub fn train(table: &CsvTable, options: &TrainOptions) -> Result<(PropensityMode
             groups
         };
         for &group in &groups {
-            let (fit_rows, apply_rows): (Vec<usize>, Vec<usize>) =
-                evaluated.iter().copied().partition(|&row| fold_of_row[row] != group);
+            let (fit_rows, apply_rows): (Vec<usize>, Vec<usize>) = evaluated
+                .iter()
+                .copied()
+                .partition(|&row| fold_of_row[row] != group);
             let fit_labels: Vec<f64> = fit_rows.iter().map(|&row| labels[row]).collect();
             let fit_scores: Vec<f64> = fit_rows.iter().map(|&row| out_of_fold[row]).collect();
             let calibrator = Calibrator::fit(method, &fit_labels, &fit_scores)?;
@@ -265,8 +305,16 @@ pub fn train(table: &CsvTable, options: &TrainOptions) -> Result<(PropensityMode
             folds[fold].calibrated_metrics = Some(BinaryMetrics::evaluate(&test_labels, &scores)?);
         }
         let calibrated_scores: Vec<f64> = evaluated.iter().map(|&row| calibrated[row]).collect();
-        calibrated_table = Some(calibration_table(&evaluated_labels, &calibrated_scores, 10)?);
-        final_calibrator = Some(Calibrator::fit(method, &evaluated_labels, &evaluated_scores)?);
+        calibrated_table = Some(calibration_table(
+            &evaluated_labels,
+            &calibrated_scores,
+            10,
+        )?);
+        final_calibrator = Some(Calibrator::fit(
+            method,
+            &evaluated_labels,
+            &evaluated_scores,
+        )?);
     }
 
     let (model, features, final_train_seconds) = match last_fold {
@@ -281,7 +329,12 @@ pub fn train(table: &CsvTable, options: &TrainOptions) -> Result<(PropensityMode
             let started = Instant::now();
             let estimator = options.estimator.fit(&features, &labels)?;
             let final_train_seconds = started.elapsed().as_secs_f64();
-            let model = PropensityModel::new(options.estimator.name(), schema, estimator, final_calibrator);
+            let model = PropensityModel::new(
+                options.estimator.name(),
+                schema,
+                estimator,
+                final_calibrator,
+            );
             (model, features, final_train_seconds)
         }
     };
@@ -296,15 +349,27 @@ pub fn train(table: &CsvTable, options: &TrainOptions) -> Result<(PropensityMode
         positives: labels.iter().filter(|&&label| label >= 0.5).count(),
         inputs: model.schema.n_inputs(),
         evaluation: match &options.evaluation {
-            Evaluation::KFold { folds } => format!("stratified {folds}-fold, seed {}", options.seed),
-            Evaluation::Holdout { test_fraction } => format!("stratified hold-out {test_fraction}, seed {}", options.seed),
-            Evaluation::TimeHoldout { time_column, test_fraction } => {
+            Evaluation::KFold { folds } => {
+                format!("stratified {folds}-fold, seed {}", options.seed)
+            }
+            Evaluation::Holdout { test_fraction } => {
+                format!("stratified hold-out {test_fraction}, seed {}", options.seed)
+            }
+            Evaluation::TimeHoldout {
+                time_column,
+                test_fraction,
+            } => {
                 format!("time hold-out: latest {test_fraction} by `{time_column}`")
             }
             Evaluation::None => "none".to_string(),
         },
         mean: MeanMetrics::of(&folds.iter().map(|fold| &fold.metrics).collect::<Vec<_>>()),
-        calibrated_mean: MeanMetrics::of(&folds.iter().filter_map(|fold| fold.calibrated_metrics.as_ref()).collect::<Vec<_>>()),
+        calibrated_mean: MeanMetrics::of(
+            &folds
+                .iter()
+                .filter_map(|fold| fold.calibrated_metrics.as_ref())
+                .collect::<Vec<_>>(),
+        ),
         total_train_seconds: folds.iter().map(|fold| fold.train_seconds).sum(),
         folds,
         calibration_table: calibration_bins,

@@ -14,7 +14,8 @@ fn data_path() -> PathBuf {
 }
 
 fn table() -> CsvTable {
-    CsvTable::from_path(&data_path(), &[]).expect("testdata/online_shoppers_intention.csv is readable")
+    CsvTable::from_path(&data_path(), &[])
+        .expect("testdata/online_shoppers_intention.csv is readable")
 }
 
 fn options(estimator: EstimatorSpec, evaluation: Evaluation) -> TrainOptions {
@@ -40,12 +41,23 @@ fn logistic_regression_reaches_the_published_auc() {
     assert_eq!(report.rows, 12_330);
     assert_eq!(report.positives, 1_908);
     assert!(mean.roc_auc >= 0.89, "logistic ROC-AUC {}", mean.roc_auc);
-    assert_eq!(report.importance[0].0, "PageValues", "{:?}", report.importance);
+    assert_eq!(
+        report.importance[0].0, "PageValues",
+        "{:?}",
+        report.importance
+    );
 }
 
 #[test]
 fn gbdt_reaches_the_published_auc() {
-    let (_, report) = train(&table(), &options(EstimatorSpec::Gbdt(GbdtParams::default()), Evaluation::KFold { folds: 5 })).unwrap();
+    let (_, report) = train(
+        &table(),
+        &options(
+            EstimatorSpec::Gbdt(GbdtParams::default()),
+            Evaluation::KFold { folds: 5 },
+        ),
+    )
+    .unwrap();
     let mean = report.mean.unwrap();
     assert!(mean.roc_auc >= 0.93, "GBDT ROC-AUC {}", mean.roc_auc);
 }
@@ -71,7 +83,10 @@ fn model_file_round_trips_to_identical_predictions() {
         model.save(&path).unwrap();
         let loaded = PropensityModel::load(&path).unwrap();
         assert_eq!(loaded, model);
-        assert_eq!(loaded.predict_table(&table).unwrap(), model.predict_table(&table).unwrap());
+        assert_eq!(
+            loaded.predict_table(&table).unwrap(),
+            model.predict_table(&table).unwrap()
+        );
     }
 }
 
@@ -82,7 +97,12 @@ fn scoring_data_without_a_model_column_is_an_error_naming_it() {
         params: LogisticParams::default(),
     };
     let (model, _) = train(&table(), &options(spec, Evaluation::None)).unwrap();
-    let partial = CsvTable::from_reader("PageValues,Month\n3.5,Nov\n".as_bytes(), Path::new("cart.csv"), &[]).unwrap();
+    let partial = CsvTable::from_reader(
+        "PageValues,Month\n3.5,Nov\n".as_bytes(),
+        Path::new("cart.csv"),
+        &[],
+    )
+    .unwrap();
     match model.predict_table(&partial) {
         Err(MlError::MissingColumn { column, .. }) => assert_eq!(column, "Administrative"),
         other => panic!("expected a missing-column error, got {other:?}"),

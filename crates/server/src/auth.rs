@@ -73,7 +73,8 @@ pub fn parse_key_config(config: &ApiKeyConfig) -> Result<ApiKey, String> {
         .scopes
         .iter()
         .map(|s| {
-            Scope::parse(s).ok_or_else(|| format!("`scopes`: unknown scope {s:?} (ingest, read, admin)"))
+            Scope::parse(s)
+                .ok_or_else(|| format!("`scopes`: unknown scope {s:?} (ingest, read, admin)"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ApiKey {
@@ -98,7 +99,10 @@ pub struct KeyRing {
 impl KeyRing {
     /// Builds the ring; with no keys configured, generates an admin key and returns it so the
     /// caller prints it once.
-    pub fn new(configs: &[ApiKeyConfig], per_second: u32) -> Result<(KeyRing, Option<String>), String> {
+    pub fn new(
+        configs: &[ApiKeyConfig],
+        per_second: u32,
+    ) -> Result<(KeyRing, Option<String>), String> {
         let mut keys = configs
             .iter()
             .map(parse_key_config)
@@ -193,7 +197,10 @@ mod tests {
     #[test]
     fn keys_are_matched_by_hash_and_scopes_are_enforced() {
         let (ring, generated) = KeyRing::new(
-            &[config("shop", "k-ingest", &["ingest"]), config("ops", "k-admin", &["admin"])],
+            &[
+                config("shop", "k-ingest", &["ingest"]),
+                config("ops", "k-admin", &["admin"]),
+            ],
             100,
         )
         .unwrap();

@@ -190,8 +190,11 @@ impl Default for EmailConfig {
     }
 }
 
+/// Sets one field from an environment variable's text.
+type EnvSetter = fn(&mut ServerConfig, &str) -> Result<(), String>;
+
 /// Environment variables that override the file: name → setter.
-const ENV_OVERRIDES: &[(&str, fn(&mut ServerConfig, &str) -> Result<(), String>)] = &[
+const ENV_OVERRIDES: &[(&str, EnvSetter)] = &[
     ("CARTBACK_LISTEN", |c, v| {
         c.listen = v.parse().map_err(|e| format!("{e}"))?;
         Ok(())
@@ -264,7 +267,10 @@ impl ServerConfig {
 
     /// Applies `CARTBACK_*` overrides read through `lookup` (the process environment in
     /// production, a map in tests).
-    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
         for (variable, set) in ENV_OVERRIDES {
             if let Some(value) = lookup(variable) {
                 set(self, &value).map_err(|message| ConfigError::Environment {
@@ -310,7 +316,10 @@ impl ServerConfig {
         match self.flow.channel.as_str() {
             "log" | "email" => {}
             "webhook" if self.webhook.url.is_empty() => {
-                return Err(invalid("webhook.url", "required when flow.channel = \"webhook\""));
+                return Err(invalid(
+                    "webhook.url",
+                    "required when flow.channel = \"webhook\"",
+                ));
             }
             "webhook" => {}
             other => {
@@ -320,8 +329,14 @@ impl ServerConfig {
                 ));
             }
         }
-        if !matches!(self.email.smtp_security.as_str(), "none" | "starttls" | "tls") {
-            return Err(invalid("email.smtp_security", "expected none, starttls or tls"));
+        if !matches!(
+            self.email.smtp_security.as_str(),
+            "none" | "starttls" | "tls"
+        ) {
+            return Err(invalid(
+                "email.smtp_security",
+                "expected none, starttls or tls",
+            ));
         }
         if !self.restore_url.starts_with("https://") && !self.restore_url.starts_with("http://") {
             return Err(invalid("restore_url", "must be an http(s) URL"));

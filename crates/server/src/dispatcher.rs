@@ -38,9 +38,20 @@ pub fn backoff(settings: &DispatchConfig, attempts: u32) -> Duration {
 }
 
 /// The signed links of one message.
-pub fn links(signer: &TokenSigner, public_url: &str, message_id: i64, expires: Timestamp) -> (String, String, String) {
+pub fn links(
+    signer: &TokenSigner,
+    public_url: &str,
+    message_id: i64,
+    expires: Timestamp,
+) -> (String, String, String) {
     let base = public_url.trim_end_matches('/');
-    let token = |p| signer.sign(&TokenClaims { p, m: message_id, e: expires.0 });
+    let token = |p| {
+        signer.sign(&TokenClaims {
+            p,
+            m: message_id,
+            e: expires.0,
+        })
+    };
     (
         format!("{base}/t/restore/{}", token(TokenPurpose::Restore)),
         format!("{base}/t/open/{}", token(TokenPurpose::Open)),
@@ -51,9 +62,7 @@ pub fn links(signer: &TokenSigner, public_url: &str, message_id: i64, expires: T
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, EngineError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    crate::worker::off_runtime(f).await
 }
 
 impl Dispatcher {
@@ -109,10 +118,14 @@ impl Dispatcher {
 
     async fn send(&self, message: &OutboxMessage) -> Result<(), ChannelError> {
         let Some(channel) = self.channels.get(&message.channel) else {
-            return Err(ChannelError::Permanent(format!("channel {:?} is not configured", message.channel)));
+            return Err(ChannelError::Permanent(format!(
+                "channel {:?} is not configured",
+                message.channel
+            )));
         };
         let expires = self.engine.now() + self.token_ttl;
-        let (restore_link, open_pixel, unsubscribe_link) = links(&self.signer, &self.public_url, message.id, expires);
+        let (restore_link, open_pixel, unsubscribe_link) =
+            links(&self.signer, &self.public_url, message.id, expires);
         let outgoing = Outgoing {
             message: message.clone(),
             restore_link,
@@ -125,7 +138,9 @@ impl Dispatcher {
             Ok(result) => result,
             Err(_) => Err(ChannelError::Transient("send timed out".into())),
         };
-        self.metrics.send_latency.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .send_latency
+            .observe(started.elapsed().as_secs_f64());
         result
     }
 }
@@ -141,7 +156,9 @@ mod tests {
             max_backoff: Duration::minutes(5),
             ..DispatchConfig::default()
         };
-        let delays: Vec<i64> = (1..=6).map(|a| backoff(&settings, a).as_millis() / 1_000).collect();
+        let delays: Vec<i64> = (1..=6)
+            .map(|a| backoff(&settings, a).as_millis() / 1_000)
+            .collect();
         assert_eq!(delays, [30, 60, 120, 240, 300, 300]);
     }
 }

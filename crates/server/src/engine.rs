@@ -10,8 +10,14 @@
 use crate::clock::Clock;
 use crate::metrics::{Metrics, Snapshot};
 use crate::policy::{DecisionPolicy, in_holdout};
-use crate::records::{Decision, EngineStore, MessageStatus, OutboxMessage, RecordsErasure, RecordsError};
-use cartback_core::{Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, Timestamp, TrackerConfig};
+use crate::records::{
+    Decision, EngineStore, MessageStatus, OutboxMessage, RecordsErasure, RecordsError,
+};
+use crate::worker::DropOffRuntime;
+use cartback_core::{
+    Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, Timestamp,
+    TrackerConfig,
+};
 use cartback_store::{ErasureReport, Store, StoreError};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -37,8 +43,8 @@ pub struct EngineSettings {
 }
 
 struct Core {
-    store: Box<dyn Store>,
-    records: Box<dyn EngineStore>,
+    store: DropOffRuntime<Box<dyn Store>>,
+    records: DropOffRuntime<Box<dyn EngineStore>>,
     tracker: CartTracker,
     seen: HashSet<EventId>,
 }
@@ -70,7 +76,7 @@ pub struct FullErasure {
 /// What the dispatcher may do with a due message after the send-time re-check.
 #[derive(Debug)]
 pub enum SendCheck {
-    Send(OutboxMessage),
+    Send(Box<OutboxMessage>),
     Cancelled(String),
     Gone,
 }
@@ -86,11 +92,12 @@ impl Engine {
         settings: EngineSettings,
         metrics: Arc<Metrics>,
     ) -> Result<Engine, EngineError> {
-        let tracker = CartTracker::new(settings.tracker).map_err(|e| EngineError::Tracker(e.to_string()))?;
+        let tracker =
+            CartTracker::new(settings.tracker).map_err(|e| EngineError::Tracker(e.to_string()))?;
         let engine = Engine {
             core: Mutex::new(Core {
-                store,
-                records,
+                store: DropOffRuntime::new(store),
+                records: DropOffRuntime::new(records),
                 tracker,
                 seen: HashSet::new(),
             }),
@@ -106,7 +113,8 @@ impl Engine {
     /// Replaces the tracker by one folded from every stored event, and handles what the
     /// replay finds (decisions already taken are recognised and not repeated).
     fn rebuild(&self, core: &mut Core) -> Result<(), EngineError> {
-        core.tracker = CartTracker::new(self.settings.tracker).map_err(|e| EngineError::Tracker(e.to_string()))?;
+        core.tracker = CartTracker::new(self.settings.tracker)
+            .map_err(|e| EngineError::Tracker(e.to_string()))?;
         core.seen.clear();
         let mut transitions = Vec::new();
         let (tracker, seen) = (&mut core.tracker, &mut core.seen);
@@ -141,17 +149,24 @@ impl Engine {
             }
         }
         core.tracker.flush(self.clock.now(), &mut transitions);
+        touched_users.sort_unstable();
+        touched_users.dedup();
         let mut carts: Vec<Cart> = touched_users
             .iter()
             .filter_map(|user| core.tracker.open_cart_of(user).cloned())
             .collect();
+        carts.sort_by(|a, b| a.id.cmp(&b.id));
         carts.dedup_by(|a, b| a.id == b.id);
         if !carts.is_empty() {
             core.store.upsert_carts(&carts)?;
         }
         self.handle_transitions(core, &transitions)?;
-        self.metrics.events_ingested.fetch_add(report.inserted, Ordering::Relaxed);
-        self.metrics.events_duplicate.fetch_add(report.duplicates, Ordering::Relaxed);
+        self.metrics
+            .events_ingested
+            .fetch_add(report.inserted, Ordering::Relaxed);
+        self.metrics
+            .events_duplicate
+            .fetch_add(report.duplicates, Ordering::Relaxed);
         Ok(IngestOutcome {
             accepted: report.inserted,
             duplicates: report.duplicates,
@@ -168,7 +183,11 @@ impl Engine {
         Ok(transitions.len())
     }
 
-    fn handle_transitions(&self, core: &mut Core, transitions: &[CartTransition]) -> Result<(), EngineError> {
+    fn handle_transitions(
+        &self,
+        core: &mut Core,
+        transitions: &[CartTransition],
+    ) -> Result<(), EngineError> {
         if transitions.is_empty() {
             return Ok(());
         }
@@ -198,7 +217,13 @@ impl Engine {
         Ok(())
     }
 
-    fn decide(&self, core: &mut Core, cart: &Cart, abandoned_at: Timestamp, now: Timestamp) -> Result<(), EngineError> {
+    fn decide(
+        &self,
+        core: &mut Core,
+        cart: &Cart,
+        abandoned_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         if now - abandoned_at > self.settings.max_decision_lag {
             return Ok(()); // replayed history: too late to act on
         }
@@ -220,7 +245,9 @@ impl Engine {
         if in_holdout(&cart.user_id, self.settings.holdout_fraction) {
             decision.holdout = true;
             decision.guardrail = "holdout".into();
-            decision.reasons.push("holdout group: tracked, never contacted".into());
+            decision
+                .reasons
+                .push("holdout group: tracked, never contacted".into());
             core.records.record_decision(&decision, None)?;
             return Ok(());
         }
@@ -231,7 +258,9 @@ impl Engine {
         decision.propensity = proposal.propensity;
         decision.scores = proposal.scores;
         decision.reasons = proposal.reasons;
-        decision.reasons.insert(0, format!("policy: {}", self.policy.name()));
+        decision
+            .reasons
+            .insert(0, format!("policy: {}", self.policy.name()));
         let message = match (&proposal.channel, proposal.send_at) {
             (Some(channel), Some(send_at)) => {
                 let blocked = if core.records.consent(&cart.user_id, channel)? == Some(false) {
@@ -244,12 +273,17 @@ impl Engine {
                 match blocked {
                     Some(guardrail) => {
                         decision.guardrail = guardrail.into();
-                        decision.reasons.push(format!("guardrail {guardrail}: not sent"));
+                        decision
+                            .reasons
+                            .push(format!("guardrail {guardrail}: not sent"));
                         None
                     }
                     None => Some(OutboxMessage {
                         id: 0,
-                        idempotency_key: format!("{}/{}/{}", cart.id, decision.abandonment, decision.action),
+                        idempotency_key: format!(
+                            "{}/{}/{}",
+                            cart.id, decision.abandonment, decision.action
+                        ),
                         decision_id: 0,
                         cart_id: cart.id.clone(),
                         user_id: cart.user_id.clone(),
@@ -294,27 +328,40 @@ impl Engine {
         };
         let reason = match reason {
             Some(reason) => Some(reason),
-            None if core.records.consent(&message.user_id, &message.channel)? == Some(false) => Some("consent_withdrawn"),
+            None if core.records.consent(&message.user_id, &message.channel)? == Some(false) => {
+                Some("consent_withdrawn")
+            }
             None => None,
         };
         if let Some(reason) = reason {
             if core.records.cancel(message_id, reason)? {
-                self.metrics.messages_cancelled.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .messages_cancelled
+                    .fetch_add(1, Ordering::Relaxed);
             }
             return Ok(SendCheck::Cancelled(reason.to_owned()));
         }
         if !core.records.claim(message_id)? {
             return Ok(SendCheck::Gone);
         }
-        Ok(core.records.message(message_id)?.map_or(SendCheck::Gone, SendCheck::Send))
+        Ok(core
+            .records
+            .message(message_id)?
+            .map_or(SendCheck::Gone, |m| SendCheck::Send(Box::new(m))))
     }
 
-    pub fn with_records<T>(&self, f: impl FnOnce(&mut dyn EngineStore) -> Result<T, RecordsError>) -> Result<T, EngineError> {
+    pub fn with_records<T>(
+        &self,
+        f: impl FnOnce(&mut dyn EngineStore) -> Result<T, RecordsError>,
+    ) -> Result<T, EngineError> {
         let mut core = self.lock();
         Ok(f(core.records.as_mut())?)
     }
 
-    pub fn with_store<T>(&self, f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError>) -> Result<T, EngineError> {
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError>,
+    ) -> Result<T, EngineError> {
         let mut core = self.lock();
         Ok(f(core.store.as_mut())?)
     }
@@ -334,9 +381,21 @@ impl Engine {
     pub fn erase_user(&self, user_id: &str) -> Result<FullErasure, EngineError> {
         let mut core = self.lock();
         let ErasureReport { events, carts } = core.store.erase_user(user_id)?;
-        let RecordsErasure { decisions, messages, consents, tracking_events } = core.records.erase_user(user_id)?;
+        let RecordsErasure {
+            decisions,
+            messages,
+            consents,
+            tracking_events,
+        } = core.records.erase_user(user_id)?;
         self.rebuild(&mut core)?;
-        Ok(FullErasure { events, carts, decisions, messages, consents, tracking_events })
+        Ok(FullErasure {
+            events,
+            carts,
+            decisions,
+            messages,
+            consents,
+            tracking_events,
+        })
     }
 
     pub fn metrics_snapshot(&self) -> Result<Snapshot, EngineError> {

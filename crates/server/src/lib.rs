@@ -10,15 +10,18 @@ pub mod auth;
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod dispatcher;
 pub mod engine;
 pub mod http;
 pub mod metrics;
 pub mod policy;
 pub mod records;
+pub mod records_postgres;
 pub mod run;
 pub mod server;
 pub mod tracking;
+pub mod worker;
 
 pub use clock::{Clock, ScaledClock, SystemClock};
 pub use config::{DEFAULT_CONFIG_TOML, ServerConfig};

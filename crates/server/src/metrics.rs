@@ -6,7 +6,9 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 pub struct Histogram {
@@ -31,12 +33,24 @@ impl Histogram {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let sep = if labels.is_empty() { "" } else { "," };
         for (bound, count) in BUCKETS.iter().zip(&self.counts) {
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {}", count.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
         }
         let total = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
-        let block = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
-        let _ = writeln!(out, "{name}_sum{block} {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let block = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(
+            out,
+            "{name}_sum{block} {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count{block} {total}");
     }
 }
@@ -55,7 +69,11 @@ pub struct Metrics {
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: &AtomicU64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+        value.load(Ordering::Relaxed)
+    );
 }
 
 /// Gauges read from the engine's state at scrape time.
@@ -68,13 +86,48 @@ pub struct Snapshot {
 impl Metrics {
     pub fn render(&self, snapshot: &Snapshot) -> String {
         let mut out = String::new();
-        counter(&mut out, "cartback_events_ingested_total", "Events accepted and stored.", &self.events_ingested);
-        counter(&mut out, "cartback_events_duplicate_total", "Events received again and counted once.", &self.events_duplicate);
-        counter(&mut out, "cartback_events_rejected_total", "Records refused by validation.", &self.events_rejected);
-        counter(&mut out, "cartback_requests_refused_total", "Requests answered with a 4xx.", &self.requests_refused);
-        counter(&mut out, "cartback_messages_sent_total", "Messages handed to a channel successfully.", &self.messages_sent);
-        counter(&mut out, "cartback_message_send_failures_total", "Failed send attempts (retried or final).", &self.messages_failed_attempts);
-        counter(&mut out, "cartback_messages_cancelled_total", "Messages cancelled by a re-check at send time.", &self.messages_cancelled);
+        counter(
+            &mut out,
+            "cartback_events_ingested_total",
+            "Events accepted and stored.",
+            &self.events_ingested,
+        );
+        counter(
+            &mut out,
+            "cartback_events_duplicate_total",
+            "Events received again and counted once.",
+            &self.events_duplicate,
+        );
+        counter(
+            &mut out,
+            "cartback_events_rejected_total",
+            "Records refused by validation.",
+            &self.events_rejected,
+        );
+        counter(
+            &mut out,
+            "cartback_requests_refused_total",
+            "Requests answered with a 4xx.",
+            &self.requests_refused,
+        );
+        counter(
+            &mut out,
+            "cartback_messages_sent_total",
+            "Messages handed to a channel successfully.",
+            &self.messages_sent,
+        );
+        counter(
+            &mut out,
+            "cartback_message_send_failures_total",
+            "Failed send attempts (retried or final).",
+            &self.messages_failed_attempts,
+        );
+        counter(
+            &mut out,
+            "cartback_messages_cancelled_total",
+            "Messages cancelled by a re-check at send time.",
+            &self.messages_cancelled,
+        );
         let mut gauge = |name: &str, help: &str, label: &str, rows: Vec<(String, u64)>| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
             for (value, count) in rows {
@@ -85,12 +138,36 @@ impl Metrics {
             "cartback_carts",
             "Carts the engine tracks, by state.",
             "state",
-            snapshot.carts_by_state.iter().map(|(s, c)| (s.to_string(), *c)).collect(),
+            snapshot
+                .carts_by_state
+                .iter()
+                .map(|(s, c)| (s.to_string(), *c))
+                .collect(),
         );
-        gauge("cartback_decisions", "Decisions taken, by action.", "action", snapshot.decisions_by_action.clone());
-        gauge("cartback_messages", "Outbox messages, by status.", "status", snapshot.messages_by_status.clone());
-        self.ingest_latency.render(&mut out, "cartback_ingest_duration_seconds", "Time to parse, store and fold one ingest request.", "");
-        self.send_latency.render(&mut out, "cartback_send_duration_seconds", "Time of one channel send.", "");
+        gauge(
+            "cartback_decisions",
+            "Decisions taken, by action.",
+            "action",
+            snapshot.decisions_by_action.clone(),
+        );
+        gauge(
+            "cartback_messages",
+            "Outbox messages, by status.",
+            "status",
+            snapshot.messages_by_status.clone(),
+        );
+        self.ingest_latency.render(
+            &mut out,
+            "cartback_ingest_duration_seconds",
+            "Time to parse, store and fold one ingest request.",
+            "",
+        );
+        self.send_latency.render(
+            &mut out,
+            "cartback_send_duration_seconds",
+            "Time of one channel send.",
+            "",
+        );
         out
     }
 }
@@ -109,7 +186,10 @@ mod tests {
             decisions_by_action: vec![("none".into(), 1)],
             messages_by_status: vec![],
         });
-        assert!(text.contains("cartback_events_ingested_total 3\n"), "{text}");
+        assert!(
+            text.contains("cartback_events_ingested_total 3\n"),
+            "{text}"
+        );
         assert!(text.contains("cartback_carts{state=\"abandoned\"} 2\n"));
         assert!(text.contains("cartback_ingest_duration_seconds_bucket{le=\"0.001\"} 0\n"));
         assert!(text.contains("cartback_ingest_duration_seconds_bucket{le=\"0.0025\"} 1\n"));

@@ -67,7 +67,9 @@ mod tests {
 
     #[test]
     fn holdout_assignment_is_stable_and_close_to_its_fraction() {
-        let members = (0..10_000).filter(|i| in_holdout(&format!("u{i}"), 0.1)).count();
+        let members = (0..10_000)
+            .filter(|i| in_holdout(&format!("u{i}"), 0.1))
+            .count();
         assert!((800..1_200).contains(&members), "{members}");
         assert_eq!(in_holdout("u7", 0.1), in_holdout("u7", 0.1));
         assert!(!in_holdout("u7", 0.0));

@@ -17,6 +17,11 @@ pub enum RecordsError {
         context: &'static str,
         source: rusqlite::Error,
     },
+    #[error("engine records on PostgreSQL ({context}): {source}")]
+    Postgres {
+        context: &'static str,
+        source: postgres::Error,
+    },
     #[error("engine records: stored JSON in {field}: {source}")]
     Json {
         field: &'static str,
@@ -61,7 +66,7 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
-    fn parse(text: &str) -> MessageStatus {
+    pub(crate) fn parse(text: &str) -> MessageStatus {
         match text {
             "pending" => MessageStatus::Pending,
             "sending" => MessageStatus::Sending,
@@ -116,7 +121,11 @@ pub trait EngineStore: Send {
     fn message(&mut self, id: i64) -> Result<Option<OutboxMessage>, RecordsError>;
     fn messages_of_cart(&mut self, cart_id: &str) -> Result<Vec<OutboxMessage>, RecordsError>;
     /// Messages due by `now`: pending ones, and `sending` ones left by a crash.
-    fn due_messages(&mut self, now: Timestamp, limit: usize) -> Result<Vec<OutboxMessage>, RecordsError>;
+    fn due_messages(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, RecordsError>;
     /// Marks the message `sending` and counts the attempt; `false` if it is no longer
     /// pending/sending (cancelled or sent meanwhile).
     fn claim(&mut self, id: i64) -> Result<bool, RecordsError>;
@@ -128,11 +137,27 @@ pub trait EngineStore: Send {
     /// Cancels every unsent message of a cart; returns how many.
     fn cancel_cart(&mut self, cart_id: &str, reason: &str) -> Result<u64, RecordsError>;
     /// Attributes an order to the user's last sent message sent at or after `since`.
-    fn attribute(&mut self, user_id: &str, order_id: &str, since: Timestamp) -> Result<Option<i64>, RecordsError>;
+    fn attribute(
+        &mut self,
+        user_id: &str,
+        order_id: &str,
+        since: Timestamp,
+    ) -> Result<Option<i64>, RecordsError>;
     /// `None` when never set.
     fn consent(&mut self, user_id: &str, channel: &str) -> Result<Option<bool>, RecordsError>;
-    fn set_consent(&mut self, user_id: &str, channel: &str, granted: bool, at: Timestamp) -> Result<(), RecordsError>;
-    fn record_tracking(&mut self, message_id: i64, kind: &str, at: Timestamp) -> Result<(), RecordsError>;
+    fn set_consent(
+        &mut self,
+        user_id: &str,
+        channel: &str,
+        granted: bool,
+        at: Timestamp,
+    ) -> Result<(), RecordsError>;
+    fn record_tracking(
+        &mut self,
+        message_id: i64,
+        kind: &str,
+        at: Timestamp,
+    ) -> Result<(), RecordsError>;
     fn tracking_counts(&mut self, message_id: i64) -> Result<Vec<(String, u64)>, RecordsError>;
     fn message_counts(&mut self) -> Result<Vec<(String, u64)>, RecordsError>;
     fn erase_user(&mut self, user_id: &str) -> Result<RecordsErasure, RecordsError>;
@@ -242,9 +267,17 @@ fn decision_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Decision, String, 
     ))
 }
 
-fn finish_decision((mut d, scores, reasons): (Decision, String, String)) -> Result<Decision, RecordsError> {
-    d.scores = serde_json::from_str(&scores).map_err(|source| RecordsError::Json { field: "scores", source })?;
-    d.reasons = serde_json::from_str(&reasons).map_err(|source| RecordsError::Json { field: "reasons", source })?;
+fn finish_decision(
+    (mut d, scores, reasons): (Decision, String, String),
+) -> Result<Decision, RecordsError> {
+    d.scores = serde_json::from_str(&scores).map_err(|source| RecordsError::Json {
+        field: "scores",
+        source,
+    })?;
+    d.reasons = serde_json::from_str(&reasons).map_err(|source| RecordsError::Json {
+        field: "reasons",
+        source,
+    })?;
     Ok(d)
 }
 
@@ -270,15 +303,27 @@ fn message_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(OutboxMessage, Stri
     ))
 }
 
-fn finish_message((mut m, payload): (OutboxMessage, String)) -> Result<OutboxMessage, RecordsError> {
-    m.payload = serde_json::from_str(&payload).map_err(|source| RecordsError::Json { field: "payload", source })?;
+fn finish_message(
+    (mut m, payload): (OutboxMessage, String),
+) -> Result<OutboxMessage, RecordsError> {
+    m.payload = serde_json::from_str(&payload).map_err(|source| RecordsError::Json {
+        field: "payload",
+        source,
+    })?;
     Ok(m)
 }
 
 impl SqliteEngineStore {
-    fn query_messages(&mut self, where_clause: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<OutboxMessage>, RecordsError> {
+    fn query_messages(
+        &mut self,
+        where_clause: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<OutboxMessage>, RecordsError> {
         let text = format!("SELECT {MESSAGE_COLUMNS} FROM engine_outbox WHERE {where_clause}");
-        let mut stmt = self.conn.prepare_cached(&text).map_err(sql("reading messages"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&text)
+            .map_err(sql("reading messages"))?;
         let rows = stmt
             .query_map(args, message_row)
             .map_err(sql("reading messages"))?
@@ -290,7 +335,9 @@ impl SqliteEngineStore {
     fn counts(&mut self, text: &str) -> Result<Vec<(String, u64)>, RecordsError> {
         let mut stmt = self.conn.prepare_cached(text).map_err(sql("counting"))?;
         let rows = stmt
-            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+            })
             .map_err(sql("counting"))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(sql("counting"))?;
@@ -299,10 +346,17 @@ impl SqliteEngineStore {
 }
 
 impl EngineStore for SqliteEngineStore {
-    fn record_decision(&mut self, d: &Decision, message: Option<&OutboxMessage>) -> Result<Option<i64>, RecordsError> {
+    fn record_decision(
+        &mut self,
+        d: &Decision,
+        message: Option<&OutboxMessage>,
+    ) -> Result<Option<i64>, RecordsError> {
         let tx = self.conn.transaction().map_err(sql("begin decision"))?;
         let scores = d.scores.to_string();
-        let reasons = serde_json::to_string(&d.reasons).map_err(|source| RecordsError::Json { field: "reasons", source })?;
+        let reasons = serde_json::to_string(&d.reasons).map_err(|source| RecordsError::Json {
+            field: "reasons",
+            source,
+        })?;
         let inserted = tx
             .execute(
                 "INSERT INTO engine_decisions (cart_id, user_id, abandonment, decided_at, action, channel, send_at, propensity, scores, reasons, guardrail, holdout)
@@ -327,8 +381,13 @@ impl EngineStore for SqliteEngineStore {
     }
 
     fn decisions_of_cart(&mut self, cart_id: &str) -> Result<Vec<Decision>, RecordsError> {
-        let text = format!("SELECT {DECISION_COLUMNS} FROM engine_decisions WHERE cart_id = ?1 ORDER BY id");
-        let mut stmt = self.conn.prepare_cached(&text).map_err(sql("reading decisions"))?;
+        let text = format!(
+            "SELECT {DECISION_COLUMNS} FROM engine_decisions WHERE cart_id = ?1 ORDER BY id"
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&text)
+            .map_err(sql("reading decisions"))?;
         let rows = stmt
             .query_map([cart_id], decision_row)
             .map_err(sql("reading decisions"))?
@@ -349,7 +408,11 @@ impl EngineStore for SqliteEngineStore {
         self.query_messages("cart_id = ?1 ORDER BY id", &[&cart_id])
     }
 
-    fn due_messages(&mut self, now: Timestamp, limit: usize) -> Result<Vec<OutboxMessage>, RecordsError> {
+    fn due_messages(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, RecordsError> {
         let limit = limit as i64;
         self.query_messages(
             "status IN ('pending', 'sending') AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
@@ -387,7 +450,10 @@ impl EngineStore for SqliteEngineStore {
 
     fn mark_failed(&mut self, id: i64, error: &str) -> Result<(), RecordsError> {
         self.conn
-            .execute("UPDATE engine_outbox SET status = 'failed', last_error = ?2 WHERE id = ?1", params![id, error])
+            .execute(
+                "UPDATE engine_outbox SET status = 'failed', last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )
             .map_err(sql("marking failed"))?;
         Ok(())
     }
@@ -414,7 +480,12 @@ impl EngineStore for SqliteEngineStore {
         Ok(changed as u64)
     }
 
-    fn attribute(&mut self, user_id: &str, order_id: &str, since: Timestamp) -> Result<Option<i64>, RecordsError> {
+    fn attribute(
+        &mut self,
+        user_id: &str,
+        order_id: &str,
+        since: Timestamp,
+    ) -> Result<Option<i64>, RecordsError> {
         let tx = self.conn.transaction().map_err(sql("begin attribution"))?;
         let last: Option<i64> = tx
             .query_row(
@@ -425,8 +496,11 @@ impl EngineStore for SqliteEngineStore {
             .optional()
             .map_err(sql("finding the message to attribute"))?;
         if let Some(id) = last {
-            tx.execute("UPDATE engine_outbox SET attributed_order = ?2 WHERE id = ?1", params![id, order_id])
-                .map_err(sql("attributing"))?;
+            tx.execute(
+                "UPDATE engine_outbox SET attributed_order = ?2 WHERE id = ?1",
+                params![id, order_id],
+            )
+            .map_err(sql("attributing"))?;
         }
         tx.commit().map_err(sql("commit attribution"))?;
         Ok(last)
@@ -443,7 +517,13 @@ impl EngineStore for SqliteEngineStore {
             .map_err(sql("reading consent"))
     }
 
-    fn set_consent(&mut self, user_id: &str, channel: &str, granted: bool, at: Timestamp) -> Result<(), RecordsError> {
+    fn set_consent(
+        &mut self,
+        user_id: &str,
+        channel: &str,
+        granted: bool,
+        at: Timestamp,
+    ) -> Result<(), RecordsError> {
         self.conn
             .execute(
                 "INSERT INTO engine_consent (user_id, channel, granted, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -454,9 +534,17 @@ impl EngineStore for SqliteEngineStore {
         Ok(())
     }
 
-    fn record_tracking(&mut self, message_id: i64, kind: &str, at: Timestamp) -> Result<(), RecordsError> {
+    fn record_tracking(
+        &mut self,
+        message_id: i64,
+        kind: &str,
+        at: Timestamp,
+    ) -> Result<(), RecordsError> {
         self.conn
-            .execute("INSERT INTO engine_tracking (message_id, kind, at) VALUES (?1, ?2, ?3)", params![message_id, kind, at.0])
+            .execute(
+                "INSERT INTO engine_tracking (message_id, kind, at) VALUES (?1, ?2, ?3)",
+                params![message_id, kind, at.0],
+            )
             .map_err(sql("recording tracking"))?;
         Ok(())
     }
@@ -467,7 +555,9 @@ impl EngineStore for SqliteEngineStore {
             .prepare_cached("SELECT kind, COUNT(*) FROM engine_tracking WHERE message_id = ?1 GROUP BY kind ORDER BY kind")
             .map_err(sql("counting tracking"))?;
         let rows = stmt
-            .query_map([message_id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))
+            .query_map([message_id], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+            })
             .map_err(sql("counting tracking"))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(sql("counting tracking"))?;
@@ -549,8 +639,18 @@ mod tests {
     #[test]
     fn a_decision_is_recorded_once_with_its_message() {
         let mut store = SqliteEngineStore::in_memory().unwrap();
-        assert!(store.record_decision(&decision("c1"), Some(&message("c1"))).unwrap().is_some());
-        assert!(store.record_decision(&decision("c1"), Some(&message("c1"))).unwrap().is_none());
+        assert!(
+            store
+                .record_decision(&decision("c1"), Some(&message("c1")))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .record_decision(&decision("c1"), Some(&message("c1")))
+                .unwrap()
+                .is_none()
+        );
         let stored = store.decisions_of_cart("c1").unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].reasons, ["fixed flow"]);
@@ -562,15 +662,25 @@ mod tests {
     #[test]
     fn claimed_sent_and_cancelled_messages_follow_their_lifecycle() {
         let mut store = SqliteEngineStore::in_memory().unwrap();
-        store.record_decision(&decision("c1"), Some(&message("c1"))).unwrap();
+        store
+            .record_decision(&decision("c1"), Some(&message("c1")))
+            .unwrap();
         let id = store.due_messages(Timestamp(5_000), 10).unwrap()[0].id;
         assert!(store.claim(id).unwrap());
         store.mark_sent(id, Timestamp(5_000)).unwrap();
-        assert!(!store.claim(id).unwrap(), "a sent message cannot be claimed again");
+        assert!(
+            !store.claim(id).unwrap(),
+            "a sent message cannot be claimed again"
+        );
         assert!(!store.cancel(id, "purchased").unwrap());
-        assert_eq!(store.attribute("u1", "o1", Timestamp(4_000)).unwrap(), Some(id));
+        assert_eq!(
+            store.attribute("u1", "o1", Timestamp(4_000)).unwrap(),
+            Some(id)
+        );
         assert_eq!(store.attribute("u1", "o2", Timestamp(6_000)).unwrap(), None);
-        store.record_decision(&decision("c2"), Some(&message("c2"))).unwrap();
+        store
+            .record_decision(&decision("c2"), Some(&message("c2")))
+            .unwrap();
         assert_eq!(store.cancel_cart("c2", "purchased").unwrap(), 1);
         assert!(store.due_messages(Timestamp(9_000), 10).unwrap().is_empty());
     }
@@ -578,14 +688,23 @@ mod tests {
     #[test]
     fn erasure_removes_every_trace_of_the_user() {
         let mut store = SqliteEngineStore::in_memory().unwrap();
-        store.record_decision(&decision("c1"), Some(&message("c1"))).unwrap();
+        store
+            .record_decision(&decision("c1"), Some(&message("c1")))
+            .unwrap();
         let id = store.messages_of_cart("c1").unwrap()[0].id;
         store.record_tracking(id, "open", Timestamp(1)).unwrap();
-        store.set_consent("u1", "email", false, Timestamp(1)).unwrap();
+        store
+            .set_consent("u1", "email", false, Timestamp(1))
+            .unwrap();
         let erased = store.erase_user("u1").unwrap();
         assert_eq!(
             erased,
-            RecordsErasure { decisions: 1, messages: 1, consents: 1, tracking_events: 1 }
+            RecordsErasure {
+                decisions: 1,
+                messages: 1,
+                consents: 1,
+                tracking_events: 1
+            }
         );
         assert!(store.decisions_of_cart("c1").unwrap().is_empty());
         assert_eq!(store.consent("u1", "email").unwrap(), None);

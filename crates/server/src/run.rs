@@ -1,9 +1,10 @@
 //! Running the server as a process: logging set-up, a multi-threaded runtime, start-up
 //! messages, and a clean stop on Ctrl-C or SIGTERM. Used by `cartback serve`.
 
+use crate::channels::Channel;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::server::{RunningServer, ServerError, start};
+use crate::server::{RunningServer, ServerError, start_with_channels};
 use std::sync::Arc;
 
 /// Logs to standard error; `RUST_LOG` filters (default `info`).
@@ -38,16 +39,18 @@ async fn stop_signal() {
     }
 }
 
-/// Starts the server, calls `started` once it listens (print the address and any generated
-/// key there), runs `work` alongside it (e.g. the demo shop), and stops on a signal.
+/// Starts the server with `extra` channels, calls `started` once it listens (print the
+/// address and any generated key there), runs `work` alongside it (e.g. the demo shop),
+/// and stops on a signal.
 pub fn serve_until_signal<W, F>(
     config: ServerConfig,
     clock: Arc<dyn Clock>,
+    extra: Vec<Arc<dyn Channel>>,
     started: impl FnOnce(&RunningServer),
     work: W,
 ) -> Result<(), ServerError>
 where
-    W: FnOnce(std::net::SocketAddr, Option<String>) -> F,
+    W: FnOnce(&RunningServer) -> F,
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -55,9 +58,9 @@ where
         .build()
         .map_err(|e| ServerError::Task(e.to_string()))?;
     runtime.block_on(async move {
-        let server = start(config, clock).await?;
+        let server = start_with_channels(config, clock, extra).await?;
         started(&server);
-        let background = tokio::spawn(work(server.addr, server.generated_key.clone()));
+        let background = tokio::spawn(work(&server));
         let result = server.wait_for(stop_signal()).await;
         background.abort();
         result

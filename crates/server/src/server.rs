@@ -3,10 +3,10 @@
 //! engine's ticker (timers, then dispatch) until shut down.
 
 use crate::auth::KeyRing;
-use crate::channels::Channels;
 use crate::channels::email::EmailChannel;
 use crate::channels::log::LogChannel;
 use crate::channels::webhook::WebhookChannel;
+use crate::channels::{Channel, Channels};
 use crate::clock::Clock;
 use crate::config::{ConfigError, ServerConfig};
 use crate::dispatcher::Dispatcher;
@@ -14,7 +14,8 @@ use crate::engine::{Engine, EngineError, EngineSettings};
 use crate::http::{AppContext, router};
 use crate::metrics::Metrics;
 use crate::policy::FixedFlow;
-use crate::records::{RecordsError, SqliteEngineStore};
+use crate::records::{EngineStore, RecordsError, SqliteEngineStore};
+use crate::records_postgres::PostgresEngineStore;
 use crate::tracking::TokenSigner;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,8 +39,6 @@ pub enum ServerError {
     Engine(#[from] EngineError),
     #[error("channel: {0}")]
     Channel(String),
-    #[error("`db`: the engine's decisions and outbox are kept in SQLite for now; PostgreSQL ({0}) is not yet supported by `serve`")]
-    PostgresRecords(String),
     #[error("binding {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -72,7 +71,10 @@ impl RunningServer {
     }
 
     /// Runs until the HTTP server stops (e.g. on a shutdown signal sent elsewhere).
-    pub async fn wait_for(self, signal: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
+    pub async fn wait_for(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServerError> {
         signal.await;
         self.shutdown().await
     }
@@ -81,21 +83,29 @@ impl RunningServer {
 async fn blocking<T: Send + 'static, E: Send + 'static>(
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<Result<T, E>, ServerError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ServerError::Task(e.to_string()))
+    Ok(crate::worker::off_runtime(f).await)
 }
 
 /// Starts everything described by `config`, reading time from `clock`.
-pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<RunningServer, ServerError> {
+pub async fn start(
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, ServerError> {
+    start_with_channels(config, clock, Vec::new()).await
+}
+
+/// [`start`], with `extra` channels added after the configured ones (a channel with the
+/// name of a configured one replaces it; the demo uses this).
+pub async fn start_with_channels(
+    config: ServerConfig,
+    clock: Arc<dyn Clock>,
+    extra: Vec<Arc<dyn Channel>>,
+) -> Result<RunningServer, ServerError> {
     config.validate()?;
     // One TLS stack: rustls with ring (reqwest and lettre are built without a provider).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (keys, generated_key) =
         KeyRing::new(&config.auth.keys, config.rate_limit_per_key).map_err(ServerError::Keys)?;
-    if cartback_store::is_postgres_url(&config.db) {
-        return Err(ServerError::PostgresRecords(config.db.clone()));
-    }
     let location = config.db.clone();
     let store = blocking(move || cartback_store::open(&location))
         .await?
@@ -104,7 +114,15 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Runnin
             source,
         })?;
     let location = config.db.clone();
-    let records = blocking(move || SqliteEngineStore::open(&location)).await??;
+    let records: Box<dyn EngineStore> =
+        blocking(move || -> Result<Box<dyn EngineStore>, RecordsError> {
+            if cartback_store::is_postgres_url(&location) {
+                Ok(Box::new(PostgresEngineStore::connect(location.trim())?))
+            } else {
+                Ok(Box::new(SqliteEngineStore::open(&location)?))
+            }
+        })
+        .await??;
 
     let metrics = Arc::new(Metrics::default());
     let settings = EngineSettings {
@@ -120,19 +138,32 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Runnin
     let engine_clock = clock.clone();
     let engine = Arc::new(
         blocking(move || {
-            Engine::start(store, Box::new(records), policy, engine_clock, settings, engine_metrics)
+            Engine::start(
+                store,
+                records,
+                policy,
+                engine_clock,
+                settings,
+                engine_metrics,
+            )
         })
         .await??,
     );
 
-    let send_timeout = std::time::Duration::from_millis(config.dispatch.send_timeout.as_millis() as u64);
+    let send_timeout =
+        std::time::Duration::from_millis(config.dispatch.send_timeout.as_millis() as u64);
     let mut channels = Channels::default().with(Arc::new(LogChannel));
-    let email = EmailChannel::new(&config.email, send_timeout).map_err(|e| ServerError::Channel(e.to_string()))?;
+    let email = EmailChannel::new(&config.email, send_timeout)
+        .map_err(|e| ServerError::Channel(e.to_string()))?;
     channels = channels.with(Arc::new(email));
     if !config.webhook.url.is_empty() {
-        let webhook = WebhookChannel::new(&config.webhook.url, &config.webhook.secret, send_timeout)
-            .map_err(|e| ServerError::Channel(e.to_string()))?;
+        let webhook =
+            WebhookChannel::new(&config.webhook.url, &config.webhook.secret, send_timeout)
+                .map_err(|e| ServerError::Channel(e.to_string()))?;
         channels = channels.with(Arc::new(webhook));
+    }
+    for channel in extra {
+        channels = channels.with(channel);
     }
     let secret = if config.signing_secret.is_empty() {
         rand::random::<[u8; 32]>().to_vec()
@@ -152,8 +183,14 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Runnin
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let (shutdown, mut http_stop) = watch::channel(false);
     let mut ticker_stop = shutdown.subscribe();
     let tick = std::time::Duration::from_millis(config.tick.as_millis() as u64);
@@ -182,10 +219,8 @@ pub async fn start(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<Runnin
                 _ = ticker_stop.wait_for(|stop| *stop) => break,
             }
             let engine = ticker_engine.clone();
-            match tokio::task::spawn_blocking(move || engine.tick()).await {
-                Ok(Err(e)) => tracing::error!(error = %e, "engine tick failed"),
-                Err(e) => tracing::error!(error = %e, "engine tick panicked"),
-                Ok(Ok(_)) => {}
+            if let Err(e) = crate::worker::off_runtime(move || engine.tick()).await {
+                tracing::error!(error = %e, "engine tick failed");
             }
             if let Err(e) = dispatcher.run_once().await {
                 tracing::error!(error = %e, "dispatch failed");

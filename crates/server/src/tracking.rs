@@ -52,7 +52,8 @@ impl TokenSigner {
     }
 
     fn mac(&self, data: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
         mac.update(data);
         mac
     }
@@ -64,14 +65,24 @@ impl TokenSigner {
     }
 
     /// Checks signature (constant time), expiry and purpose.
-    pub fn verify(&self, token: &str, purpose: TokenPurpose, now: Timestamp) -> Result<TokenClaims, TokenError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        purpose: TokenPurpose,
+        now: Timestamp,
+    ) -> Result<TokenClaims, TokenError> {
         let (body, signature) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| TokenError::Malformed)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenError::Malformed)?;
         self.mac(body.as_bytes())
             .verify_slice(&signature)
             .map_err(|_| TokenError::BadSignature)?;
-        let json = URL_SAFE_NO_PAD.decode(body).map_err(|_| TokenError::Malformed)?;
-        let claims: TokenClaims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+        let json = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| TokenError::Malformed)?;
+        let claims: TokenClaims =
+            serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
         if claims.e <= now.0 {
             return Err(TokenError::Expired);
         }
@@ -89,16 +100,46 @@ mod tests {
     #[test]
     fn tokens_verify_only_unaltered_unexpired_and_for_their_purpose() {
         let signer = TokenSigner::new(b"secret");
-        let claims = TokenClaims { p: TokenPurpose::Restore, m: 7, e: 10_000 };
+        let claims = TokenClaims {
+            p: TokenPurpose::Restore,
+            m: 7,
+            e: 10_000,
+        };
         let token = signer.sign(&claims);
-        assert_eq!(signer.verify(&token, TokenPurpose::Restore, Timestamp(9_999)), Ok(claims));
-        assert_eq!(signer.verify(&token, TokenPurpose::Restore, Timestamp(10_000)), Err(TokenError::Expired));
-        assert_eq!(signer.verify(&token, TokenPurpose::Open, Timestamp(0)), Err(TokenError::WrongPurpose));
+        assert_eq!(
+            signer.verify(&token, TokenPurpose::Restore, Timestamp(9_999)),
+            Ok(claims)
+        );
+        assert_eq!(
+            signer.verify(&token, TokenPurpose::Restore, Timestamp(10_000)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            signer.verify(&token, TokenPurpose::Open, Timestamp(0)),
+            Err(TokenError::WrongPurpose)
+        );
         let other = TokenSigner::new(b"other");
-        assert_eq!(other.verify(&token, TokenPurpose::Restore, Timestamp(0)), Err(TokenError::BadSignature));
-        let forged = signer.sign(&TokenClaims { p: TokenPurpose::Restore, m: 8, e: 10_000 });
-        let spliced = format!("{}.{}", forged.split('.').next().unwrap(), token.split('.').nth(1).unwrap());
-        assert_eq!(signer.verify(&spliced, TokenPurpose::Restore, Timestamp(0)), Err(TokenError::BadSignature));
-        assert_eq!(signer.verify("nonsense", TokenPurpose::Restore, Timestamp(0)), Err(TokenError::Malformed));
+        assert_eq!(
+            other.verify(&token, TokenPurpose::Restore, Timestamp(0)),
+            Err(TokenError::BadSignature)
+        );
+        let forged = signer.sign(&TokenClaims {
+            p: TokenPurpose::Restore,
+            m: 8,
+            e: 10_000,
+        });
+        let spliced = format!(
+            "{}.{}",
+            forged.split('.').next().unwrap(),
+            token.split('.').nth(1).unwrap()
+        );
+        assert_eq!(
+            signer.verify(&spliced, TokenPurpose::Restore, Timestamp(0)),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            signer.verify("nonsense", TokenPurpose::Restore, Timestamp(0)),
+            Err(TokenError::Malformed)
+        );
     }
 }

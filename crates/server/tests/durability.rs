@@ -33,7 +33,9 @@ fn run_child(config_path: &Path) {
     let config = ServerConfig::load(Some(config_path)).expect("child config");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let server = cartback_server::start(config, Arc::new(SystemClock)).await.expect("child starts");
+        let server = cartback_server::start(config, Arc::new(SystemClock))
+            .await
+            .expect("child starts");
         let addr_file = config_path.with_extension("addr");
         std::fs::write(addr_file.with_extension("tmp"), server.addr.to_string()).unwrap();
         std::fs::rename(addr_file.with_extension("tmp"), &addr_file).unwrap();
@@ -50,16 +52,23 @@ impl ChildServer {
     fn spawn(config_path: &Path) -> ChildServer {
         let addr_file = config_path.with_extension("addr");
         let _ = std::fs::remove_file(&addr_file);
-        let child = Command::new(std::env::current_exe().unwrap())
-            .env(CHILD_ENV, config_path)
-            .spawn()
-            .unwrap();
+        let mut server = ChildServer {
+            child: Command::new(std::env::current_exe().unwrap())
+                .env(CHILD_ENV, config_path)
+                .spawn()
+                .unwrap(),
+            base: String::new(),
+        };
         let deadline = std::time::Instant::now() + StdDuration::from_secs(60);
         loop {
             if let Ok(addr) = std::fs::read_to_string(&addr_file) {
-                return ChildServer { child, base: format!("http://{addr}") };
+                server.base = format!("http://{addr}");
+                return server;
             }
-            assert!(std::time::Instant::now() < deadline, "child server did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "child server did not start"
+            );
             std::thread::sleep(StdDuration::from_millis(20));
         }
     }
@@ -94,17 +103,26 @@ async fn acknowledged_events_survive_sigkill() {
             for i in 0.. {
                 let user = format!("d{i}");
                 let body = add_to_cart(&user, "p1");
-                let sent = client.post(format!("{base}/v1/events")).bearer_auth(INGEST).json(&body).send().await;
+                let sent = client
+                    .post(format!("{base}/v1/events"))
+                    .bearer_auth(INGEST)
+                    .json(&body)
+                    .send()
+                    .await;
                 match sent {
-                    Ok(response) if response.status().is_success() => acknowledged.lock().unwrap().push(user),
+                    Ok(response) if response.status().is_success() => {
+                        acknowledged.lock().unwrap().push(user)
+                    }
                     _ => return,
                 }
             }
         })
     };
-    eventually("200 acknowledged events", StdDuration::from_secs(60), || async {
-        (acknowledged.lock().unwrap().len() >= 200).then_some(())
-    })
+    eventually(
+        "200 acknowledged events",
+        StdDuration::from_secs(60),
+        || async { (acknowledged.lock().unwrap().len() >= 200).then_some(()) },
+    )
     .await;
     server.kill();
     let _ = sender.await;
@@ -121,9 +139,16 @@ async fn acknowledged_events_survive_sigkill() {
             .json()
             .await
             .unwrap();
-        assert_eq!(carts.as_array().map(Vec::len), Some(1), "event of {user} was acknowledged but is lost");
+        assert_eq!(
+            carts.as_array().map(Vec::len),
+            Some(1),
+            "event of {user} was acknowledged but is lost"
+        );
     }
-    println!("  {} acknowledged events all found after SIGKILL", acknowledged.len());
+    println!(
+        "  {} acknowledged events all found after SIGKILL",
+        acknowledged.len()
+    );
     server.kill();
 }
 
@@ -189,22 +214,44 @@ async fn a_sigkill_between_send_and_bookkeeping_resends_once_with_the_same_key()
         .await
         .unwrap();
     let cart_id = carts[0]["id"].as_str().unwrap().replace('#', "%23");
-    let decisions = eventually("the message recorded as sent", StdDuration::from_secs(30), || {
-        let client = client.clone();
-        let url = format!("{}/v1/decisions?cart_id={cart_id}", server.base);
-        async move {
-            let found: serde_json::Value = client.get(url).bearer_auth(READ).send().await.ok()?.json().await.ok()?;
-            (found[0]["messages"][0]["status"].as_str() == Some("sent")).then_some(found)
-        }
-    })
+    let decisions = eventually(
+        "the message recorded as sent",
+        StdDuration::from_secs(30),
+        || {
+            let client = client.clone();
+            let url = format!("{}/v1/decisions?cart_id={cart_id}", server.base);
+            async move {
+                let found: serde_json::Value = client
+                    .get(url)
+                    .bearer_auth(READ)
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (found[0]["messages"][0]["status"].as_str() == Some("sent")).then_some(found)
+            }
+        },
+    )
     .await;
     assert_eq!(decisions.as_array().unwrap().len(), 1, "one decision");
     let messages = decisions[0]["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 1, "one message in cartback's records");
     assert_eq!(messages[0]["attempts"].as_u64(), Some(2));
     let keys = deliveries.lock().unwrap().clone();
-    assert_eq!(keys.len(), 2, "delivered once before the kill and once after");
-    assert_eq!(keys[0], keys[1], "the re-send carries the same idempotency key");
-    println!("  re-sent once after SIGKILL with idempotency key {}", keys[0]);
+    assert_eq!(
+        keys.len(),
+        2,
+        "delivered once before the kill and once after"
+    );
+    assert_eq!(
+        keys[0], keys[1],
+        "the re-send carries the same idempotency key"
+    );
+    println!(
+        "  re-sent once after SIGKILL with idempotency key {}",
+        keys[0]
+    );
     server.kill();
 }

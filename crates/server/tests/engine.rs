@@ -25,7 +25,11 @@ fn encoded(cart_id: &str) -> String {
     cart_id.replace('#', "%23")
 }
 
-async fn wait_for_status(server: &cartback_server::RunningServer, cart_id: &str, wanted: &str) -> Vec<serde_json::Value> {
+async fn wait_for_status(
+    server: &cartback_server::RunningServer,
+    cart_id: &str,
+    wanted: &str,
+) -> Vec<serde_json::Value> {
     eventually(&format!("message status {wanted}"), WAIT, || async {
         let found = decisions(server, &encoded(cart_id)).await;
         (first_message_status(&found).as_deref() == Some(wanted)).then_some(found)
@@ -54,7 +58,12 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     assert_eq!(decision["action"].as_str(), Some("reminder_webhook"));
     assert_eq!(decision["propensity"].as_f64(), Some(1.0));
     assert_eq!(decision["guardrail"].as_str(), Some("passed"));
-    assert!(decision["reasons"][0].as_str().unwrap().contains("fixed_flow"));
+    assert!(
+        decision["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("fixed_flow")
+    );
     assert!(decision["send_at"].as_i64().is_some());
 
     let hooks = received.lock().unwrap().clone();
@@ -64,10 +73,17 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     let t = t.strip_prefix("t=").unwrap();
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"hook-secret").unwrap();
     mac.update(format!("{t}.{}", hook.body).as_bytes());
-    assert_eq!(hex::encode(mac.finalize().into_bytes()), v1, "signature over timestamp + body");
+    assert_eq!(
+        hex::encode(mac.finalize().into_bytes()),
+        v1,
+        "signature over timestamp + body"
+    );
     let body: serde_json::Value = serde_json::from_str(&hook.body).unwrap();
     assert_eq!(body["cart_id"].as_str(), Some(cart_id.as_str()));
-    assert_eq!(hook.idempotency_key, body["idempotency_key"].as_str().unwrap());
+    assert_eq!(
+        hook.idempotency_key,
+        body["idempotency_key"].as_str().unwrap()
+    );
     assert_eq!(body["cart"]["lines"][0]["item_id"].as_str(), Some("p1"));
 
     // The restore link redirects to the configured shop URL only; tampering is refused.
@@ -77,9 +93,16 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     let response = client().get(restore).send().await.unwrap();
     assert_eq!(response.status(), 303);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(location, format!("https://shop.example/cart/{}", encoded(&cart_id)));
+    assert_eq!(
+        location,
+        format!("https://shop.example/cart/{}", encoded(&cart_id))
+    );
     let tampered = format!("{}x", restore.trim_end_matches('x'));
-    let tampered = if &tampered == restore { format!("{restore}A") } else { tampered };
+    let tampered = if &tampered == restore {
+        format!("{restore}A")
+    } else {
+        tampered
+    };
     let response = client().get(&tampered).send().await.unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
@@ -92,7 +115,10 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     assert_eq!(page.status(), 200);
     let (_, consent) = get_json(&server, READ, "/v1/users/w1/consent").await;
     assert_eq!(consent["webhook"], json!(null), "GET changes nothing");
-    assert_eq!(client().post(unsubscribe).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client().post(unsubscribe).send().await.unwrap().status(),
+        200
+    );
     let (_, consent) = get_json(&server, READ, "/v1/users/w1/consent").await;
     assert_eq!(consent["webhook"], json!(false));
     server.shutdown().await.unwrap();
@@ -116,11 +142,20 @@ async fn an_abandoned_cart_gets_an_email_with_unsubscribe_headers_over_smtp() {
     let mail = &mails[0];
     assert_eq!(mail.to, ["<e1@example.com>"]);
     let data = mail.data.replace("=\r\n", "");
-    assert!(data.contains("List-Unsubscribe: <http://127.0.0.1:8080/t/unsubscribe/"), "{data}");
-    assert!(data.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{data}");
+    assert!(
+        data.contains("List-Unsubscribe: <http://127.0.0.1:8080/t/unsubscribe/"),
+        "{data}"
+    );
+    assert!(
+        data.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{data}"
+    );
     assert!(data.contains("multipart/alternative"), "{data}");
     assert!(data.contains("text/html") && data.contains("text/plain"));
-    assert!(data.contains("Item mug"), "the cart's item is shown: {data}");
+    assert!(
+        data.contains("Item mug"),
+        "the cart's item is shown: {data}"
+    );
     assert!(data.contains("/t/restore/"), "restore link: {data}");
     assert!(data.contains("19.99 EUR"), "price: {data}");
     server.shutdown().await.unwrap();
@@ -143,7 +178,10 @@ async fn a_purchase_before_the_send_cancels_it() {
     );
     assert_eq!(post_events(&server, INGEST, &order).await.status(), 200);
     let found = wait_for_status(&server, &cart_id, "cancelled").await;
-    assert_eq!(found[0]["messages"][0]["cancel_reason"].as_str(), Some("purchased"));
+    assert_eq!(
+        found[0]["messages"][0]["cancel_reason"].as_str(),
+        Some("purchased")
+    );
     let (_, cart) = get_json(&server, READ, &format!("/v1/carts/{}", encoded(&cart_id))).await;
     assert_eq!(cart["state"].as_str(), Some("recovered"));
     assert!(received.lock().unwrap().is_empty());
@@ -169,7 +207,10 @@ async fn withdrawn_consent_cancels_a_scheduled_send() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let found = wait_for_status(&server, &cart_id, "cancelled").await;
-    assert_eq!(found[0]["messages"][0]["cancel_reason"].as_str(), Some("consent_withdrawn"));
+    assert_eq!(
+        found[0]["messages"][0]["cancel_reason"].as_str(),
+        Some("consent_withdrawn")
+    );
     assert!(received.lock().unwrap().is_empty());
     server.shutdown().await.unwrap();
 }
@@ -207,10 +248,27 @@ async fn failed_sends_are_retried_with_the_same_idempotency_key() {
     assert_eq!(found[0]["messages"][0]["attempts"].as_u64(), Some(3));
     let hooks = received.lock().unwrap().clone();
     assert_eq!(hooks.len(), 3);
-    assert!(hooks.iter().all(|h| h.idempotency_key == hooks[0].idempotency_key));
-    let metrics = client().get(url(&server, "/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("cartback_message_send_failures_total 2\n"), "{metrics}");
-    assert!(metrics.contains("cartback_decisions{action=\"reminder_webhook\"} 1\n"), "{metrics}");
+    assert!(
+        hooks
+            .iter()
+            .all(|h| h.idempotency_key == hooks[0].idempotency_key)
+    );
+    let metrics = client()
+        .get(url(&server, "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("cartback_message_send_failures_total 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("cartback_decisions{action=\"reminder_webhook\"} 1\n"),
+        "{metrics}"
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -239,4 +297,57 @@ async fn erasure_removes_decisions_and_messages_too() {
     let (status, _) = get_json(&server, READ, &format!("/v1/carts/{}", encoded(&cart_id))).await;
     assert_eq!(status, 404);
     server.shutdown().await.unwrap();
+}
+
+/// The same flow with every table in PostgreSQL (a fresh schema), when
+/// `CARTBACK_TEST_POSTGRES_URL` names a test database; skipped (with a note) otherwise.
+#[tokio::test]
+async fn on_postgresql_an_abandoned_cart_is_decided_sent_and_erased() {
+    let Ok(base_url) = std::env::var("CARTBACK_TEST_POSTGRES_URL") else {
+        eprintln!("CARTBACK_TEST_POSTGRES_URL not set: PostgreSQL flow not run");
+        return;
+    };
+    let schema = format!("cartback_server_test_{}", std::process::id());
+    let admin = base_url.clone();
+    let create = format!("CREATE SCHEMA \"{schema}\"");
+    cartback_server::worker::off_runtime(move || {
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        client.batch_execute(&create).unwrap();
+    })
+    .await;
+    let separator = if base_url.contains('?') { '&' } else { '?' };
+    let url_in_schema = format!("{base_url}{separator}options=-csearch_path%3D{schema}");
+
+    let (hook_url, received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = webhook_config(&dir, &hook_url);
+    config.db = url_in_schema;
+    let server = start(config).await;
+    post_events(&server, INGEST, &add_to_cart("pg1", "p1")).await;
+    let cart_id = cart_id_of(&server, "pg1").await;
+    let found = wait_for_status(&server, &cart_id, "sent").await;
+    assert_eq!(found[0]["action"].as_str(), Some("reminder_webhook"));
+    assert_eq!(received.lock().unwrap().len(), 1);
+    let erased: serde_json::Value = client()
+        .delete(url(&server, "/v1/users/pg1"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (erased["events"].as_u64(), erased["messages"].as_u64()),
+        (Some(1), Some(1)),
+        "{erased}"
+    );
+    server.shutdown().await.unwrap();
+
+    let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
+    cartback_server::worker::off_runtime(move || {
+        let mut client = postgres::Client::connect(&base_url, postgres::NoTls).unwrap();
+        client.batch_execute(&drop).unwrap();
+    })
+    .await;
 }

@@ -114,11 +114,6 @@ fn write_predictions(args: &PredictArgs) -> Result<ExitCode> {
     writeln!(out, "{}", header.join(","))?;
     let sources = model.schema.input_sources();
     let mut scratch = ExplainScratch::default();
-    let probabilities = if args.explain {
-        Vec::new()
-    } else {
-        model.predict_matrix(&features)
-    };
     for row in 0..features.n_rows {
         let mut fields = vec![table.line_of(row).to_string()];
         if let Some(column) = id_column {
@@ -138,7 +133,7 @@ fn write_predictions(args: &PredictArgs) -> Result<ExitCode> {
                 }
             }
         } else {
-            fields.push(format!("{:.6}", probabilities[row]));
+            fields.push(format!("{:.6}", model.probability(features.row(row))));
         }
         writeln!(out, "{}", fields.join(","))?;
     }

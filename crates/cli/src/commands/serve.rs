@@ -1,8 +1,10 @@
 //! `cartback serve`: runs the live engine (HTTP API, abandonment detection, dispatcher)
-//! from a TOML configuration file with `CARTBACK_*` environment overrides.
+//! from a TOML configuration file with `CARTBACK_*` environment overrides; `--demo` adds a
+//! demo shop replaying real REES46 events time-compressed with simulated shoppers.
 
 use anyhow::Context;
-use cartback_server::{DEFAULT_CONFIG_TOML, ServerConfig, SystemClock};
+use cartback_server::demo::{DemoChannel, load_events};
+use cartback_server::{Clock, DEFAULT_CONFIG_TOML, ScaledClock, ServerConfig, SystemClock};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +27,20 @@ pub struct ServeArgs {
     /// Print the `sha256:…` hash of KEY for `[[auth.keys]]` and exit.
     #[arg(long, value_name = "KEY")]
     pub hash_key: Option<String>,
+    /// Run a demo shop: replay REES46 events time-compressed, with simulated shoppers who
+    /// open, click and buy (log channel; a fresh temporary database unless --db is given).
+    #[arg(long)]
+    pub demo: bool,
+    /// The REES46 CSV file the demo replays.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "testdata/rees46-2019-Oct-head.csv"
+    )]
+    pub demo_file: PathBuf,
+    /// How many times faster than real time the demo's clock runs.
+    #[arg(long, value_name = "FACTOR", default_value_t = 180.0)]
+    pub demo_speed: f64,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -36,32 +52,96 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("{}", cartback_server::auth::hash_key(key));
         return Ok(ExitCode::SUCCESS);
     }
-    let mut config = ServerConfig::load(args.config.as_deref()).context("loading the configuration")?;
+    let mut config =
+        ServerConfig::load(args.config.as_deref()).context("loading the configuration")?;
     config
         .apply_env(|name| std::env::var(name).ok())
         .context("applying environment overrides")?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    let demo_db = args.db.is_none() && args.demo;
     if let Some(db) = args.db {
         config.db = db;
     }
     cartback_server::run::init_logging();
+    if !args.demo {
+        let db = config.db.clone();
+        cartback_server::run::serve_until_signal(
+            config,
+            Arc::new(SystemClock),
+            Vec::new(),
+            |server| announce(server, &db),
+            |_| async {},
+        )
+        .context("running the server")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    anyhow::ensure!(
+        args.demo_speed.is_finite() && args.demo_speed >= 1.0,
+        "--demo-speed must be at least 1 (got {})",
+        args.demo_speed
+    );
+    let events = load_events(&args.demo_file).context("loading the demo events")?;
+    if demo_db {
+        let path = std::env::temp_dir().join(format!("cartback-demo-{}.db", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        config.db = path.display().to_string();
+    }
+    config.flow.channel = "log".into();
+    config.flow.reminder_delay = cartback_core::Duration::minutes(10);
+    config.tick = cartback_core::Duration::millis(200);
+    config.public_url = format!("http://{}", config.listen);
+    let start = events[0].timestamp - cartback_core::Duration::seconds(1);
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(start, args.demo_speed));
+    let (channel, inbox) = DemoChannel::new();
     let db = config.db.clone();
+    let public_url = config.public_url.clone();
+    eprintln!(
+        "demo: replaying {} REES46 events from {} at {}× speed (idle timeout {} of shop time)",
+        events.len(),
+        args.demo_file.display(),
+        args.demo_speed,
+        cartback_core::tracker::duration_text::format(config.tracker.idle_timeout),
+    );
+    let replay_clock = clock.clone();
     cartback_server::run::serve_until_signal(
         config,
-        Arc::new(SystemClock),
-        |server| {
-            eprintln!("cartback listening on http://{} (store: {db})", server.addr);
-            if let Some(key) = &server.generated_key {
-                eprintln!(
-                    "no API keys configured: generated admin key (shown once, not stored):\n  {key}\n\
-                     configure [[auth.keys]] with `cartback serve --hash-key KEY` to keep one."
-                );
+        clock,
+        vec![Arc::new(channel)],
+        |server| announce(server, &db),
+        move |server| {
+            let engine = server.engine.clone();
+            let base_url = format!("http://{}", server.addr);
+            let key = server.generated_key.clone().unwrap_or_default();
+            async move {
+                cartback_server::demo::run(
+                    engine,
+                    replay_clock,
+                    events,
+                    inbox,
+                    base_url,
+                    public_url,
+                    key,
+                )
+                .await;
+                std::future::pending::<()>().await;
             }
         },
-        |_, _| async {},
     )
-    .context("running the server")?;
+    .context("running the demo")?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn announce(server: &cartback_server::RunningServer, db: &str) {
+    eprintln!("cartback listening on http://{} (store: {db})", server.addr);
+    if let Some(key) = &server.generated_key {
+        eprintln!(
+            "no API keys configured: generated admin key (shown once, not stored):\n  {key}\n\
+             configure [[auth.keys]] with `cartback serve --hash-key KEY` to keep one."
+        );
+    }
 }

@@ -6,5 +6,7 @@ pub mod split;
 pub mod table;
 
 pub use schema::{ColumnEncoding, ColumnSpec, FeatureMatrix, FeatureSchema};
-pub use split::{Split, seeded_rng, stratified_fold_ids, stratified_holdout, stratified_k_fold, time_holdout};
+pub use split::{
+    Split, seeded_rng, stratified_fold_ids, stratified_holdout, stratified_k_fold, time_holdout,
+};
 pub use table::{CsvTable, RawColumn};

@@ -50,7 +50,11 @@ impl FeatureMatrix {
                 values.len()
             )));
         }
-        Ok(Self { n_rows, n_cols, values })
+        Ok(Self {
+            n_rows,
+            n_cols,
+            values,
+        })
     }
 
     /// Row `row` as a slice.
@@ -89,7 +93,9 @@ impl FeatureSchema {
             table.require_column(name, " (named to be left out)")?;
         }
         if rows.is_empty() {
-            return Err(MlError::InvalidData("no rows to fit the feature schema on".to_string()));
+            return Err(MlError::InvalidData(
+                "no rows to fit the feature schema on".to_string(),
+            ));
         }
         let mut columns = Vec::new();
         for name in table.headers() {
@@ -98,13 +104,25 @@ impl FeatureSchema {
             }
             let encoding = match table.column(name).expect("header names a column") {
                 RawColumn::Numeric(values) => {
-                    let present: Vec<f64> = rows.iter().map(|&row| values[row]).filter(|value| !value.is_nan()).collect();
+                    let present: Vec<f64> = rows
+                        .iter()
+                        .map(|&row| values[row])
+                        .filter(|value| !value.is_nan())
+                        .collect();
                     let count = present.len() as f64;
-                    let mean = if present.is_empty() { 0.0 } else { present.iter().sum::<f64>() / count };
+                    let mean = if present.is_empty() {
+                        0.0
+                    } else {
+                        present.iter().sum::<f64>() / count
+                    };
                     let variance = if present.is_empty() {
                         0.0
                     } else {
-                        present.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / count
+                        present
+                            .iter()
+                            .map(|value| (value - mean).powi(2))
+                            .sum::<f64>()
+                            / count
                     };
                     let std = variance.sqrt();
                     ColumnEncoding::Numeric {
@@ -123,7 +141,11 @@ impl FeatureSchema {
                         .filter(|(value, seen)| **seen && !value.is_empty())
                         .map(|(value, _)| value.clone())
                         .collect();
-                    if !categories.is_empty() && categories.iter().all(|value| is_boolean_word(value).is_some()) {
+                    if !categories.is_empty()
+                        && categories
+                            .iter()
+                            .all(|value| is_boolean_word(value).is_some())
+                    {
                         ColumnEncoding::Boolean
                     } else {
                         categories.sort();
@@ -137,7 +159,9 @@ impl FeatureSchema {
             });
         }
         if columns.is_empty() {
-            return Err(MlError::InvalidData("no feature columns besides the label".to_string()));
+            return Err(MlError::InvalidData(
+                "no feature columns besides the label".to_string(),
+            ));
         }
         Ok(Self {
             label: label.to_string(),
@@ -150,10 +174,14 @@ impl FeatureSchema {
         let mut names = Vec::new();
         for column in &self.columns {
             match &column.encoding {
-                ColumnEncoding::Numeric { .. } | ColumnEncoding::Boolean => names.push(column.name.clone()),
-                ColumnEncoding::Categorical { categories } => {
-                    names.extend(categories.iter().map(|category| format!("{}={category}", column.name)))
+                ColumnEncoding::Numeric { .. } | ColumnEncoding::Boolean => {
+                    names.push(column.name.clone())
                 }
+                ColumnEncoding::Categorical { categories } => names.extend(
+                    categories
+                        .iter()
+                        .map(|category| format!("{}={category}", column.name)),
+                ),
             }
         }
         names
@@ -201,7 +229,11 @@ impl FeatureSchema {
                 (ColumnEncoding::Numeric { mean, std }, RawColumn::Numeric(raw)) => {
                     for (out_row, &row) in rows.iter().enumerate() {
                         let value = raw[row];
-                        values[out_row * n_cols + offset] = if value.is_nan() { 0.0 } else { (value - mean) / std };
+                        values[out_row * n_cols + offset] = if value.is_nan() {
+                            0.0
+                        } else {
+                            (value - mean) / std
+                        };
                     }
                     offset += 1;
                 }
@@ -209,10 +241,18 @@ impl FeatureSchema {
                     // The column became text because some cell is not a number: report the first.
                     let is_text = |code: u32| {
                         let value = &dictionary[code as usize];
-                        !value.is_empty() && value.parse::<f64>().map_or(true, |number| !number.is_finite())
+                        !value.is_empty()
+                            && value
+                                .parse::<f64>()
+                                .map_or(true, |number| !number.is_finite())
                     };
-                    let row = (0..codes.len()).find(|&row| is_text(codes[row])).unwrap_or(0);
-                    let value = codes.get(row).map(|&code| dictionary[code as usize].clone()).unwrap_or_default();
+                    let row = (0..codes.len())
+                        .find(|&row| is_text(codes[row]))
+                        .unwrap_or(0);
+                    let value = codes
+                        .get(row)
+                        .map(|&code| dictionary[code as usize].clone())
+                        .unwrap_or_default();
                     return Err(bad(row, &value, "the model expects a number here"));
                 }
                 (ColumnEncoding::Boolean, column) => {
@@ -223,14 +263,21 @@ impl FeatureSchema {
                                 if value.is_empty() {
                                     false
                                 } else {
-                                    is_boolean_word(value)
-                                        .ok_or_else(|| bad(row, value, "the model expects true or false here"))?
+                                    is_boolean_word(value).ok_or_else(|| {
+                                        bad(row, value, "the model expects true or false here")
+                                    })?
                                 }
                             }
                             RawColumn::Numeric(raw) => match raw[row] {
                                 value if value.is_nan() || value == 0.0 => false,
-                                value if value == 1.0 => true,
-                                value => return Err(bad(row, &value.to_string(), "the model expects true or false here")),
+                                1.0 => true,
+                                value => {
+                                    return Err(bad(
+                                        row,
+                                        &value.to_string(),
+                                        "the model expects true or false here",
+                                    ));
+                                }
                             },
                         };
                         values[out_row * n_cols + offset] = if flag { 1.0 } else { 0.0 };
@@ -238,10 +285,15 @@ impl FeatureSchema {
                     offset += 1;
                 }
                 (ColumnEncoding::Categorical { categories }, column) => {
-                    let position_of = |key: &str| categories.binary_search_by(|category| category.as_str().cmp(key)).ok();
+                    let position_of = |key: &str| {
+                        categories
+                            .binary_search_by(|category| category.as_str().cmp(key))
+                            .ok()
+                    };
                     match column {
                         RawColumn::Text { codes, dictionary } => {
-                            let mapped: Vec<Option<usize>> = dictionary.iter().map(|value| position_of(value)).collect();
+                            let mapped: Vec<Option<usize>> =
+                                dictionary.iter().map(|value| position_of(value)).collect();
                             for (out_row, &row) in rows.iter().enumerate() {
                                 if let Some(position) = mapped[codes[row] as usize] {
                                     values[out_row * n_cols + offset + position] = 1.0;
@@ -279,14 +331,28 @@ mod tests {
 
     #[test]
     fn standardises_one_hots_and_flags() {
-        let train = table("amount,month,weekend,label\n1,Feb,TRUE,1\n3,Mar,FALSE,0\n,Feb,FALSE,0\n");
+        let train =
+            table("amount,month,weekend,label\n1,Feb,TRUE,1\n3,Mar,FALSE,0\n,Feb,FALSE,0\n");
         let schema = FeatureSchema::fit(&train, "label", &[], &[0, 1, 2]).unwrap();
-        assert_eq!(schema.input_names(), vec!["amount", "month=Feb", "month=Mar", "weekend"]);
-        assert_eq!(schema.columns[0].encoding, ColumnEncoding::Numeric { mean: 2.0, std: 1.0 });
+        assert_eq!(
+            schema.input_names(),
+            vec!["amount", "month=Feb", "month=Mar", "weekend"]
+        );
+        assert_eq!(
+            schema.columns[0].encoding,
+            ColumnEncoding::Numeric {
+                mean: 2.0,
+                std: 1.0
+            }
+        );
         let matrix = schema.encode(&train).unwrap();
         assert_eq!(matrix.row(0), &[-1.0, 1.0, 0.0, 1.0]);
         assert_eq!(matrix.row(1), &[1.0, 0.0, 1.0, 0.0]);
-        assert_eq!(matrix.row(2), &[0.0, 1.0, 0.0, 0.0], "missing amount is the mean");
+        assert_eq!(
+            matrix.row(2),
+            &[0.0, 1.0, 0.0, 0.0],
+            "missing amount is the mean"
+        );
     }
 
     #[test]
@@ -306,19 +372,47 @@ mod tests {
     fn missing_and_mistyped_columns_are_errors() {
         let train = table("amount,flag,label\n1,true,1\n2,false,0\n");
         let schema = FeatureSchema::fit(&train, "label", &[], &[0, 1]).unwrap();
-        let missing = schema.encode(&table("flag\ntrue\n")).unwrap_err().to_string();
+        let missing = schema
+            .encode(&table("flag\ntrue\n"))
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("`amount` is missing"), "{missing}");
-        let mistyped = schema.encode(&table("amount,flag\n1,true\nlots,false\n")).unwrap_err().to_string();
-        assert!(mistyped.contains("`amount`") && mistyped.contains("line 3") && mistyped.contains("lots"), "{mistyped}");
-        let bad_flag = schema.encode(&table("amount,flag\n1,perhaps\n")).unwrap_err().to_string();
-        assert!(bad_flag.contains("`flag`") && bad_flag.contains("line 2"), "{bad_flag}");
+        let mistyped = schema
+            .encode(&table("amount,flag\n1,true\nlots,false\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            mistyped.contains("`amount`")
+                && mistyped.contains("line 3")
+                && mistyped.contains("lots"),
+            "{mistyped}"
+        );
+        let bad_flag = schema
+            .encode(&table("amount,flag\n1,perhaps\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad_flag.contains("`flag`") && bad_flag.contains("line 2"),
+            "{bad_flag}"
+        );
     }
 
     #[test]
     fn fit_uses_only_the_given_rows() {
         let train = table("x,c,label\n0,a,1\n10,b,0\n");
         let schema = FeatureSchema::fit(&train, "label", &[], &[0]).unwrap();
-        assert_eq!(schema.columns[0].encoding, ColumnEncoding::Numeric { mean: 0.0, std: 1.0 });
-        assert_eq!(schema.columns[1].encoding, ColumnEncoding::Categorical { categories: vec!["a".into()] });
+        assert_eq!(
+            schema.columns[0].encoding,
+            ColumnEncoding::Numeric {
+                mean: 0.0,
+                std: 1.0
+            }
+        );
+        assert_eq!(
+            schema.columns[1].encoding,
+            ColumnEncoding::Categorical {
+                categories: vec!["a".into()]
+            }
+        );
     }
 }

@@ -21,7 +21,9 @@ pub fn seeded_rng(seed: u64) -> Xoshiro256PlusPlus {
 fn shuffled_class_rows(labels: &[f64], seed: u64) -> [Vec<usize>; 2] {
     let mut rng = seeded_rng(seed);
     let mut negatives: Vec<usize> = (0..labels.len()).filter(|&row| labels[row] < 0.5).collect();
-    let mut positives: Vec<usize> = (0..labels.len()).filter(|&row| labels[row] >= 0.5).collect();
+    let mut positives: Vec<usize> = (0..labels.len())
+        .filter(|&row| labels[row] >= 0.5)
+        .collect();
     negatives.shuffle(&mut rng);
     positives.shuffle(&mut rng);
     [negatives, positives]
@@ -31,7 +33,10 @@ fn shuffled_class_rows(labels: &[f64], seed: u64) -> [Vec<usize>; 2] {
 /// has the class ratio of the whole within one row.
 pub fn stratified_fold_ids(labels: &[f64], folds: usize, seed: u64) -> Result<Vec<usize>> {
     if folds < 2 {
-        return Err(invalid_parameter("folds", format!("needs at least 2 folds, got {folds}")));
+        return Err(invalid_parameter(
+            "folds",
+            format!("needs at least 2 folds, got {folds}"),
+        ));
     }
     let [negatives, positives] = shuffled_class_rows(labels, seed);
     if positives.len() < folds || negatives.len() < folds {
@@ -45,10 +50,8 @@ pub fn stratified_fold_ids(labels: &[f64], folds: usize, seed: u64) -> Result<Ve
         ));
     }
     let mut fold_of = vec![0; labels.len()];
-    let mut dealt = 0;
-    for row in positives.into_iter().chain(negatives) {
+    for (dealt, row) in positives.into_iter().chain(negatives).enumerate() {
         fold_of[row] = dealt % folds;
-        dealt += 1;
     }
     Ok(fold_of)
 }
@@ -58,8 +61,12 @@ pub fn stratified_k_fold(labels: &[f64], folds: usize, seed: u64) -> Result<Vec<
     let fold_of = stratified_fold_ids(labels, folds, seed)?;
     Ok((0..folds)
         .map(|fold| Split {
-            train: (0..labels.len()).filter(|&row| fold_of[row] != fold).collect(),
-            test: (0..labels.len()).filter(|&row| fold_of[row] == fold).collect(),
+            train: (0..labels.len())
+                .filter(|&row| fold_of[row] != fold)
+                .collect(),
+            test: (0..labels.len())
+                .filter(|&row| fold_of[row] == fold)
+                .collect(),
         })
         .collect())
 }
@@ -87,7 +94,10 @@ pub fn stratified_holdout(labels: &[f64], test_fraction: f64, seed: u64) -> Resu
     train.sort_unstable();
     test.sort_unstable();
     if train.is_empty() || test.is_empty() {
-        return Err(invalid_parameter("test_fraction", "leaves one side of the split empty"));
+        return Err(invalid_parameter(
+            "test_fraction",
+            "leaves one side of the split empty",
+        ));
     }
     Ok(Split { train, test })
 }
@@ -107,7 +117,10 @@ pub fn time_holdout(times: &[f64], test_fraction: f64) -> Result<Split> {
     train.sort_unstable();
     test.sort_unstable();
     if train.is_empty() || test.is_empty() {
-        return Err(invalid_parameter("test_fraction", "leaves one side of the time split empty"));
+        return Err(invalid_parameter(
+            "test_fraction",
+            "leaves one side of the time split empty",
+        ));
     }
     Ok(Split { train, test })
 }
@@ -118,12 +131,17 @@ mod tests {
 
     #[test]
     fn k_fold_is_stratified_disjoint_and_seeded() {
-        let labels: Vec<f64> = (0..100).map(|row| if row % 5 == 0 { 1.0 } else { 0.0 }).collect();
+        let labels: Vec<f64> = (0..100)
+            .map(|row| if row % 5 == 0 { 1.0 } else { 0.0 })
+            .collect();
         let splits = stratified_k_fold(&labels, 5, 42).unwrap();
         let mut seen = vec![0; 100];
         for split in &splits {
             assert_eq!(split.test.len(), 20);
-            assert_eq!(split.test.iter().filter(|&&row| labels[row] == 1.0).count(), 4);
+            assert_eq!(
+                split.test.iter().filter(|&&row| labels[row] == 1.0).count(),
+                4
+            );
             assert_eq!(split.train.len() + split.test.len(), 100);
             for &row in &split.test {
                 seen[row] += 1;
@@ -139,7 +157,10 @@ mod tests {
         let labels: Vec<f64> = (0..10).map(|row| (row % 2) as f64).collect();
         let split = stratified_holdout(&labels, 0.2, 1).unwrap();
         assert_eq!(split.test.len(), 2);
-        assert_eq!(split.test.iter().filter(|&&row| labels[row] == 1.0).count(), 1);
+        assert_eq!(
+            split.test.iter().filter(|&&row| labels[row] == 1.0).count(),
+            1
+        );
         let times = [5.0, 1.0, 4.0, 2.0, 3.0];
         let by_time = time_holdout(&times, 0.4).unwrap();
         assert_eq!(by_time.test, vec![0, 2]);

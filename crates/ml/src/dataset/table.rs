@@ -42,7 +42,10 @@ fn parse_number(cell: &str) -> Option<f64> {
     if trimmed.is_empty() {
         return Some(f64::NAN);
     }
-    trimmed.parse::<f64>().ok().filter(|value| value.is_finite())
+    trimmed
+        .parse::<f64>()
+        .ok()
+        .filter(|value| value.is_finite())
 }
 
 enum ColumnBuilder {
@@ -55,7 +58,12 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn push_text(codes: &mut Vec<u32>, dictionary: &mut Vec<String>, index: &mut HashMap<String, u32>, key: String) {
+    fn push_text(
+        codes: &mut Vec<u32>,
+        dictionary: &mut Vec<String>,
+        index: &mut HashMap<String, u32>,
+        key: String,
+    ) {
         let next = dictionary.len() as u32;
         let code = *index.entry(key.clone()).or_insert_with(|| {
             dictionary.push(key);
@@ -73,23 +81,35 @@ impl ColumnBuilder {
                     let mut dictionary = Vec::new();
                     let mut index = HashMap::new();
                     for value in values.iter() {
-                        let key = if value.is_nan() { String::new() } else { format!("{value}") };
+                        let key = if value.is_nan() {
+                            String::new()
+                        } else {
+                            format!("{value}")
+                        };
                         Self::push_text(&mut codes, &mut dictionary, &mut index, key);
                     }
                     Self::push_text(&mut codes, &mut dictionary, &mut index, category_key(cell));
-                    *self = ColumnBuilder::Text { codes, dictionary, index };
+                    *self = ColumnBuilder::Text {
+                        codes,
+                        dictionary,
+                        index,
+                    };
                 }
             },
-            ColumnBuilder::Text { codes, dictionary, index } => {
-                Self::push_text(codes, dictionary, index, category_key(cell))
-            }
+            ColumnBuilder::Text {
+                codes,
+                dictionary,
+                index,
+            } => Self::push_text(codes, dictionary, index, category_key(cell)),
         }
     }
 
     fn finish(self) -> RawColumn {
         match self {
             ColumnBuilder::Numeric(values) => RawColumn::Numeric(values),
-            ColumnBuilder::Text { codes, dictionary, .. } => RawColumn::Text { codes, dictionary },
+            ColumnBuilder::Text {
+                codes, dictionary, ..
+            } => RawColumn::Text { codes, dictionary },
         }
     }
 }
@@ -102,20 +122,33 @@ impl CsvTable {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_reader(std::io::BufReader::with_capacity(1 << 20, file), path, text_columns)
+        Self::from_reader(
+            std::io::BufReader::with_capacity(1 << 20, file),
+            path,
+            text_columns,
+        )
     }
 
     /// Reads CSV from any reader; `source_name` is used in error messages.
-    pub fn from_reader<R: std::io::Read>(reader: R, source_name: &Path, text_columns: &[String]) -> Result<Self> {
+    pub fn from_reader<R: std::io::Read>(
+        reader: R,
+        source_name: &Path,
+        text_columns: &[String],
+    ) -> Result<Self> {
         let csv_error = |error: csv::Error| {
-            let line = error.position().map(|position| position.line()).unwrap_or(0);
+            let line = error
+                .position()
+                .map(|position| position.line())
+                .unwrap_or(0);
             MlError::Csv {
                 path: source_name.to_path_buf(),
                 line,
                 message: error.to_string(),
             }
         };
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(reader);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(reader);
         let headers: Vec<String> = reader
             .headers()
             .map_err(csv_error)?
@@ -125,10 +158,16 @@ impl CsvTable {
         let mut seen = HashSet::new();
         for header in &headers {
             if header.is_empty() {
-                return Err(MlError::InvalidData(format!("{}: an empty column name in the header", source_name.display())));
+                return Err(MlError::InvalidData(format!(
+                    "{}: an empty column name in the header",
+                    source_name.display()
+                )));
             }
             if !seen.insert(header.as_str()) {
-                return Err(MlError::InvalidData(format!("{}: column `{header}` appears twice in the header", source_name.display())));
+                return Err(MlError::InvalidData(format!(
+                    "{}: column `{header}` appears twice in the header",
+                    source_name.display()
+                )));
             }
         }
         for wanted in text_columns {
@@ -160,7 +199,11 @@ impl CsvTable {
                 // As below: never report a line before "header + rows read + 1".
                 let counted = line_numbers.len() as u64 + 2;
                 match csv_error(error) {
-                    MlError::Csv { path, line, message } => MlError::Csv {
+                    MlError::Csv {
+                        path,
+                        line,
+                        message,
+                    } => MlError::Csv {
                         path,
                         line: line.max(counted),
                         message,
@@ -174,7 +217,9 @@ impl CsvTable {
             // The csv crate reports a CRLF file's lines one low (the '\n' of the previous
             // record is counted late), so take at least "header + rows so far + 1".
             let counted = line_numbers.len() as u64 + 2;
-            let line = record.position().map_or(counted, |position| position.line().max(counted));
+            let line = record
+                .position()
+                .map_or(counted, |position| position.line().max(counted));
             if record.len() == 1 && record[0].trim().is_empty() && headers.len() > 1 {
                 continue;
             }
@@ -196,19 +241,28 @@ impl CsvTable {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(file);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(file);
         let headers = reader.headers().map_err(|error| MlError::Csv {
             path: path.to_path_buf(),
             line: 1,
             message: error.to_string(),
         })?;
-        Ok(headers.iter().map(|header| header.trim().trim_start_matches('\u{feff}').to_string()).collect())
+        Ok(headers
+            .iter()
+            .map(|header| header.trim().trim_start_matches('\u{feff}').to_string())
+            .collect())
     }
 
     /// Builds a table from columns already in memory (tests, generated data).
     pub fn from_columns(headers: Vec<String>, columns: Vec<RawColumn>) -> Result<Self> {
         if headers.len() != columns.len() {
-            return Err(MlError::InvalidData(format!("{} headers for {} columns", headers.len(), columns.len())));
+            return Err(MlError::InvalidData(format!(
+                "{} headers for {} columns",
+                headers.len(),
+                columns.len()
+            )));
         }
         let rows = columns.first().map(RawColumn::len).unwrap_or(0);
         if let Some(position) = columns.iter().position(|column| column.len() != rows) {
@@ -242,7 +296,10 @@ impl CsvTable {
 
     /// The column called `name`, if present.
     pub fn column(&self, name: &str) -> Option<&RawColumn> {
-        self.headers.iter().position(|header| header == name).map(|index| &self.columns[index])
+        self.headers
+            .iter()
+            .position(|header| header == name)
+            .map(|index| &self.columns[index])
     }
 
     /// The column called `name`, or an error naming it.
@@ -277,16 +334,27 @@ impl CsvTable {
                     if value == 0.0 || value == 1.0 {
                         Ok(value)
                     } else {
-                        Err(bad(row, if value.is_nan() { String::new() } else { value.to_string() }))
+                        Err(bad(
+                            row,
+                            if value.is_nan() {
+                                String::new()
+                            } else {
+                                value.to_string()
+                            },
+                        ))
                     }
                 })
                 .collect(),
             RawColumn::Text { codes, dictionary } => {
-                let decoded: Vec<Option<f64>> = dictionary.iter().map(|value| parse(value)).collect();
+                let decoded: Vec<Option<f64>> =
+                    dictionary.iter().map(|value| parse(value)).collect();
                 codes
                     .iter()
                     .enumerate()
-                    .map(|(row, &code)| decoded[code as usize].ok_or_else(|| bad(row, dictionary[code as usize].clone())))
+                    .map(|(row, &code)| {
+                        decoded[code as usize]
+                            .ok_or_else(|| bad(row, dictionary[code as usize].clone()))
+                    })
                     .collect()
             }
         }
@@ -315,7 +383,10 @@ impl CsvTable {
                 for (position, &code) in order.iter().enumerate() {
                     rank[code] = position as f64;
                 }
-                if let Some(row) = codes.iter().position(|&code| dictionary[code as usize].is_empty()) {
+                if let Some(row) = codes
+                    .iter()
+                    .position(|&code| dictionary[code as usize].is_empty())
+                {
                     return Err(MlError::BadValue {
                         column: column_name.to_string(),
                         line: self.line_of(row),
@@ -403,7 +474,10 @@ mod tests {
     fn bad_label_names_column_and_line() {
         let table = read("x,y\n1,TRUE\n2,maybe\n", &[]);
         let error = table.binary_labels("y").unwrap_err().to_string();
-        assert!(error.contains("`y`") && error.contains("line 3") && error.contains("maybe"), "{error}");
+        assert!(
+            error.contains("`y`") && error.contains("line 3") && error.contains("maybe"),
+            "{error}"
+        );
         let missing = table.binary_labels("label").unwrap_err().to_string();
         assert!(missing.contains("`label` is missing"), "{missing}");
     }
@@ -411,14 +485,17 @@ mod tests {
     #[test]
     fn a_short_row_names_its_line_in_a_crlf_file() {
         let names: Vec<String> = Vec::new();
-        let error = CsvTable::from_reader("a,b\r\n1,2\r\n3\r\n".as_bytes(), Path::new("t.csv"), &names).unwrap_err();
+        let error =
+            CsvTable::from_reader("a,b\r\n1,2\r\n3\r\n".as_bytes(), Path::new("t.csv"), &names)
+                .unwrap_err();
         assert!(error.to_string().contains("line 3"), "{error}");
     }
 
     #[test]
     fn duplicate_header_is_rejected() {
         let names: Vec<String> = Vec::new();
-        let error = CsvTable::from_reader("a,a\n1,2\n".as_bytes(), Path::new("t.csv"), &names).unwrap_err();
+        let error =
+            CsvTable::from_reader("a,a\n1,2\n".as_bytes(), Path::new("t.csv"), &names).unwrap_err();
         assert!(error.to_string().contains("appears twice"));
     }
 }

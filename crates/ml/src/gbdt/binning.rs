@@ -40,7 +40,10 @@ fn edges_of(mut values: Vec<f64>, max_bins: usize) -> Vec<f64> {
         }
     }
     if distinct.len() <= max_bins {
-        return distinct.windows(2).map(|pair| (pair[0].0 + pair[1].0) / 2.0).collect();
+        return distinct
+            .windows(2)
+            .map(|pair| (pair[0].0 + pair[1].0) / 2.0)
+            .collect();
     }
     let total = values.len() as f64;
     let mut edges = Vec::with_capacity(max_bins - 1);
@@ -63,7 +66,10 @@ impl BinEdges {
         let edges = (0..features.n_cols)
             .into_par_iter()
             .map(|column| {
-                let values: Vec<f64> = sample.iter().map(|&row| features.values[row * features.n_cols + column]).collect();
+                let values: Vec<f64> = sample
+                    .iter()
+                    .map(|&row| features.values[row * features.n_cols + column])
+                    .collect();
                 edges_of(values, max_bins)
             })
             .collect();
@@ -85,11 +91,13 @@ impl BinEdges {
         let n_cols = features.n_cols;
         let mut bins = vec![0u8; rows.len() * n_cols];
         if !rows.is_empty() {
-            bins.par_chunks_mut(rows.len()).enumerate().for_each(|(column, out)| {
-                for (bin, &row) in out.iter_mut().zip(rows) {
-                    *bin = self.bin_of(column, features.values[row * n_cols + column]);
-                }
-            });
+            bins.par_chunks_mut(rows.len())
+                .enumerate()
+                .for_each(|(column, out)| {
+                    for (bin, &row) in out.iter_mut().zip(rows) {
+                        *bin = self.bin_of(column, features.values[row * n_cols + column]);
+                    }
+                });
         }
         BinnedMatrix {
             n_rows: rows.len(),
@@ -125,6 +133,9 @@ mod tests {
         for &bin in &binned.bins {
             counts[bin as usize] += 1;
         }
-        assert!(counts.iter().all(|&count| (600..=650).contains(&count)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&count| (600..=650).contains(&count)),
+            "{counts:?}"
+        );
     }
 }

@@ -160,9 +160,15 @@ fn build_histogram(
         }
     };
     if rows.len() >= 2_048 {
-        histogram.par_chunks_mut(BINS_PER_INPUT).enumerate().for_each(fill);
+        histogram
+            .par_chunks_mut(BINS_PER_INPUT)
+            .enumerate()
+            .for_each(fill);
     } else {
-        histogram.chunks_mut(BINS_PER_INPUT).enumerate().for_each(fill);
+        histogram
+            .chunks_mut(BINS_PER_INPUT)
+            .enumerate()
+            .for_each(fill);
     }
     histogram
 }
@@ -178,10 +184,16 @@ impl GbdtParams {
             return Err(invalid_parameter("n_trees", "must be at least 1"));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
-            return Err(invalid_parameter("learning_rate", format!("must be in (0, 1], got {}", self.learning_rate)));
+            return Err(invalid_parameter(
+                "learning_rate",
+                format!("must be in (0, 1], got {}", self.learning_rate),
+            ));
         }
         if self.max_depth == 0 || self.max_depth > 32 {
-            return Err(invalid_parameter("max_depth", format!("must be in 1..=32, got {}", self.max_depth)));
+            return Err(invalid_parameter(
+                "max_depth",
+                format!("must be in 1..=32, got {}", self.max_depth),
+            ));
         }
         if self.max_leaves < 2 {
             return Err(invalid_parameter("max_leaves", "must be at least 2"));
@@ -193,7 +205,10 @@ impl GbdtParams {
             return Err(invalid_parameter("l2", "must be a finite number ≥ 0"));
         }
         if !(self.min_split_gain >= 0.0 && self.min_split_gain.is_finite()) {
-            return Err(invalid_parameter("min_split_gain", "must be a finite number ≥ 0"));
+            return Err(invalid_parameter(
+                "min_split_gain",
+                "must be a finite number ≥ 0",
+            ));
         }
         if !(self.feature_fraction > 0.0 && self.feature_fraction <= 1.0) {
             return Err(invalid_parameter("feature_fraction", "must be in (0, 1]"));
@@ -202,10 +217,16 @@ impl GbdtParams {
             return Err(invalid_parameter("max_bins", "must be in 2..=255"));
         }
         if !(0.0..0.5).contains(&self.validation_fraction) {
-            return Err(invalid_parameter("validation_fraction", "must be in [0, 0.5)"));
+            return Err(invalid_parameter(
+                "validation_fraction",
+                "must be in [0, 0.5)",
+            ));
         }
         if self.validation_fraction > 0.0 && self.early_stopping_rounds == 0 {
-            return Err(invalid_parameter("early_stopping_rounds", "must be at least 1 with a validation split"));
+            return Err(invalid_parameter(
+                "early_stopping_rounds",
+                "must be at least 1 with a validation split",
+            ));
         }
         Ok(())
     }
@@ -220,8 +241,13 @@ impl GbdtParams {
                 labels.len()
             )));
         }
-        if let Some(position) = labels.iter().position(|&label| label != 0.0 && label != 1.0) {
-            return Err(MlError::InvalidData(format!("label of row {position} is not 0 or 1")));
+        if let Some(position) = labels
+            .iter()
+            .position(|&label| label != 0.0 && label != 1.0)
+        {
+            return Err(MlError::InvalidData(format!(
+                "label of row {position} is not 0 or 1"
+            )));
         }
         if let Some(position) = features.values.iter().position(|value| value.is_nan()) {
             return Err(MlError::InvalidData(format!(
@@ -231,7 +257,11 @@ impl GbdtParams {
             )));
         }
         let (train_rows, validation_rows) = if self.validation_fraction > 0.0 {
-            let split = stratified_holdout(labels, self.validation_fraction, self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15))?;
+            let split = stratified_holdout(
+                labels,
+                self.validation_fraction,
+                self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15),
+            )?;
             (split.train, split.test)
         } else {
             ((0..features.n_rows).collect(), Vec::new())
@@ -246,7 +276,13 @@ impl GbdtParams {
         let train_labels: Vec<f64> = train_rows.iter().map(|&row| labels[row]).collect();
         let validation_labels: Vec<f64> = validation_rows.iter().map(|&row| labels[row]).collect();
         let (negative_weight, positive_weight) = self.class_weight.resolve(labels)?;
-        let row_weight = |label: f64| if label >= 0.5 { positive_weight } else { negative_weight };
+        let row_weight = |label: f64| {
+            if label >= 0.5 {
+                positive_weight
+            } else {
+                negative_weight
+            }
+        };
 
         let edges = BinEdges::fit(features, &train_rows, self.max_bins);
         let binned = edges.transform(features, &train_rows);
@@ -255,7 +291,11 @@ impl GbdtParams {
         };
 
         let weight_total: f64 = train_labels.iter().map(|&label| row_weight(label)).sum();
-        let positive_total: f64 = train_labels.iter().filter(|&&label| label >= 0.5).map(|&label| row_weight(label)).sum();
+        let positive_total: f64 = train_labels
+            .iter()
+            .filter(|&&label| label >= 0.5)
+            .map(|&label| row_weight(label))
+            .sum();
         let base_rate = (positive_total / weight_total).clamp(1e-6, 1.0 - 1e-6);
         let base_margin = (base_rate / (1.0 - base_rate)).ln();
 
@@ -265,7 +305,8 @@ impl GbdtParams {
         let mut row_order: Vec<u32> = (0..train_rows.len() as u32).collect();
         let mut rng = seeded_rng(self.seed);
         let mut all_inputs: Vec<usize> = (0..features.n_cols).collect();
-        let inputs_per_tree = ((features.n_cols as f64 * self.feature_fraction).ceil() as usize).clamp(1, features.n_cols.max(1));
+        let inputs_per_tree = ((features.n_cols as f64 * self.feature_fraction).ceil() as usize)
+            .clamp(1, features.n_cols.max(1));
 
         let mut trees = Vec::new();
         let mut gain_by_input = vec![0.0; features.n_cols];
@@ -273,20 +314,35 @@ impl GbdtParams {
         let mut validation_log_loss = Vec::new();
         let (mut best_loss, mut best_trees) = (f64::INFINITY, 0usize);
         for _ in 0..self.n_trees {
-            gradients.par_iter_mut().zip(margins.par_iter().zip(train_labels.par_iter())).for_each(|(pair, (&margin, &label))| {
-                let probability = sigmoid(margin);
-                let weight = row_weight(label);
-                *pair = [weight * (probability - label), (weight * probability * (1.0 - probability)).max(1e-16)];
-            });
+            gradients
+                .par_iter_mut()
+                .zip(margins.par_iter().zip(train_labels.par_iter()))
+                .for_each(|(pair, (&margin, &label))| {
+                    let probability = sigmoid(margin);
+                    let weight = row_weight(label);
+                    *pair = [
+                        weight * (probability - label),
+                        (weight * probability * (1.0 - probability)).max(1e-16),
+                    ];
+                });
             let allowed: Vec<bool> = if inputs_per_tree < features.n_cols {
                 all_inputs.shuffle(&mut rng);
                 let mut mask = vec![false; features.n_cols];
-                all_inputs[..inputs_per_tree].iter().for_each(|&input| mask[input] = true);
+                all_inputs[..inputs_per_tree]
+                    .iter()
+                    .for_each(|&input| mask[input] = true);
                 mask
             } else {
                 vec![true; features.n_cols]
             };
-            let (tree, leaf_ranges, gains) = self.grow_tree(&binned, &edges, &layout, &gradients, &mut row_order, &allowed);
+            let (tree, leaf_ranges, gains) = self.grow_tree(
+                &binned,
+                &edges,
+                &layout,
+                &gradients,
+                &mut row_order,
+                &allowed,
+            );
             for &(node, start, end) in &leaf_ranges {
                 let value = tree.nodes[node].value;
                 for &row in &row_order[start..end] {
@@ -294,9 +350,12 @@ impl GbdtParams {
                 }
             }
             if !validation_rows.is_empty() {
-                validation_margins.par_iter_mut().zip(validation_rows.par_iter()).for_each(|(margin, &row)| {
-                    *margin += tree.predict(features.row(row));
-                });
+                validation_margins
+                    .par_iter_mut()
+                    .zip(validation_rows.par_iter())
+                    .for_each(|(margin, &row)| {
+                        *margin += tree.predict(features.row(row));
+                    });
                 let loss = weighted_log_loss(&validation_labels, &validation_margins);
                 validation_log_loss.push(loss);
                 trees.push(tree);
@@ -330,16 +389,21 @@ impl GbdtParams {
         })
     }
 
-    fn best_split(&self, histogram: &[BinStat], layout: &HistogramLayout, allowed: &[bool], gradient: f64, hessian: f64, count: usize) -> Option<SplitChoice> {
+    fn best_split(
+        &self,
+        histogram: &[BinStat],
+        layout: &HistogramLayout,
+        allowed: &[bool],
+        gradient: f64,
+        hessian: f64,
+        count: usize,
+    ) -> Option<SplitChoice> {
         if count < 2 * self.min_samples_leaf {
             return None;
         }
         let parent_objective = leaf_objective(gradient, hessian, self.l2);
         let mut best: Option<SplitChoice> = None;
-        for input in 0..allowed.len() {
-            if !allowed[input] {
-                continue;
-            }
+        for (input, _) in allowed.iter().enumerate().filter(|(_, allowed)| **allowed) {
             let bins = layout.bins_of(histogram, input);
             let (mut left_gradient, mut left_hessian, mut left_count) = (0.0, 0.0, 0u32);
             for (bin, stat) in bins.iter().enumerate().take(bins.len().saturating_sub(1)) {
@@ -355,7 +419,11 @@ impl GbdtParams {
                 }
                 let gain = 0.5
                     * (leaf_objective(left_gradient, left_hessian, self.l2)
-                        + leaf_objective(gradient - left_gradient, hessian - left_hessian, self.l2)
+                        + leaf_objective(
+                            gradient - left_gradient,
+                            hessian - left_hessian,
+                            self.l2,
+                        )
                         - parent_objective);
                 if gain > self.min_split_gain && best.is_none_or(|choice| gain > choice.gain) {
                     best = Some(SplitChoice {
@@ -383,9 +451,13 @@ impl GbdtParams {
     ) -> (Tree, Vec<(usize, usize, usize)>, Vec<(usize, f64)>) {
         let n_rows = row_order.len();
         let mut ordered = Vec::with_capacity(n_rows);
-        let histogram = build_histogram(binned, row_order, gradients, layout, allowed, &mut ordered);
-        let (gradient, hessian) = gradients.iter().fold((0.0, 0.0), |(g, h), pair| (g + pair[0], h + pair[1]));
-        let leaf_value = |gradient: f64, hessian: f64| -self.learning_rate * gradient / (hessian + self.l2);
+        let histogram =
+            build_histogram(binned, row_order, gradients, layout, allowed, &mut ordered);
+        let (gradient, hessian) = gradients
+            .iter()
+            .fold((0.0, 0.0), |(g, h), pair| (g + pair[0], h + pair[1]));
+        let leaf_value =
+            |gradient: f64, hessian: f64| -self.learning_rate * gradient / (hessian + self.l2);
         let mut nodes = vec![Node::leaf(leaf_value(gradient, hessian), hessian)];
         let best = self.best_split(&histogram, layout, allowed, gradient, hessian, n_rows);
         let mut open = vec![OpenLeaf {
@@ -430,10 +502,19 @@ impl GbdtParams {
             }
             rows[write..].copy_from_slice(&scratch);
             let middle = leaf.start + write;
-            let (right_gradient, right_hessian) = (leaf.gradient - choice.left_gradient, leaf.hessian - choice.left_hessian);
+            let (right_gradient, right_hessian) = (
+                leaf.gradient - choice.left_gradient,
+                leaf.hessian - choice.left_hessian,
+            );
             let left_node = nodes.len();
-            nodes.push(Node::leaf(leaf_value(choice.left_gradient, choice.left_hessian), choice.left_hessian));
-            nodes.push(Node::leaf(leaf_value(right_gradient, right_hessian), right_hessian));
+            nodes.push(Node::leaf(
+                leaf_value(choice.left_gradient, choice.left_hessian),
+                choice.left_hessian,
+            ));
+            nodes.push(Node::leaf(
+                leaf_value(right_gradient, right_hessian),
+                right_hessian,
+            ));
             nodes[leaf.node] = Node {
                 is_leaf: false,
                 feature: choice.input as u32,
@@ -452,24 +533,54 @@ impl GbdtParams {
             // Build the smaller child's histogram; the sibling is parent − smaller.
             let (left_histogram, right_histogram) = if can_split {
                 let left_is_smaller = left_count <= right_count;
-                let small_rows = if left_is_smaller { &row_order[leaf.start..middle] } else { &row_order[middle..leaf.end] };
-                let small = build_histogram(binned, small_rows, gradients, layout, allowed, &mut ordered);
+                let small_rows = if left_is_smaller {
+                    &row_order[leaf.start..middle]
+                } else {
+                    &row_order[middle..leaf.end]
+                };
+                let small =
+                    build_histogram(binned, small_rows, gradients, layout, allowed, &mut ordered);
                 let mut large = leaf.histogram;
                 for (x, y) in large.iter_mut().zip(&small) {
                     x.gradient -= y.gradient;
                     x.hessian -= y.hessian;
                     x.count -= y.count;
                 }
-                if left_is_smaller { (small, large) } else { (large, small) }
+                if left_is_smaller {
+                    (small, large)
+                } else {
+                    (large, small)
+                }
             } else {
                 (Vec::new(), Vec::new())
             };
             for (node, start, end, gradient, hessian, histogram) in [
-                (left_node, leaf.start, middle, choice.left_gradient, choice.left_hessian, left_histogram),
-                (left_node + 1, middle, leaf.end, right_gradient, right_hessian, right_histogram),
+                (
+                    left_node,
+                    leaf.start,
+                    middle,
+                    choice.left_gradient,
+                    choice.left_hessian,
+                    left_histogram,
+                ),
+                (
+                    left_node + 1,
+                    middle,
+                    leaf.end,
+                    right_gradient,
+                    right_hessian,
+                    right_histogram,
+                ),
             ] {
                 if can_split {
-                    let best = self.best_split(&histogram, layout, allowed, gradient, hessian, end - start);
+                    let best = self.best_split(
+                        &histogram,
+                        layout,
+                        allowed,
+                        gradient,
+                        hessian,
+                        end - start,
+                    );
                     if best.is_some() {
                         open.push(OpenLeaf {
                             node,
@@ -497,7 +608,11 @@ fn weighted_log_loss(labels: &[f64], margins: &[f64]) -> f64 {
         .iter()
         .zip(margins)
         .map(|(&label, &margin)| {
-            let softplus = if margin > 0.0 { margin + (-margin).exp().ln_1p() } else { margin.exp().ln_1p() };
+            let softplus = if margin > 0.0 {
+                margin + (-margin).exp().ln_1p()
+            } else {
+                margin.exp().ln_1p()
+            };
             softplus - label * margin
         })
         .sum();
@@ -512,7 +627,10 @@ impl GbdtModel {
 
     /// Purchase probabilities of every row (rows scored in parallel).
     pub fn predict_probabilities(&self, features: &FeatureMatrix) -> Vec<f64> {
-        (0..features.n_rows).into_par_iter().map(|row| sigmoid(self.margin(features.row(row)))).collect()
+        (0..features.n_rows)
+            .into_par_iter()
+            .map(|row| sigmoid(self.margin(features.row(row))))
+            .collect()
     }
 
     /// The margin when nothing is known about the row: base + each tree's expected value.
@@ -522,7 +640,8 @@ impl GbdtModel {
 
     fn explainer(&self) -> &(ShapTables, f64) {
         self.explainer.get_or_init(|| {
-            let expected = self.base_margin + self.trees.iter().map(Tree::expected_value).sum::<f64>();
+            let expected =
+                self.base_margin + self.trees.iter().map(Tree::expected_value).sum::<f64>();
             (ShapTables::new(&self.trees), expected)
         })
     }
@@ -541,7 +660,9 @@ impl GbdtModel {
     /// they sum to [`GbdtModel::margin`]. `scratch` can be reused between calls.
     pub fn contributions(&self, row: &[f64], scratch: &mut Vec<PathElement>) -> Vec<f64> {
         let mut contributions = vec![0.0; self.n_inputs];
-        self.explainer().0.add_shap_values(&self.trees, row, &mut contributions, scratch);
+        self.explainer()
+            .0
+            .add_shap_values(&self.trees, row, &mut contributions, scratch);
         contributions
     }
 }
@@ -570,11 +691,27 @@ mod tests {
         .fit(&features, &labels)
         .unwrap();
         let probabilities = model.predict_probabilities(&features);
-        let correct = probabilities.iter().zip(&labels).filter(|&(&p, &y)| (p >= 0.5) == (y == 1.0)).count();
-        assert!(correct as f64 / 4_000.0 > 0.97, "accuracy {}", correct as f64 / 4_000.0);
-        for (row, expected) in [([0.5, 0.5], 0.0), ([-0.5, 0.5], 1.0), ([0.5, -0.5], 1.0), ([-0.5, -0.5], 0.0)] {
+        let correct = probabilities
+            .iter()
+            .zip(&labels)
+            .filter(|&(&p, &y)| (p >= 0.5) == (y == 1.0))
+            .count();
+        assert!(
+            correct as f64 / 4_000.0 > 0.97,
+            "accuracy {}",
+            correct as f64 / 4_000.0
+        );
+        for (row, expected) in [
+            ([0.5, 0.5], 0.0),
+            ([-0.5, 0.5], 1.0),
+            ([0.5, -0.5], 1.0),
+            ([-0.5, -0.5], 0.0),
+        ] {
             let probability = sigmoid(model.margin(&row));
-            assert!((probability - expected).abs() < 0.2, "{row:?} → {probability}");
+            assert!(
+                (probability - expected).abs() < 0.2,
+                "{row:?} → {probability}"
+            );
         }
     }
 
@@ -585,7 +722,11 @@ mod tests {
         for _ in 0..3_000 {
             let x: Vec<f64> = (0..4).map(|_| rng.random_range(-1.0..1.0)).collect();
             let margin = 2.0 * x[0] - x[1] + 3.0 * x[2] * x[3];
-            labels.push(if rng.random::<f64>() < sigmoid(margin) { 1.0 } else { 0.0 });
+            labels.push(if rng.random::<f64>() < sigmoid(margin) {
+                1.0
+            } else {
+                0.0
+            });
             values.extend(x);
         }
         let features = FeatureMatrix::new(3_000, 4, values).unwrap();
@@ -607,10 +748,17 @@ mod tests {
             let x = features.row(row);
             let contributions = model.contributions(x, &mut scratch);
             let total = model.expected_margin() + contributions.iter().sum::<f64>();
-            assert!((total - model.margin(x)).abs() < 1e-9, "row {row}: {total} vs {}", model.margin(x));
+            assert!(
+                (total - model.margin(x)).abs() < 1e-9,
+                "row {row}: {total} vs {}",
+                model.margin(x)
+            );
             let recursive = model.contributions_recursive(x, &mut scratch);
             for (fast, slow) in contributions.iter().zip(&recursive) {
-                assert!((fast - slow).abs() < 1e-9, "row {row}: table {fast} vs recursive {slow}");
+                assert!(
+                    (fast - slow).abs() < 1e-9,
+                    "row {row}: table {fast} vs recursive {slow}"
+                );
             }
         }
     }
@@ -627,11 +775,16 @@ mod tests {
             }
             let feature = n.feature as usize;
             if known[feature] {
-                let next = if row[feature] <= n.threshold { n.left } else { n.right };
+                let next = if row[feature] <= n.threshold {
+                    n.left
+                } else {
+                    n.right
+                };
                 conditional(tree, next as usize, row, known)
             } else {
                 let (l, r) = (n.left as usize, n.right as usize);
-                (tree.nodes[l].cover * conditional(tree, l, row, known) + tree.nodes[r].cover * conditional(tree, r, row, known))
+                (tree.nodes[l].cover * conditional(tree, l, row, known)
+                    + tree.nodes[r].cover * conditional(tree, r, row, known))
                     / n.cover
             }
         }
@@ -652,10 +805,16 @@ mod tests {
                     let mut with = known.clone();
                     with[input] = true;
                     let size = subset.count_ones() as usize;
-                    let weight = factorial(size) * factorial(n_inputs - size - 1) / factorial(n_inputs);
-                    exact += weight * (conditional(tree, 0, x, &with) - conditional(tree, 0, x, &known));
+                    let weight =
+                        factorial(size) * factorial(n_inputs - size - 1) / factorial(n_inputs);
+                    exact +=
+                        weight * (conditional(tree, 0, x, &with) - conditional(tree, 0, x, &known));
                 }
-                assert!((exact - fast[input]).abs() < 1e-12, "row {row} input {input}: {exact} vs {}", fast[input]);
+                assert!(
+                    (exact - fast[input]).abs() < 1e-12,
+                    "row {row} input {input}: {exact} vs {}",
+                    fast[input]
+                );
             }
         }
     }
@@ -667,7 +826,12 @@ mod tests {
         assert_eq!(model.validation_log_loss.len(), model.trees.len());
         let (again, _) = small_model();
         assert_eq!(model, again);
-        assert!(model.trees.iter().all(|tree| tree.nodes.iter().filter(|node| node.is_leaf).count() <= 31));
+        assert!(
+            model
+                .trees
+                .iter()
+                .all(|tree| tree.nodes.iter().filter(|node| node.is_leaf).count() <= 31)
+        );
         assert!(model.gain_by_input[0] > 0.0 && model.gain_by_input[2] > 0.0);
         let _ = features;
         let error = GbdtParams {

@@ -84,7 +84,9 @@ fn tabulate_leaf(value: f64, inputs: Vec<(u32, f64, f64)>, zero_fractions: &[f64
                     rest_product *= z;
                 }
             }
-            let sum: f64 = (0..=in_a).map(|size| weights[size] * symmetric[in_a - size]).sum();
+            let sum: f64 = (0..=in_a)
+                .map(|size| weights[size] * symmetric[in_a - size])
+                .sum();
             let one = if satisfied { 1.0 } else { 0.0 };
             values[mask * k + i] = value * (one - zero_fractions[i]) * rest_product * sum;
         }
@@ -92,10 +94,13 @@ fn tabulate_leaf(value: f64, inputs: Vec<(u32, f64, f64)>, zero_fractions: &[f64
     LeafTable { inputs, values }
 }
 
+/// A distinct input on the path to a node: (input, lower, upper, product of cover fractions).
+type PathInput = (u32, f64, f64, f64);
+
 fn tabulate_tree(tree: &Tree) -> Option<Vec<LeafTable>> {
     let mut leaves = Vec::new();
     // Depth-first walk carrying, per distinct input: (input, lower, upper, zero fraction).
-    let mut stack: Vec<(usize, Vec<(u32, f64, f64, f64)>)> = vec![(0, Vec::new())];
+    let mut stack: Vec<(usize, Vec<PathInput>)> = vec![(0, Vec::new())];
     while let Some((index, path)) = stack.pop() {
         let node = &tree.nodes[index];
         if node.is_leaf {
@@ -103,12 +108,19 @@ fn tabulate_tree(tree: &Tree) -> Option<Vec<LeafTable>> {
                 return None;
             }
             let zero_fractions: Vec<f64> = path.iter().map(|entry| entry.3).collect();
-            let inputs = path.iter().map(|&(input, lower, upper, _)| (input, lower, upper)).collect();
+            let inputs = path
+                .iter()
+                .map(|&(input, lower, upper, _)| (input, lower, upper))
+                .collect();
             leaves.push(tabulate_leaf(node.value, inputs, &zero_fractions));
             continue;
         }
         for (child, goes_left) in [(node.left as usize, true), (node.right as usize, false)] {
-            let fraction = if node.cover > 0.0 { tree.nodes[child].cover / node.cover } else { 0.5 };
+            let fraction = if node.cover > 0.0 {
+                tree.nodes[child].cover / node.cover
+            } else {
+                0.5
+            };
             let mut child_path = path.clone();
             let entry = match child_path.iter().position(|entry| entry.0 == node.feature) {
                 Some(position) => &mut child_path[position],
@@ -163,14 +175,21 @@ impl ShapTables {
 
     /// Adds the SHAP values of `row` over all `trees` (the same trees the tables were built
     /// from) into `contributions`.
-    pub fn add_shap_values(&self, trees: &[Tree], row: &[f64], contributions: &mut [f64], scratch: &mut Vec<PathElement>) {
+    pub fn add_shap_values(
+        &self,
+        trees: &[Tree],
+        row: &[f64],
+        contributions: &mut [f64],
+        scratch: &mut Vec<PathElement>,
+    ) {
         for (table, tree) in self.trees.iter().zip(trees) {
             match *table {
                 TreeTable::Recursive => tree.add_shap_values(row, contributions, scratch),
                 TreeTable::Leaves { first, count } => {
                     for leaf in &self.leaves[first..first + count] {
                         let k = leaf.input_count as usize;
-                        let inputs = &self.inputs[leaf.inputs_start as usize..leaf.inputs_start as usize + k];
+                        let inputs = &self.inputs
+                            [leaf.inputs_start as usize..leaf.inputs_start as usize + k];
                         let mut mask = 0usize;
                         for (bit, &(input, lower, upper)) in inputs.iter().enumerate() {
                             let x = row[input as usize];
@@ -179,7 +198,9 @@ impl ShapTables {
                             }
                         }
                         let start = leaf.values_start as usize + mask * k;
-                        for (&(input, _, _), value) in inputs.iter().zip(&self.values[start..start + k]) {
+                        for (&(input, _, _), value) in
+                            inputs.iter().zip(&self.values[start..start + k])
+                        {
                             contributions[input as usize] += value;
                         }
                     }

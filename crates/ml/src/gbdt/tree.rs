@@ -49,7 +49,13 @@ pub struct PathElement {
     weight: f64,
 }
 
-fn extend_path(path: &mut [PathElement], depth: usize, zero_fraction: f64, one_fraction: f64, feature: i64) {
+fn extend_path(
+    path: &mut [PathElement],
+    depth: usize,
+    zero_fraction: f64,
+    one_fraction: f64,
+    feature: i64,
+) {
     path[depth] = PathElement {
         feature,
         zero_fraction,
@@ -58,8 +64,10 @@ fn extend_path(path: &mut [PathElement], depth: usize, zero_fraction: f64, one_f
     };
     let depth_f = depth as f64;
     for index in (0..depth).rev() {
-        path[index + 1].weight += one_fraction * path[index].weight * (index as f64 + 1.0) / (depth_f + 1.0);
-        path[index].weight = zero_fraction * path[index].weight * (depth_f - index as f64) / (depth_f + 1.0);
+        path[index + 1].weight +=
+            one_fraction * path[index].weight * (index as f64 + 1.0) / (depth_f + 1.0);
+        path[index].weight =
+            zero_fraction * path[index].weight * (depth_f - index as f64) / (depth_f + 1.0);
     }
 }
 
@@ -71,10 +79,13 @@ fn unwind_path(path: &mut [PathElement], depth: usize, path_index: usize) {
     for index in (0..depth).rev() {
         if one_fraction != 0.0 {
             let kept = path[index].weight;
-            path[index].weight = next_one_portion * (depth_f + 1.0) / ((index as f64 + 1.0) * one_fraction);
-            next_one_portion = kept - path[index].weight * zero_fraction * (depth_f - index as f64) / (depth_f + 1.0);
+            path[index].weight =
+                next_one_portion * (depth_f + 1.0) / ((index as f64 + 1.0) * one_fraction);
+            next_one_portion = kept
+                - path[index].weight * zero_fraction * (depth_f - index as f64) / (depth_f + 1.0);
         } else {
-            path[index].weight = path[index].weight * (depth_f + 1.0) / (zero_fraction * (depth_f - index as f64));
+            path[index].weight =
+                path[index].weight * (depth_f + 1.0) / (zero_fraction * (depth_f - index as f64));
         }
     }
     for index in path_index..depth {
@@ -94,9 +105,11 @@ fn unwound_path_sum(path: &[PathElement], depth: usize, path_index: usize) -> f6
         if one_fraction != 0.0 {
             let share = next_one_portion * (depth_f + 1.0) / ((index as f64 + 1.0) * one_fraction);
             total += share;
-            next_one_portion = path[index].weight - share * zero_fraction * ((depth_f - index as f64) / (depth_f + 1.0));
+            next_one_portion = path[index].weight
+                - share * zero_fraction * ((depth_f - index as f64) / (depth_f + 1.0));
         } else {
-            total += (path[index].weight / zero_fraction) / ((depth_f - index as f64) / (depth_f + 1.0));
+            total +=
+                (path[index].weight / zero_fraction) / ((depth_f - index as f64) / (depth_f + 1.0));
         }
     }
     total
@@ -112,7 +125,11 @@ impl Tree {
             if node.is_leaf {
                 return index;
             }
-            index = if row[node.feature as usize] <= node.threshold { node.left } else { node.right } as usize;
+            index = if row[node.feature as usize] <= node.threshold {
+                node.left
+            } else {
+                node.right
+            } as usize;
         }
     }
 
@@ -128,7 +145,12 @@ impl Tree {
         if root_cover <= 0.0 {
             return 0.0;
         }
-        self.nodes.iter().filter(|node| node.is_leaf).map(|node| node.value * node.cover).sum::<f64>() / root_cover
+        self.nodes
+            .iter()
+            .filter(|node| node.is_leaf)
+            .map(|node| node.value * node.cover)
+            .sum::<f64>()
+            / root_cover
     }
 
     /// Length of the scratch buffer [`Tree::add_shap_values`] needs.
@@ -139,12 +161,27 @@ impl Tree {
 
     /// Adds this tree's exact SHAP values for `row` into `contributions` (one per input).
     /// With [`Tree::expected_value`] they sum to [`Tree::predict`].
-    pub fn add_shap_values(&self, row: &[f64], contributions: &mut [f64], scratch: &mut Vec<PathElement>) {
+    pub fn add_shap_values(
+        &self,
+        row: &[f64],
+        contributions: &mut [f64],
+        scratch: &mut Vec<PathElement>,
+    ) {
         let needed = self.shap_scratch_len();
         if scratch.len() < needed {
             scratch.resize(needed, PathElement::default());
         }
-        self.shap_recurse(row, contributions, &mut scratch[..needed], 0, 0, 0, 1.0, 1.0, -1);
+        self.shap_recurse(
+            row,
+            contributions,
+            &mut scratch[..needed],
+            0,
+            0,
+            0,
+            1.0,
+            1.0,
+            -1,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -163,22 +200,41 @@ impl Tree {
         let offset = parent_offset + depth + 1;
         buffer.copy_within(parent_offset..parent_offset + depth + 1, offset);
         let path = &mut buffer[offset..];
-        extend_path(path, depth, parent_zero_fraction, parent_one_fraction, parent_feature);
+        extend_path(
+            path,
+            depth,
+            parent_zero_fraction,
+            parent_one_fraction,
+            parent_feature,
+        );
         let node = &self.nodes[node_index];
         if node.is_leaf {
             for index in 1..=depth {
                 let weight = unwound_path_sum(path, depth, index);
                 let element = path[index];
-                contributions[element.feature as usize] += weight * (element.one_fraction - element.zero_fraction) * node.value;
+                contributions[element.feature as usize] +=
+                    weight * (element.one_fraction - element.zero_fraction) * node.value;
             }
             return;
         }
         let goes_left = row[node.feature as usize] <= node.threshold;
-        let (hot, cold) = if goes_left { (node.left, node.right) } else { (node.right, node.left) };
+        let (hot, cold) = if goes_left {
+            (node.left, node.right)
+        } else {
+            (node.right, node.left)
+        };
         let (hot, cold) = (hot as usize, cold as usize);
         let cover = node.cover;
-        let hot_zero_fraction = if cover > 0.0 { self.nodes[hot].cover / cover } else { 0.5 };
-        let cold_zero_fraction = if cover > 0.0 { self.nodes[cold].cover / cover } else { 0.5 };
+        let hot_zero_fraction = if cover > 0.0 {
+            self.nodes[hot].cover / cover
+        } else {
+            0.5
+        };
+        let cold_zero_fraction = if cover > 0.0 {
+            self.nodes[cold].cover / cover
+        } else {
+            0.5
+        };
         let (mut incoming_zero_fraction, mut incoming_one_fraction) = (1.0, 1.0);
         let split_feature = node.feature as i64;
         if let Some(path_index) = (0..=depth).find(|&index| path[index].feature == split_feature) {

@@ -32,7 +32,7 @@ impl LbfgsParams {
         if self.memory == 0 {
             return Err(invalid_parameter("memory", "must be at least 1"));
         }
-        if !(self.gradient_tolerance > 0.0) {
+        if self.gradient_tolerance.is_nan() || self.gradient_tolerance <= 0.0 {
             return Err(invalid_parameter("gradient_tolerance", "must be positive"));
         }
         if self.max_iterations == 0 {
@@ -71,7 +71,10 @@ where
     let mut gradient = vec![0.0; dimension];
     let mut value = objective(&point, &mut gradient);
     if !value.is_finite() {
-        return Err(invalid_parameter("start", "the objective is not finite at the starting point"));
+        return Err(invalid_parameter(
+            "start",
+            "the objective is not finite at the starting point",
+        ));
     }
     let mut steps: Vec<Vec<f64>> = Vec::with_capacity(params.memory);
     let mut gradient_changes: Vec<Vec<f64>> = Vec::with_capacity(params.memory);
@@ -90,10 +93,16 @@ where
             });
         }
         // Two-loop recursion: direction = −H·g.
-        direction.iter_mut().zip(&gradient).for_each(|(d, g)| *d = -g);
+        direction
+            .iter_mut()
+            .zip(&gradient)
+            .for_each(|(d, g)| *d = -g);
         for index in (0..steps.len()).rev() {
             alphas[index] = inverse_curvatures[index] * dot(&steps[index], &direction);
-            direction.iter_mut().zip(&gradient_changes[index]).for_each(|(d, y)| *d -= alphas[index] * y);
+            direction
+                .iter_mut()
+                .zip(&gradient_changes[index])
+                .for_each(|(d, y)| *d -= alphas[index] * y);
         }
         let initial_scale = match (steps.last(), gradient_changes.last()) {
             (Some(step), Some(change)) => dot(step, change) / dot(change, change),
@@ -102,7 +111,10 @@ where
         direction.iter_mut().for_each(|d| *d *= initial_scale);
         for index in 0..steps.len() {
             let beta = inverse_curvatures[index] * dot(&gradient_changes[index], &direction);
-            direction.iter_mut().zip(&steps[index]).for_each(|(d, s)| *d += (alphas[index] - beta) * s);
+            direction
+                .iter_mut()
+                .zip(&steps[index])
+                .for_each(|(d, s)| *d += (alphas[index] - beta) * s);
         }
         let mut slope = dot(&gradient, &direction);
         if slope >= 0.0 {
@@ -110,14 +122,20 @@ where
             steps.clear();
             gradient_changes.clear();
             inverse_curvatures.clear();
-            direction.iter_mut().zip(&gradient).for_each(|(d, g)| *d = -g / max_abs(&gradient).max(1.0));
+            direction
+                .iter_mut()
+                .zip(&gradient)
+                .for_each(|(d, g)| *d = -g / max_abs(&gradient).max(1.0));
             slope = dot(&gradient, &direction);
         }
         // Backtracking line search with the Armijo condition.
         let mut step_length = 1.0;
         let mut accepted = None;
         for _ in 0..50 {
-            trial.iter_mut().zip(point.iter().zip(&direction)).for_each(|(t, (x, d))| *t = x + step_length * d);
+            trial
+                .iter_mut()
+                .zip(point.iter().zip(&direction))
+                .for_each(|(t, (x, d))| *t = x + step_length * d);
             let trial_value = objective(&trial, &mut trial_gradient);
             if trial_value.is_finite() && trial_value <= value + 1e-4 * step_length * slope {
                 accepted = Some(trial_value);
@@ -135,7 +153,11 @@ where
             });
         };
         let step: Vec<f64> = trial.iter().zip(&point).map(|(t, x)| t - x).collect();
-        let change: Vec<f64> = trial_gradient.iter().zip(&gradient).map(|(t, g)| t - g).collect();
+        let change: Vec<f64> = trial_gradient
+            .iter()
+            .zip(&gradient)
+            .map(|(t, g)| t - g)
+            .collect();
         let curvature = dot(&step, &change);
         if curvature > 1e-12 * dot(&change, &change).sqrt() * dot(&step, &step).sqrt() {
             if steps.len() == params.memory {
@@ -151,7 +173,9 @@ where
         std::mem::swap(&mut point, &mut trial);
         std::mem::swap(&mut gradient, &mut trial_gradient);
         value = trial_value;
-        if decrease <= f64::EPSILON * value.abs().max(1.0) && max_abs(&gradient) <= params.gradient_tolerance.sqrt() {
+        if decrease <= f64::EPSILON * value.abs().max(1.0)
+            && max_abs(&gradient) <= params.gradient_tolerance.sqrt()
+        {
             return Ok(LbfgsOutcome {
                 point,
                 value,
@@ -183,7 +207,11 @@ mod tests {
         };
         let outcome = minimize(rosenbrock, vec![-1.2, 1.0], &LbfgsParams::default()).unwrap();
         assert!(outcome.converged);
-        assert!((outcome.point[0] - 1.0).abs() < 1e-5 && (outcome.point[1] - 1.0).abs() < 1e-5, "{:?}", outcome.point);
+        assert!(
+            (outcome.point[0] - 1.0).abs() < 1e-5 && (outcome.point[1] - 1.0).abs() < 1e-5,
+            "{:?}",
+            outcome.point
+        );
     }
 
     #[test]

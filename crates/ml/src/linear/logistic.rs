@@ -30,14 +30,23 @@ impl ClassWeight {
                 let positives = labels.iter().filter(|&&label| label >= 0.5).count() as f64;
                 let negatives = labels.len() as f64 - positives;
                 if positives == 0.0 || negatives == 0.0 {
-                    return Err(MlError::InvalidData("balanced class weights need both classes".to_string()));
+                    return Err(MlError::InvalidData(
+                        "balanced class weights need both classes".to_string(),
+                    ));
                 }
                 let rows = labels.len() as f64;
                 Ok((rows / (2.0 * negatives), rows / (2.0 * positives)))
             }
             ClassWeight::Manual { positive, negative } => {
-                if !(positive > 0.0 && positive.is_finite() && negative > 0.0 && negative.is_finite()) {
-                    return Err(invalid_parameter("class_weight", "manual weights must be positive and finite"));
+                if !(positive > 0.0
+                    && positive.is_finite()
+                    && negative > 0.0
+                    && negative.is_finite())
+                {
+                    return Err(invalid_parameter(
+                        "class_weight",
+                        "manual weights must be positive and finite",
+                    ));
                 }
                 Ok((negative, positive))
             }
@@ -111,7 +120,11 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
 fn softplus_and_sigmoid(z: f64) -> (f64, f64) {
     let e = (-z.abs()).exp();
     let softplus = z.max(0.0) + e.ln_1p();
-    let sigmoid = if z >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    let sigmoid = if z >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    };
     (softplus, sigmoid)
 }
 
@@ -136,8 +149,13 @@ fn check_training_data(features: &FeatureMatrix, labels: &[f64]) -> Result<()> {
     if features.n_rows == 0 {
         return Err(MlError::InvalidData("no training rows".to_string()));
     }
-    if let Some(position) = labels.iter().position(|&label| label != 0.0 && label != 1.0) {
-        return Err(MlError::InvalidData(format!("label of row {position} is not 0 or 1")));
+    if let Some(position) = labels
+        .iter()
+        .position(|&label| label != 0.0 && label != 1.0)
+    {
+        return Err(MlError::InvalidData(format!(
+            "label of row {position} is not 0 or 1"
+        )));
     }
     if let Some(position) = features.values.iter().position(|value| !value.is_finite()) {
         return Err(MlError::InvalidData(format!(
@@ -172,12 +190,19 @@ pub fn penalised_loss_and_gradient(
             let (mut loss, mut total_weight) = (0.0, 0.0);
             for (row, &label) in rows.chunks_exact(n_cols.max(1)).zip(chunk_labels) {
                 let margin = intercept + dot(row, weights);
-                let weight = if label >= 0.5 { row_weights.1 } else { row_weights.0 };
+                let weight = if label >= 0.5 {
+                    row_weights.1
+                } else {
+                    row_weights.0
+                };
                 let (softplus, probability) = softplus_and_sigmoid(margin);
                 loss += weight * (softplus - label * margin);
                 total_weight += weight;
                 let residual = weight * (probability - label);
-                partial[..n_cols].iter_mut().zip(row).for_each(|(g, x)| *g += residual * x);
+                partial[..n_cols]
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(g, x)| *g += residual * x);
                 partial[n_cols] += residual;
             }
             (loss, total_weight, partial)
@@ -187,7 +212,10 @@ pub fn penalised_loss_and_gradient(
     for (loss, weight, partial) in partials {
         loss_sum += loss;
         weight_sum += weight;
-        gradient_sum.iter_mut().zip(&partial).for_each(|(total, value)| *total += value);
+        gradient_sum
+            .iter_mut()
+            .zip(&partial)
+            .for_each(|(total, value)| *total += value);
     }
     let mut penalty = 0.0;
     for (index, g) in gradient.iter_mut().enumerate() {
@@ -204,7 +232,10 @@ impl LogisticParams {
     /// Checks every hyper-parameter.
     pub fn validate(&self) -> Result<()> {
         if !(self.l2 >= 0.0 && self.l2.is_finite()) {
-            return Err(invalid_parameter("l2", format!("must be a finite number ≥ 0, got {}", self.l2)));
+            return Err(invalid_parameter(
+                "l2",
+                format!("must be a finite number ≥ 0, got {}", self.l2),
+            ));
         }
         match self.solver {
             LogisticSolver::Lbfgs(params) => params.validate(),
@@ -220,7 +251,10 @@ impl LogisticParams {
                     return Err(invalid_parameter("batch_size", "must be at least 1"));
                 }
                 if !(learning_rate > 0.0 && learning_rate.is_finite()) {
-                    return Err(invalid_parameter("learning_rate", "must be positive and finite"));
+                    return Err(invalid_parameter(
+                        "learning_rate",
+                        "must be positive and finite",
+                    ));
                 }
                 Ok(())
             }
@@ -237,7 +271,14 @@ impl LogisticParams {
             LogisticSolver::Lbfgs(params) => {
                 let outcome = minimize(
                     |parameters, gradient| {
-                        penalised_loss_and_gradient(features, labels, row_weights, self.l2, parameters, gradient)
+                        penalised_loss_and_gradient(
+                            features,
+                            labels,
+                            row_weights,
+                            self.l2,
+                            parameters,
+                            gradient,
+                        )
                     },
                     vec![0.0; n_cols + 1],
                     &params,
@@ -253,7 +294,14 @@ impl LogisticParams {
                 epochs,
                 batch_size,
                 learning_rate,
-            } => Ok(self.fit_sgd(features, labels, row_weights, epochs, batch_size, learning_rate)),
+            } => Ok(self.fit_sgd(
+                features,
+                labels,
+                row_weights,
+                epochs,
+                batch_size,
+                learning_rate,
+            )),
         }
     }
 
@@ -269,7 +317,13 @@ impl LogisticParams {
         let n_cols = features.n_cols;
         let mean_weight = labels
             .iter()
-            .map(|&label| if label >= 0.5 { row_weights.1 } else { row_weights.0 })
+            .map(|&label| {
+                if label >= 0.5 {
+                    row_weights.1
+                } else {
+                    row_weights.0
+                }
+            })
             .sum::<f64>()
             / labels.len() as f64;
         let mut rng = seeded_rng(self.seed);
@@ -288,14 +342,25 @@ impl LogisticParams {
                     let x = features.row(row);
                     let margin = parameters[n_cols] + dot(x, &parameters[..n_cols]);
                     let label = labels[row];
-                    let weight = if label >= 0.5 { row_weights.1 } else { row_weights.0 } / mean_weight;
+                    let weight = if label >= 0.5 {
+                        row_weights.1
+                    } else {
+                        row_weights.0
+                    } / mean_weight;
                     let residual = weight * (sigmoid(margin) - label);
-                    batch_gradient[..n_cols].iter_mut().zip(x).for_each(|(g, v)| *g += residual * v);
+                    batch_gradient[..n_cols]
+                        .iter_mut()
+                        .zip(x)
+                        .for_each(|(g, v)| *g += residual * v);
                     batch_gradient[n_cols] += residual;
                 }
                 let scale = 1.0 / batch.len() as f64;
                 for index in 0..=n_cols {
-                    let penalty = if index < n_cols { self.l2 * parameters[index] } else { 0.0 };
+                    let penalty = if index < n_cols {
+                        self.l2 * parameters[index]
+                    } else {
+                        0.0
+                    };
                     parameters[index] -= step * (batch_gradient[index] * scale + penalty);
                 }
                 if epoch >= average_from {
@@ -329,7 +394,9 @@ impl LogisticModel {
 
     /// Purchase probabilities of every row.
     pub fn predict_probabilities(&self, features: &FeatureMatrix) -> Vec<f64> {
-        (0..features.n_rows).map(|row| sigmoid(self.margin(features.row(row)))).collect()
+        (0..features.n_rows)
+            .map(|row| sigmoid(self.margin(features.row(row))))
+            .collect()
     }
 }
 
@@ -347,7 +414,11 @@ mod tests {
         for _ in 0..rows {
             let x: Vec<f64> = (0..3).map(|_| rng.random_range(-1.0..1.0)).collect();
             let margin = 0.3 + x.iter().zip(&true_weights).map(|(a, b)| a * b).sum::<f64>();
-            labels.push(if rng.random::<f64>() < sigmoid(margin) { 1.0 } else { 0.0 });
+            labels.push(if rng.random::<f64>() < sigmoid(margin) {
+                1.0
+            } else {
+                0.0
+            });
             values.extend(x);
         }
         (FeatureMatrix::new(rows, 3, values).unwrap(), labels)
@@ -358,7 +429,14 @@ mod tests {
         let (features, labels) = synthetic(200, 3);
         let parameters = vec![0.3, -0.7, 1.1, 0.2];
         let mut gradient = vec![0.0; 4];
-        penalised_loss_and_gradient(&features, &labels, (1.0, 3.0), 0.1, &parameters, &mut gradient);
+        penalised_loss_and_gradient(
+            &features,
+            &labels,
+            (1.0, 3.0),
+            0.1,
+            &parameters,
+            &mut gradient,
+        );
         for index in 0..4 {
             let h = 1e-6;
             let mut up = parameters.clone();
@@ -366,10 +444,26 @@ mod tests {
             let mut down = parameters.clone();
             down[index] -= h;
             let mut scratch = vec![0.0; 4];
-            let numeric = (penalised_loss_and_gradient(&features, &labels, (1.0, 3.0), 0.1, &up, &mut scratch)
-                - penalised_loss_and_gradient(&features, &labels, (1.0, 3.0), 0.1, &down, &mut scratch))
-                / (2.0 * h);
-            assert!((numeric - gradient[index]).abs() < 1e-7, "input {index}: {numeric} vs {}", gradient[index]);
+            let numeric = (penalised_loss_and_gradient(
+                &features,
+                &labels,
+                (1.0, 3.0),
+                0.1,
+                &up,
+                &mut scratch,
+            ) - penalised_loss_and_gradient(
+                &features,
+                &labels,
+                (1.0, 3.0),
+                0.1,
+                &down,
+                &mut scratch,
+            )) / (2.0 * h);
+            assert!(
+                (numeric - gradient[index]).abs() < 1e-7,
+                "input {index}: {numeric} vs {}",
+                gradient[index]
+            );
         }
     }
 
@@ -410,11 +504,25 @@ mod tests {
         };
         let sgd = sgd_params.fit(&features, &labels).unwrap();
         for (a, b) in sgd.weights.iter().zip(&lbfgs.weights) {
-            assert!((a - b).abs() < 0.03, "sgd {:?} vs lbfgs {:?}", sgd.weights, lbfgs.weights);
+            assert!(
+                (a - b).abs() < 0.03,
+                "sgd {:?} vs lbfgs {:?}",
+                sgd.weights,
+                lbfgs.weights
+            );
         }
         assert!((sgd.intercept - lbfgs.intercept).abs() < 0.03);
-        assert_eq!(sgd, sgd_params.fit(&features, &labels).unwrap(), "same seed, same model");
-        let other_seed = LogisticParams { seed: 7, ..sgd_params }.fit(&features, &labels).unwrap();
+        assert_eq!(
+            sgd,
+            sgd_params.fit(&features, &labels).unwrap(),
+            "same seed, same model"
+        );
+        let other_seed = LogisticParams {
+            seed: 7,
+            ..sgd_params
+        }
+        .fit(&features, &labels)
+        .unwrap();
         assert_ne!(sgd.weights, other_seed.weights);
     }
 

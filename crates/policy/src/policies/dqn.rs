@@ -101,10 +101,16 @@ fn candle_error(e: candle_core::Error) -> PolicyError {
 
 impl DqnParams {
     pub fn validate(self) -> Result<Dqn, PolicyError> {
-        if self.hidden == 0 || self.batch_size == 0 || self.replay_capacity < self.batch_size {
+        if self.hidden == 0
+            || self.batch_size == 0
+            || self.target_sync == 0
+            || self.replay_capacity < self.batch_size
+        {
             return Err(PolicyError::Parameter {
-                name: "hidden/batch_size/replay_capacity",
-                message: "need hidden ≥ 1, batch_size ≥ 1 and replay_capacity ≥ batch_size".into(),
+                name: "hidden/batch_size/target_sync/replay_capacity",
+                message:
+                    "need hidden, batch_size and target_sync ≥ 1 and replay_capacity ≥ batch_size"
+                        .into(),
             });
         }
         for (name, value) in [
@@ -215,7 +221,7 @@ impl Dqn {
         let loss = candle_nn::loss::mse(&predicted, &y)?;
         optimizer.backward_step(&loss)?;
         self.updates += 1;
-        if self.updates % self.params.target_sync == 0 {
+        if self.updates.is_multiple_of(self.params.target_sync) {
             self.sync_target()?;
         }
         Ok(())

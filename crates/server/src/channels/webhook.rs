@@ -19,11 +19,18 @@ pub fn signature(secret: &[u8], unix_seconds: i64, body: &[u8]) -> String {
     mac.update(unix_seconds.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={unix_seconds},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={unix_seconds},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 impl WebhookChannel {
-    pub fn new(url: &str, secret: &str, timeout: std::time::Duration) -> Result<Self, ChannelError> {
+    pub fn new(
+        url: &str,
+        secret: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Self, ChannelError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -71,7 +78,10 @@ impl Channel for WebhookChannel {
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(ChannelError::Transient(format!("webhook answered {}", response.status())))
+                Err(ChannelError::Transient(format!(
+                    "webhook answered {}",
+                    response.status()
+                )))
             }
         })
     }

@@ -44,12 +44,21 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str, field: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} with this {field}")).field(field)
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what} with this {field}"),
+        )
+        .field(field)
     }
 
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string())
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        )
     }
 }
 

@@ -49,11 +49,16 @@ pub async fn segment(
     ingest_body(state, Format::Segment, body.map_err(body_error)?).await
 }
 
-async fn ingest_body(state: AppState, format: Format, body: Bytes) -> Result<Json<IngestResponse>, ApiError> {
+async fn ingest_body(
+    state: AppState,
+    format: Format,
+    body: Bytes,
+) -> Result<Json<IngestResponse>, ApiError> {
     let started = std::time::Instant::now();
     let options = ParseOptions::at(state.engine.now());
-    let batch = parse_json_payload(format, &body, &options)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", e.to_string()).field("body"))?;
+    let batch = parse_json_payload(format, &body, &options).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", e.to_string()).field("body")
+    })?;
     state
         .metrics
         .events_rejected
@@ -63,11 +68,17 @@ async fn ingest_body(state: AppState, format: Format, body: Bytes) -> Result<Jso
         let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_events", first.to_string());
         error.field = first.field.clone().or(Some("body".into()));
         error.rejections = batch.rejections;
-        state.metrics.requests_refused.fetch_add(1, Ordering::Relaxed);
+        state
+            .metrics
+            .requests_refused
+            .fetch_add(1, Ordering::Relaxed);
         return Err(error);
     }
     let outcome = store_events(&state, batch.events).await?;
-    state.metrics.ingest_latency.observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .ingest_latency
+        .observe(started.elapsed().as_secs_f64());
     Ok(Json(IngestResponse {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
@@ -89,10 +100,13 @@ async fn store_events(state: &AppState, events: Vec<Event>) -> Result<IngestOutc
 /// configured secret (compared in constant time).
 fn verify_shopify(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let refuse = |m: &str| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", m.to_owned()).field("x-shopify-hmac-sha256")
+        ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", m.to_owned())
+            .field("x-shopify-hmac-sha256")
     };
     if secret.is_empty() {
-        return Err(refuse("shopify.webhook_secret is not configured; webhooks are refused"));
+        return Err(refuse(
+            "shopify.webhook_secret is not configured; webhooks are refused",
+        ));
     }
     let header = headers
         .get("x-shopify-hmac-sha256")
@@ -101,7 +115,8 @@ fn verify_shopify(secret: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), 
     let expected = STANDARD
         .decode(header.trim())
         .map_err(|_| refuse("the X-Shopify-Hmac-Sha256 header is not base64"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
     mac.verify_slice(&expected)
         .map_err(|_| refuse("the HMAC does not match the body"))
@@ -114,15 +129,22 @@ pub async fn shopify(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let body = body.map_err(body_error)?;
     if let Err(e) = verify_shopify(&state.config.shopify.webhook_secret, &headers, &body) {
-        state.metrics.requests_refused.fetch_add(1, Ordering::Relaxed);
+        state
+            .metrics
+            .requests_refused
+            .fetch_add(1, Ordering::Relaxed);
         return Err(e);
     }
     let topic = headers
         .get("x-shopify-topic")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "missing_topic", "the X-Shopify-Topic header is missing")
-                .field("x-shopify-topic")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "missing_topic",
+                "the X-Shopify-Topic header is missing",
+            )
+            .field("x-shopify-topic")
         })?
         .to_owned();
     let options = ParseOptions::at(state.engine.now());
@@ -130,11 +152,20 @@ pub async fn shopify(
         Ok(None) => Ok(Json(serde_json::json!({ "ignored_topic": topic }))),
         Ok(Some(event)) => {
             let outcome = store_events(&state, vec![event]).await?;
-            Ok(Json(serde_json::json!({ "accepted": outcome.accepted, "duplicates": outcome.duplicates })))
+            Ok(Json(
+                serde_json::json!({ "accepted": outcome.accepted, "duplicates": outcome.duplicates }),
+            ))
         }
         Err(rejection) => {
-            state.metrics.events_rejected.fetch_add(1, Ordering::Relaxed);
-            let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_webhook", rejection.to_string());
+            state
+                .metrics
+                .events_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            let mut error = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_webhook",
+                rejection.to_string(),
+            );
             error.field = rejection.field.clone();
             error.rejections = vec![rejection];
             Err(error)

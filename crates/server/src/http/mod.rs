@@ -43,7 +43,9 @@ impl AppContext {
             .and_then(|v| v.strip_prefix("Bearer "))
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
         let refuse = |e: ApiError| {
-            self.metrics.requests_refused.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .requests_refused
+                .fetch_add(1, Ordering::Relaxed);
             Err(e)
         };
         let Some(key) = presented.and_then(|p| self.keys.verify(p.trim())) else {
@@ -63,7 +65,10 @@ impl AppContext {
             return refuse(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("key {:?} exceeds {} requests per second", key.name, self.config.rate_limit_per_key),
+                format!(
+                    "key {:?} exceeds {} requests per second",
+                    key.name, self.config.rate_limit_per_key
+                ),
             ));
         }
         Ok(())
@@ -74,10 +79,9 @@ impl AppContext {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(ApiError::internal),
-        Err(e) => Err(ApiError::internal(e)),
-    }
+    crate::worker::off_runtime(f)
+        .await
+        .map_err(ApiError::internal)
 }
 
 pub fn router(state: AppState) -> Router {
@@ -89,11 +93,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/carts/{id}", get(read::cart))
         .route("/v1/users/{id}/carts", get(read::carts_of_user))
         .route("/v1/decisions", get(read::decisions))
-        .route("/v1/users/{id}/consent", put(users::put_consent).get(users::get_consent))
+        .route(
+            "/v1/users/{id}/consent",
+            put(users::put_consent).get(users::get_consent),
+        )
         .route("/v1/users/{id}", axum::routing::delete(users::erase))
         .route("/t/open/{token}", get(tracking::open))
         .route("/t/restore/{token}", get(tracking::restore))
-        .route("/t/unsubscribe/{token}", get(tracking::unsubscribe_page).post(tracking::unsubscribe))
+        .route(
+            "/t/unsubscribe/{token}",
+            get(tracking::unsubscribe_page).post(tracking::unsubscribe),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -105,19 +115,31 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /openapi.json").field("path")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint; see /openapi.json",
+    )
+    .field("path")
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take this method")
-        .field("method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take this method",
+    )
+    .field("method")
 }
 
 /// Maps a body-reading failure (mostly: over the size limit) to a JSON 4xx.
 pub fn body_error(rejection: axum::extract::rejection::BytesRejection) -> ApiError {
     let status = rejection.status();
     let (code, message) = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ("body_too_large", "the request body exceeds max_body_bytes".to_owned())
+        (
+            "body_too_large",
+            "the request body exceeds max_body_bytes".to_owned(),
+        )
     } else {
         ("bad_body", rejection.body_text())
     };

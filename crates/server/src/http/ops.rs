@@ -1,8 +1,8 @@
 //! Operations endpoints: liveness, readiness (the store answers), Prometheus metrics.
 
 use super::AppState;
-use super::error::ApiError;
 use super::blocking;
+use super::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -15,8 +15,14 @@ pub async fn healthz() -> Json<serde_json::Value> {
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let engine = state.engine.clone();
     match blocking(move || engine.with_store(|store| store.schema_version())).await {
-        Ok(version) => Ok(Json(serde_json::json!({ "status": "ready", "schema_version": version }))),
-        Err(e) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e.message)),
+        Ok(version) => Ok(Json(
+            serde_json::json!({ "status": "ready", "schema_version": version }),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            e.message,
+        )),
     }
 }
 

@@ -53,20 +53,33 @@ pub async fn decisions(
     Query(query): Query<DecisionQuery>,
 ) -> Result<Json<Vec<DecisionView>>, ApiError> {
     state.authorize(&headers, Scope::Read)?;
-    let cart_id = query
-        .cart_id
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "missing_parameter", "cart_id is required").field("cart_id"))?;
+    let cart_id = query.cart_id.filter(|c| !c.is_empty()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_parameter",
+            "cart_id is required",
+        )
+        .field("cart_id")
+    })?;
     let engine = state.engine.clone();
     let (decisions, messages) = blocking(move || {
-        engine.with_records(|records| Ok((records.decisions_of_cart(&cart_id)?, records.messages_of_cart(&cart_id)?)))
+        engine.with_records(|records| {
+            Ok((
+                records.decisions_of_cart(&cart_id)?,
+                records.messages_of_cart(&cart_id)?,
+            ))
+        })
     })
     .await?;
     Ok(Json(
         decisions
             .into_iter()
             .map(|decision| DecisionView {
-                messages: messages.iter().filter(|m| m.decision_id == decision.id).cloned().collect(),
+                messages: messages
+                    .iter()
+                    .filter(|m| m.decision_id == decision.id)
+                    .cloned()
+                    .collect(),
                 decision,
             })
             .collect(),

@@ -13,9 +13,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 
 /// A transparent 1×1 GIF.
 const PIXEL: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
-    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
-    0x02, 0x44, 0x01, 0x00, 0x3b,
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
 fn token_error(e: TokenError) -> ApiError {
@@ -27,7 +27,12 @@ fn token_error(e: TokenError) -> ApiError {
 }
 
 /// Verifies the token, records the tracking event, returns the message.
-async fn track(state: &AppState, token: &str, purpose: TokenPurpose, kind: &'static str) -> Result<OutboxMessage, ApiError> {
+async fn track(
+    state: &AppState,
+    token: &str,
+    purpose: TokenPurpose,
+    kind: &'static str,
+) -> Result<OutboxMessage, ApiError> {
     let claims = state
         .signer
         .verify(token, purpose, state.engine.now())
@@ -47,22 +52,37 @@ async fn track(state: &AppState, token: &str, purpose: TokenPurpose, kind: &'sta
     message.ok_or_else(|| ApiError::not_found("message", "token"))
 }
 
-pub async fn open(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, ApiError> {
+pub async fn open(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
     track(&state, &token, TokenPurpose::Open, "open").await?;
-    Ok(([(header::CONTENT_TYPE, "image/gif"), (header::CACHE_CONTROL, "no-store")], PIXEL).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        PIXEL,
+    )
+        .into_response())
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 fn encode_component(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
-pub async fn restore(State(state): State<AppState>, Path(token): Path<String>) -> Result<Redirect, ApiError> {
+pub async fn restore(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Redirect, ApiError> {
     let message = track(&state, &token, TokenPurpose::Restore, "click").await?;
     let target = state
         .config
@@ -71,7 +91,10 @@ pub async fn restore(State(state): State<AppState>, Path(token): Path<String>) -
     Ok(Redirect::to(&target))
 }
 
-pub async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Html<String>, ApiError> {
+pub async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Html<String>, ApiError> {
     state
         .signer
         .verify(&token, TokenPurpose::Unsubscribe, state.engine.now())
@@ -82,13 +105,21 @@ pub async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<S
     )))
 }
 
-pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Result<axum::Json<serde_json::Value>, ApiError> {
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let message = track(&state, &token, TokenPurpose::Unsubscribe, "unsubscribe").await?;
     let engine = state.engine.clone();
     let now = engine.now();
     let (user, channel) = (message.user_id.clone(), message.channel.clone());
-    blocking(move || engine.with_records(|records| records.set_consent(&user, &channel, false, now))).await?;
-    Ok(axum::Json(serde_json::json!({ "unsubscribed": true, "channel": message.channel })))
+    blocking(move || {
+        engine.with_records(|records| records.set_consent(&user, &channel, false, now))
+    })
+    .await?;
+    Ok(axum::Json(
+        serde_json::json!({ "unsubscribed": true, "channel": message.channel }),
+    ))
 }
 
 #[cfg(test)]

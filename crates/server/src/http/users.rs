@@ -24,19 +24,28 @@ pub async fn put_consent(
     state.authorize(&headers, Scope::Ingest)?;
     let body = body.map_err(body_error)?;
     let mut de = serde_json::Deserializer::from_slice(&body);
-    let consent: BTreeMap<String, bool> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::new(
+    let consent: BTreeMap<String, bool> =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_consent",
+                format!("expected an object of channel → true/false: {}", e.inner()),
+            )
+            .field(if path == "." { "body".to_owned() } else { path })
+        })?;
+    if consent.is_empty() {
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_consent",
-            format!("expected an object of channel → true/false: {}", e.inner()),
+            "name at least one channel",
         )
-        .field(if path == "." { "body".to_owned() } else { path })
-    })?;
-    if consent.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_consent", "name at least one channel").field("body"));
+        .field("body"));
     }
-    if let Some(unknown) = consent.keys().find(|c| !CONSENT_CHANNELS.contains(&c.as_str())) {
+    if let Some(unknown) = consent
+        .keys()
+        .find(|c| !CONSENT_CHANNELS.contains(&c.as_str()))
+    {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_consent",

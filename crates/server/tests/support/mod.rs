@@ -17,12 +17,14 @@ pub const INGEST: &str = "test-ingest-key";
 pub const READ: &str = "test-read-key";
 
 pub fn base_config(dir: &tempfile::TempDir) -> ServerConfig {
-    let mut config = ServerConfig::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.db = dir.path().join("cartback.db").display().to_string();
-    config.signing_secret = "test-signing-secret".into();
-    config.holdout_fraction = 0.0;
-    config.tick = cartback_core::Duration::millis(50);
+    let mut config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        db: dir.path().join("cartback.db").display().to_string(),
+        signing_secret: "test-signing-secret".into(),
+        holdout_fraction: 0.0,
+        tick: cartback_core::Duration::millis(50),
+        ..ServerConfig::default()
+    };
     config.auth.keys = vec![
         key("admin", ADMIN, &["admin"]),
         key("shop", INGEST, &["ingest"]),
@@ -48,7 +50,9 @@ fn key(name: &str, key: &str, scopes: &[&str]) -> ApiKeyConfig {
 }
 
 pub async fn start(config: ServerConfig) -> RunningServer {
-    cartback_server::start(config, Arc::new(SystemClock)).await.expect("server starts")
+    cartback_server::start(config, Arc::new(SystemClock))
+        .await
+        .expect("server starts")
 }
 
 pub fn url(server: &RunningServer, path: &str) -> String {
@@ -93,7 +97,11 @@ pub fn add_to_cart(user: &str, item: &str) -> serde_json::Value {
     )
 }
 
-pub async fn post_events(server: &RunningServer, key: &str, body: &serde_json::Value) -> reqwest::Response {
+pub async fn post_events(
+    server: &RunningServer,
+    key: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
     client()
         .post(url(server, "/v1/events"))
         .bearer_auth(key)
@@ -104,9 +112,17 @@ pub async fn post_events(server: &RunningServer, key: &str, body: &serde_json::V
 }
 
 pub async fn get_json(server: &RunningServer, key: &str, path: &str) -> (u16, serde_json::Value) {
-    let response = client().get(url(server, path)).bearer_auth(key).send().await.unwrap();
+    let response = client()
+        .get(url(server, path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// Polls `check` until it returns `Some`, for at most `limit`; panics naming `what`.
@@ -135,7 +151,9 @@ pub async fn decisions(server: &RunningServer, cart_id: &str) -> Vec<serde_json:
 
 /// The first message's status of the first decision, when there is one.
 pub fn first_message_status(decisions: &[serde_json::Value]) -> Option<String> {
-    decisions.first()?["messages"].get(0)?["status"].as_str().map(str::to_owned)
+    decisions.first()?["messages"].get(0)?["status"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// One mail as the SMTP sink received it.
@@ -155,13 +173,19 @@ pub async fn smtp_sink() -> (u16, Arc<Mutex<Vec<ReceivedMail>>>) {
     let store = mails.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((socket, _)) = listener.accept().await else { return };
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
             let store = store.clone();
             tokio::spawn(async move {
                 let (read, mut write) = socket.into_split();
                 let mut lines = BufReader::new(read);
                 let _ = write.write_all(b"220 sink ESMTP\r\n").await;
-                let mut mail = ReceivedMail { from: String::new(), to: Vec::new(), data: String::new() };
+                let mut mail = ReceivedMail {
+                    from: String::new(),
+                    to: Vec::new(),
+                    data: String::new(),
+                };
                 let mut line = String::new();
                 loop {
                     line.clear();
@@ -192,7 +216,11 @@ pub async fn smtp_sink() -> (u16, Arc<Mutex<Vec<ReceivedMail>>>) {
                         }
                         mail.data = data;
                         store.lock().unwrap().push(mail.clone());
-                        mail = ReceivedMail { from: String::new(), to: Vec::new(), data: String::new() };
+                        mail = ReceivedMail {
+                            from: String::new(),
+                            to: Vec::new(),
+                            data: String::new(),
+                        };
                         b"250 queued\r\n"
                     } else if upper.starts_with("QUIT") {
                         let _ = write.write_all(b"221 bye\r\n").await;
@@ -229,14 +257,24 @@ pub async fn webhook_receiver(failures_first: usize) -> (String, Arc<Mutex<Vec<R
         axum::routing::post(move |headers: HeaderMap, body: String| {
             let store = store.clone();
             async move {
-                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned()
+                };
                 let mut all = store.lock().unwrap();
                 all.push(ReceivedHook {
                     signature: header("x-cartback-signature"),
                     idempotency_key: header("idempotency-key"),
                     body,
                 });
-                if all.len() <= failures_first { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
+                if all.len() <= failures_first {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                }
             }
         }),
     );

@@ -21,9 +21,12 @@ pub struct EmailChannel {
 
 impl EmailChannel {
     pub fn new(config: &EmailConfig, timeout: std::time::Duration) -> Result<Self, ChannelError> {
-        let bad = |field: &str, e: &dyn std::fmt::Display| ChannelError::Permanent(format!("email.{field}: {e}"));
+        let bad = |field: &str, e: &dyn std::fmt::Display| {
+            ChannelError::Permanent(format!("email.{field}: {e}"))
+        };
         let builder = match config.smtp_security.as_str() {
-            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.smtp_host).map_err(|e| bad("smtp_host", &e))?,
+            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.smtp_host)
+                .map_err(|e| bad("smtp_host", &e))?,
             "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.smtp_host)
                 .map_err(|e| bad("smtp_host", &e))?,
             _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.smtp_host),
@@ -36,7 +39,8 @@ impl EmailChannel {
             ));
         }
         let from: Mailbox = config.from.parse().map_err(|e| bad("from", &e))?;
-        let dir = (!config.template_dir.is_empty()).then(|| std::path::Path::new(&config.template_dir));
+        let dir =
+            (!config.template_dir.is_empty()).then(|| std::path::Path::new(&config.template_dir));
         Ok(EmailChannel {
             transport: builder.build(),
             from,
@@ -59,7 +63,10 @@ impl EmailChannel {
         let domain = self.from.email.domain().to_owned();
         let message_id = format!(
             "<{}@{domain}>",
-            outgoing.message.idempotency_key.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+            outgoing
+                .message
+                .idempotency_key
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "-")
         );
         Message::builder()
             .from(self.from.clone())
@@ -74,7 +81,10 @@ impl EmailChannel {
                 HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
                 "List-Unsubscribe=One-Click".into(),
             ))
-            .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text,
+                rendered.html,
+            ))
             .map_err(|e| ChannelError::Permanent(format!("building the e-mail: {e}")))
     }
 }
@@ -95,4 +105,3 @@ impl Channel for EmailChannel {
         })
     }
 }
-

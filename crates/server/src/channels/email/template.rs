@@ -32,12 +32,19 @@ impl EmailTemplates {
     pub fn load(dir: Option<&Path>) -> Result<Self, ChannelError> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
         });
         for (name, bundled) in TEMPLATE_NAMES.into_iter().zip(BUNDLED) {
             let source = match dir {
                 Some(dir) => std::fs::read_to_string(dir.join(name)).map_err(|e| {
-                    ChannelError::Permanent(format!("reading template {}: {e}", dir.join(name).display()))
+                    ChannelError::Permanent(format!(
+                        "reading template {}: {e}",
+                        dir.join(name).display()
+                    ))
                 })?,
                 None => bundled.to_owned(),
             };
