@@ -70,14 +70,14 @@ fn ope_reads_cartback_decision_logs_and_names_bad_fields() {
     .unwrap();
     let tables = dir.path().join("policy.json");
     // Eight actions, one position: always send the reminder; q = 4 for every action.
-    let mut dist = vec!["[0.0]"; 8];
+    let mut dist = ["[0.0]"; 8];
     dist[1] = "[1.0]";
     std::fs::write(
         &tables,
         format!(
             "{{\"evaluation_action_dist\": [{}], \"reward_model_table\": [{}]}}",
             dist.join(","),
-            vec!["[4.0]"; 8].join(",")
+            ["[4.0]"; 8].join(",")
         ),
     )
     .unwrap();

@@ -112,3 +112,27 @@ fn scoring_data_without_a_model_column_is_an_error_naming_it() {
     let error = PropensityModel::from_json(&wrong_version.to_string()).unwrap_err();
     assert!(error.to_string().contains("format_version"), "{error}");
 }
+
+#[test]
+fn a_calibrated_model_scores_with_its_calibrator() {
+    let mut calibrated = options(
+        EstimatorSpec::Gbdt(GbdtParams {
+            n_trees: 50,
+            ..GbdtParams::default()
+        }),
+        Evaluation::KFold { folds: 3 },
+    );
+    calibrated.calibration = Some(cartback_ml::calibration::CalibrationMethod::Isotonic);
+    let table = table();
+    let (model, _) = train(&table, &calibrated).unwrap();
+    let calibrator = model.calibrator.clone().expect("a calibrator");
+    let features = model.schema.encode(&table).unwrap();
+    let mut changed = 0;
+    for row in 0..200 {
+        let raw = cartback_ml::linear::sigmoid(model.margin(features.row(row)));
+        let scored = model.probability(features.row(row));
+        assert_eq!(scored, calibrator.apply(raw));
+        changed += usize::from((scored - raw).abs() > 1e-9);
+    }
+    assert!(changed > 100, "only {changed} of 200 probabilities changed");
+}
