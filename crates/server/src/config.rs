@@ -73,6 +73,10 @@ pub struct FlowConfig {
     pub reminder_delay: Duration,
     /// `email`, `webhook` or `log`.
     pub channel: String,
+    /// Products recommended in each message (0 = none).
+    pub recommendations: usize,
+    /// A model file from `cartback recommend train`; empty = the shop's most ordered items.
+    pub recommendation_model: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -161,6 +165,8 @@ impl Default for FlowConfig {
         FlowConfig {
             reminder_delay: Duration::hours(1),
             channel: "log".into(),
+            recommendations: 3,
+            recommendation_model: String::new(),
         }
     }
 }

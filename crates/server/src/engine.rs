@@ -15,12 +15,15 @@ use crate::records::{
 };
 use crate::worker::DropOffRuntime;
 use cartback_core::{
-    Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, Timestamp,
+    Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, EventKind, Timestamp,
     TrackerConfig,
+};
+use cartback_recommend::{
+    ExclusionPolicy, PopularityRecommender, RecommendationRequest, Recommender,
 };
 use cartback_store::{ErasureReport, Store, StoreError};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,6 +50,29 @@ struct Core {
     records: DropOffRuntime<Box<dyn EngineStore>>,
     tracker: CartTracker,
     seen: HashSet<EventId>,
+    /// Units ordered per product: the popularity fallback for recommendations.
+    ordered_units: HashMap<String, f64>,
+    /// Popularity ranking built from `ordered_units`; dropped when an order arrives.
+    popular: Option<PopularityRecommender>,
+}
+
+impl Core {
+    fn count_order(&mut self, event: &Event) {
+        if count_ordered_units(&mut self.ordered_units, event) {
+            self.popular = None;
+        }
+    }
+}
+
+/// Adds an order's units per product; says whether `event` was an order.
+fn count_ordered_units(units: &mut HashMap<String, f64>, event: &Event) -> bool {
+    if event.kind != EventKind::OrderCompleted {
+        return false;
+    }
+    for item in &event.items {
+        *units.entry(item.id.clone()).or_default() += f64::from(item.quantity);
+    }
+    true
 }
 
 pub struct Engine {
@@ -55,6 +81,15 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     settings: EngineSettings,
     metrics: Arc<Metrics>,
+    recommendations: Recommendations,
+}
+
+/// How messages get their recommended products.
+struct Recommendations {
+    /// Products per message (0 = none).
+    count: usize,
+    /// A trained model; `None` = the most ordered products.
+    model: Option<Arc<dyn Recommender>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -100,14 +135,65 @@ impl Engine {
                 records: DropOffRuntime::new(records),
                 tracker,
                 seen: HashSet::new(),
+                ordered_units: HashMap::new(),
+                popular: None,
             }),
             policy,
             clock,
             settings,
             metrics,
+            recommendations: Recommendations {
+                count: 3,
+                model: None,
+            },
         };
         engine.rebuild(&mut engine.lock())?;
         Ok(engine)
+    }
+
+    /// Sets how many products each message recommends and from which model (`None`: the
+    /// products ordered most so far, so messages carry products before any model exists).
+    pub fn set_recommendations(&mut self, count: usize, model: Option<Arc<dyn Recommender>>) {
+        self.recommendations = Recommendations { count, model };
+    }
+
+    /// Products to show in a message about `cart`: never what is in it, nor (unless the
+    /// model's shop sells consumables) what the shopper already bought.
+    fn recommend_for(&self, core: &mut Core, cart: &Cart) -> Vec<serde_json::Value> {
+        let count = self.recommendations.count;
+        if count == 0 {
+            return Vec::new();
+        }
+        let request = RecommendationRequest {
+            user_id: Some(cart.user_id.clone()),
+            cart: cart.lines.iter().map(|l| l.item_id.clone()).collect(),
+            k: count,
+            ..RecommendationRequest::default()
+        };
+        let found = match &self.recommendations.model {
+            Some(model) => model.recommend(&request),
+            None => {
+                let ordered = &core.ordered_units;
+                core.popular
+                    .get_or_insert_with(|| {
+                        PopularityRecommender::from_counts(
+                            ordered.iter().map(|(id, n)| (id.clone(), *n)),
+                            ExclusionPolicy::default(),
+                        )
+                    })
+                    .recommend(&request)
+            }
+        };
+        match found {
+            Ok(items) => items
+                .into_iter()
+                .map(|r| serde_json::json!({"id": r.item_id, "score": r.score, "source": r.source}))
+                .collect(),
+            Err(err) => {
+                tracing::warn!(cart = %cart.id, "no recommendations: {err}");
+                Vec::new()
+            }
+        }
     }
 
     /// Replaces the tracker by one folded from every stored event, and handles what the
@@ -116,10 +202,13 @@ impl Engine {
         core.tracker = CartTracker::new(self.settings.tracker)
             .map_err(|e| EngineError::Tracker(e.to_string()))?;
         core.seen.clear();
+        core.ordered_units.clear();
+        core.popular = None;
         let mut transitions = Vec::new();
-        let (tracker, seen) = (&mut core.tracker, &mut core.seen);
+        let (tracker, seen, units) = (&mut core.tracker, &mut core.seen, &mut core.ordered_units);
         core.store.scan_events(&mut |event| {
             seen.insert(event.id);
+            count_ordered_units(units, &event);
             tracker.observe(event, &mut transitions);
         })?;
         core.tracker.flush(self.clock.now(), &mut transitions);
@@ -144,6 +233,7 @@ impl Engine {
         let mut touched_users = Vec::new();
         for event in events {
             if core.seen.insert(event.id) {
+                core.count_order(&event);
                 touched_users.push(event.user_id.clone());
                 core.tracker.observe(event, &mut transitions);
             }
@@ -288,7 +378,7 @@ impl Engine {
                         cart_id: cart.id.clone(),
                         user_id: cart.user_id.clone(),
                         channel: channel.clone(),
-                        payload: cart_snapshot(cart),
+                        payload: cart_snapshot(cart, self.recommend_for(core, cart)),
                         status: MessageStatus::Pending,
                         due_at: send_at,
                         attempts: 0,
@@ -418,7 +508,7 @@ impl Engine {
 }
 
 /// What a message shows, frozen at decision time.
-fn cart_snapshot(cart: &Cart) -> serde_json::Value {
+fn cart_snapshot(cart: &Cart, recommended: Vec<serde_json::Value>) -> serde_json::Value {
     let price = |minor: i64| match cart.currency {
         Some(currency) => format!("{} {}", currency.format_minor(minor), currency.code()),
         None => format!("{minor}"),
@@ -442,7 +532,7 @@ fn cart_snapshot(cart: &Cart) -> serde_json::Value {
         "value_minor": cart.value,
         "value": price(cart.value),
         "lines": lines,
-        "recommended": [],
+        "recommended": recommended,
         "coupon": null,
     })
 }

@@ -136,16 +136,31 @@ pub async fn start_with_channels(
     });
     let engine_metrics = metrics.clone();
     let engine_clock = clock.clone();
+    let recommendation_model: Option<Arc<dyn cartback_recommend::Recommender>> =
+        match config.flow.recommendation_model.as_str() {
+            "" => None,
+            path => Some(Arc::new(
+                cartback_recommend::TrainedRecommender::load(std::path::Path::new(path)).map_err(
+                    |e| ConfigError::Invalid {
+                        field: "flow.recommendation_model".into(),
+                        message: e.to_string(),
+                    },
+                )?,
+            )),
+        };
+    let recommendations = config.flow.recommendations;
     let engine = Arc::new(
         blocking(move || {
-            Engine::start(
+            let mut engine = Engine::start(
                 store,
                 records,
                 policy,
                 engine_clock,
                 settings,
                 engine_metrics,
-            )
+            )?;
+            engine.set_recommendations(recommendations, recommendation_model);
+            Ok::<_, crate::engine::EngineError>(engine)
         })
         .await??,
     );

@@ -162,6 +162,56 @@ async fn an_abandoned_cart_gets_an_email_with_unsubscribe_headers_over_smtp() {
 }
 
 #[tokio::test]
+async fn reminder_emails_recommend_what_the_shop_sells_most_but_not_the_cart() {
+    let (port, mails) = smtp_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(&dir);
+    fast_timers(&mut config);
+    config.flow.channel = "email".into();
+    config.flow.recommendations = 2;
+    config.email.smtp_port = port;
+    let server = start(config).await;
+    // Other shoppers' orders make the popularity ranking: teapot (3 units), mug (2), then
+    // spoon (1). The abandoned cart holds the mug, so the teapot and the spoon are shown.
+    let order = |user: &str, id: &str, units: u32| {
+        event(
+            "order_completed",
+            user,
+            json!({"order_id": format!("o-{user}"), "currency": "EUR",
+                   "items": [{"id": id, "name": format!("Item {id}"), "price": 500, "quantity": units}]}),
+        )
+    };
+    let orders = json!([
+        order("b1", "teapot", 3),
+        order("b2", "mug", 2),
+        order("b3", "spoon", 1)
+    ]);
+    assert!(
+        post_events(&server, INGEST, &orders)
+            .await
+            .status()
+            .is_success()
+    );
+    post_events(&server, INGEST, &add_to_cart("r1", "mug")).await;
+    let cart_id = cart_id_of(&server, "r1").await;
+    let found = wait_for_status(&server, &cart_id, "sent").await;
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1, "{found:?}");
+    let data = mails[0].data.replace("=\r\n", "");
+    assert!(data.contains("You might also like"), "{data}");
+    let liked = data.split("You might also like").nth(1).unwrap();
+    let (teapot, spoon) = (liked.find("teapot"), liked.find("spoon"));
+    assert!(teapot.is_some() && spoon.is_some(), "{data}");
+    assert!(teapot < spoon, "ranked by units ordered: {data}");
+    let text_part = liked.split("Restore your cart").next().unwrap();
+    assert!(
+        !text_part.contains("mug"),
+        "the cart's own item is not recommended: {data}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_purchase_before_the_send_cancels_it() {
     let (hook_url, received) = webhook_receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
