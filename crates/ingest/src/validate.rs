@@ -12,8 +12,13 @@ use crate::rejection::FieldError;
 use crate::timestamp::{check_range, excerpt};
 use cartback_core::{Event, EventKind};
 
-/// Text of bounded length (names, categories, e-mail, …).
+/// Text of bounded length without NUL characters (names, categories, e-mail, …). NUL is
+/// refused here, at the input, because PostgreSQL cannot store it: an event accepted by a
+/// parser must be storable by every backend.
 pub(crate) fn text(value: String) -> Result<String, String> {
+    if value.contains('\0') {
+        return Err("contains a NUL character (U+0000)".into());
+    }
     if value.len() > MAX_STRING_BYTES {
         return Err(format!(
             "is {} bytes long; the limit is {MAX_STRING_BYTES}",
@@ -148,6 +153,8 @@ mod tests {
         assert!(id("  ".into()).is_err());
         assert!(text("x".repeat(1_025)).unwrap_err().contains("1025 bytes"));
         assert!(text("x".repeat(1_024)).is_ok());
+        assert!(text("a\0b".into()).unwrap_err().contains("NUL"));
+        assert!(id("\0".into()).unwrap_err().contains("NUL"));
         assert_eq!(amount(0), Ok(0));
         assert!(amount(-1).unwrap_err().contains("negative"));
         assert!(
