@@ -37,6 +37,10 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Score a CSV file with a propensity model, optionally explaining each row.
     Predict(commands::predict::PredictArgs),
+    /// Fit a T-, X- or DR-learner on a randomised test and measure its uplift ranking (Qini, AUUC, uplift@k).
+    Uplift(commands::uplift::UpliftArgs),
+    /// Train a learned policy on the shopper simulator and write the state file `serve` loads.
+    Policy(commands::policy::PolicyArgs),
     /// Run the live engine: HTTP API, abandonment detection, outbox dispatcher, channels.
     Serve(commands::serve::ServeArgs),
 }
@@ -52,6 +56,8 @@ fn main() -> ExitCode {
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Predict(args) => commands::predict::run(args),
+        Command::Uplift(args) => commands::uplift::run(args),
+        Command::Policy(args) => commands::policy::run(args),
         Command::Serve(args) => commands::serve::run(args),
     };
     match result {

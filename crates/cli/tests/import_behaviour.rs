@@ -277,3 +277,104 @@ fn unknown_format_and_missing_file_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.ndjson"));
 }
+
+/// Every cart of every user in the file, as stored.
+fn all_carts(db: &Path, users: &[String]) -> Vec<cartback_core::Cart> {
+    let mut store = cartback_store::SqliteStore::open(db).unwrap();
+    let mut carts = Vec::new();
+    for user in users {
+        carts.extend(cartback_store::Store::carts_of_user(&mut store, user).unwrap());
+    }
+    carts
+}
+
+#[test]
+fn the_fold_while_importing_equals_a_replay_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gen.ndjson");
+    let out = run(&[
+        "gen-events",
+        "--events",
+        "4000",
+        "--seed",
+        "5",
+        "--out",
+        s(&file),
+    ]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut users: Vec<String> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["user_id"].to_string())
+        .map(|quoted| quoted.trim_matches('"').to_string())
+        .collect();
+    users.sort();
+    users.dedup();
+    let write = |name: &str, lines: &[&str]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        path
+    };
+    let (early, late) = lines.split_at(lines.len() / 2);
+    let reversed: Vec<&str> = lines.iter().rev().copied().collect();
+    let import = |db: &str, file: &Path| {
+        json(&run(&[
+            "import",
+            "--format",
+            "ndjson",
+            s(file),
+            "--db",
+            s(&dir.path().join(db)),
+            "--json",
+        ]))
+    };
+    // The whole file into a new store: folded while importing.
+    let whole = import("whole.db", &file);
+    assert_eq!(whole["replayed"], false);
+    // Two halves in time order: the second import folds the stored half first, then goes on.
+    assert_eq!(
+        import("halves.db", &write("early", early))["replayed"],
+        false
+    );
+    let halves = import("halves.db", &write("late", late));
+    assert_eq!(halves["replayed"], false);
+    assert_eq!(halves["imported"], late.len());
+    // Halves the other way round, and the file backwards: events arrive behind the lateness
+    // window, so the store is replayed instead.
+    import("swapped.db", &write("late2", late));
+    let swapped = import("swapped.db", &write("early2", early));
+    assert_eq!(swapped["replayed"], true);
+    let backwards = import("backwards.db", &write("reversed", &reversed));
+    assert_eq!(backwards["replayed"], true);
+    // A re-import stores nothing and changes nothing.
+    let again = import("whole.db", &file);
+    assert_eq!(
+        (again["imported"].as_u64(), again["replayed"].as_bool()),
+        (Some(0), Some(false))
+    );
+
+    let expected = all_carts(&dir.path().join("whole.db"), &users);
+    assert!(expected.len() > 50, "{}", expected.len());
+    for (db, summary) in [
+        ("halves.db", &halves),
+        ("swapped.db", &swapped),
+        ("backwards.db", &backwards),
+        ("whole.db", &again),
+    ] {
+        assert_eq!(all_carts(&dir.path().join(db), &users), expected, "{db}");
+        for key in [
+            "users",
+            "carts",
+            "abandoned",
+            "purchased",
+            "recovered",
+            "active",
+            "idle",
+            "expired",
+            "events_in_store",
+        ] {
+            assert_eq!(summary[key], whole[key], "{db}: {key}");
+        }
+    }
+}

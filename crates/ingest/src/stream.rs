@@ -116,16 +116,37 @@ impl<R: BufRead> EventReader<R> {
         self.lines.line_number()
     }
 
-    fn read_next(&mut self) -> Result<Option<ParsedLine>, IngestError> {
+    /// Reads the next non-blank line into `parsed`, replacing what it held but keeping its
+    /// buffers: a caller that drains `parsed.events` and reuses `parsed` allocates nothing
+    /// per line for it (the [`Iterator`] returns a new [`ParsedLine`] each time). Returns
+    /// `Ok(false)` at the end of the input; after an error, reading is over.
+    pub fn read_into(&mut self, parsed: &mut ParsedLine) -> Result<bool, IngestError> {
+        parsed.events.clear();
+        parsed.rejections.clear();
+        parsed.skipped = 0;
+        if self.finished {
+            return Ok(false);
+        }
+        match self.read_next(parsed) {
+            Ok(true) => Ok(true),
+            other => {
+                self.finished = true;
+                other
+            }
+        }
+    }
+
+    /// Fills the cleared `parsed` from the next line; `Ok(false)` at the end of the input.
+    fn read_next(&mut self, parsed: &mut ParsedLine) -> Result<bool, IngestError> {
         let failing_line = self.lines.line_number() + 1;
         let next = self.lines.next_line().map_err(|source| IngestError::Io {
             line: failing_line,
             source,
         })?;
         let Some((line, content)) = next else {
-            return Ok(None);
+            return Ok(false);
         };
-        let mut parsed = ParsedLine::new(line);
+        parsed.line = line;
         let bytes = match content {
             LineContent::TooLong { bytes } => {
                 let message = format!(
@@ -136,7 +157,7 @@ impl<R: BufRead> EventReader<R> {
                     parser.check_not_header(line, &message)?;
                 }
                 parsed.reject(FieldError::whole(message));
-                return Ok(Some(parsed));
+                return Ok(true);
             }
             LineContent::Text(bytes) => bytes,
         };
@@ -148,17 +169,17 @@ impl<R: BufRead> EventReader<R> {
                     parser.check_not_header(line, &String::from_utf8_lossy(bytes))?;
                 }
                 parsed.reject(FieldError::whole(message));
-                return Ok(Some(parsed));
+                return Ok(true);
             }
         };
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         match &mut self.parser {
             LineParser::Ndjson => parsed.push(ndjson::parse_line(text, &self.options)),
-            LineParser::Segment => segment::parse_line(text, &self.options, &mut parsed),
-            LineParser::Rees46(parser) => parser.parse_line(text, &self.options, &mut parsed)?,
-            LineParser::Otto => otto::parse_line(text, &self.options, &mut parsed),
+            LineParser::Segment => segment::parse_line(text, &self.options, parsed),
+            LineParser::Rees46(parser) => parser.parse_line(text, &self.options, parsed)?,
+            LineParser::Otto => otto::parse_line(text, &self.options, parsed),
         }
-        Ok(Some(parsed))
+        Ok(true)
     }
 }
 
@@ -166,19 +187,11 @@ impl<R: BufRead> Iterator for EventReader<R> {
     type Item = Result<ParsedLine, IngestError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
-            return None;
-        }
-        match self.read_next() {
-            Ok(Some(parsed)) => Some(Ok(parsed)),
-            Ok(None) => {
-                self.finished = true;
-                None
-            }
-            Err(err) => {
-                self.finished = true;
-                Some(Err(err))
-            }
+        let mut parsed = ParsedLine::default();
+        match self.read_into(&mut parsed) {
+            Ok(true) => Some(Ok(parsed)),
+            Ok(false) => None,
+            Err(err) => Some(Err(err)),
         }
     }
 }

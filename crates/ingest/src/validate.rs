@@ -16,7 +16,12 @@ use cartback_core::{Event, EventKind};
 /// refused here, at the input, because PostgreSQL cannot store it: an event accepted by a
 /// parser must be storable by every backend.
 pub(crate) fn text(value: String) -> Result<String, String> {
-    if value.contains('\0') {
+    check_text(&value).map(|()| value)
+}
+
+/// [`text`] without taking ownership: the checks only.
+pub(crate) fn check_text(value: &str) -> Result<(), String> {
+    if memchr::memchr(0, value.as_bytes()).is_some() {
         return Err("contains a NUL character (U+0000)".into());
     }
     if value.len() > MAX_STRING_BYTES {
@@ -25,15 +30,30 @@ pub(crate) fn text(value: String) -> Result<String, String> {
             value.len()
         ));
     }
-    Ok(value)
+    Ok(())
 }
 
 /// An identifier: non-empty text of bounded length.
 pub(crate) fn id(value: String) -> Result<String, String> {
-    if value.trim().is_empty() {
+    check_id(&value).map(|()| value)
+}
+
+/// [`id`] without taking ownership: the checks only.
+pub(crate) fn check_id(value: &str) -> Result<(), String> {
+    if is_blank(value) {
         return Err("must not be empty".into());
     }
-    text(value)
+    check_text(value)
+}
+
+/// Empty or only white space (the test [`id`] applies).
+pub(crate) fn is_blank(value: &str) -> bool {
+    // Most ids start with a visible character: no need to trim the whole string.
+    match value.as_bytes().first() {
+        None => true,
+        Some(first) if first.is_ascii_graphic() => false,
+        Some(_) => value.trim().is_empty(),
+    }
 }
 
 /// A unit price or total in minor units.
@@ -59,17 +79,30 @@ pub(crate) fn quantity(units: i64) -> Result<u32, String> {
 
 /// An e-mail address: checked for shape only (`local@domain`).
 pub(crate) fn email(value: String) -> Result<String, String> {
-    let value = text(value)?;
+    check_email(&value).map(|()| value)
+}
+
+/// [`email`] without taking ownership: the checks only.
+pub(crate) fn check_email(value: &str) -> Result<(), String> {
+    check_text(value)?;
+    if is_email_shaped(value) {
+        Ok(())
+    } else {
+        Err(format!("`{}` is not an e-mail address", excerpt(value)))
+    }
+}
+
+/// `local@domain` with one `@`, both sides non-empty, no white space (the shape [`email`]
+/// accepts, length and NUL aside).
+pub(crate) fn is_email_shaped(value: &str) -> bool {
     match value.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty()
+        Some((local, domain)) => {
+            !local.is_empty()
                 && !domain.is_empty()
                 && !domain.contains('@')
-                && !value.contains(char::is_whitespace) =>
-        {
-            Ok(value)
+                && !value.contains(char::is_whitespace)
         }
-        _ => Err(format!("`{}` is not an e-mail address", excerpt(&value))),
+        None => false,
     }
 }
 
@@ -77,21 +110,35 @@ pub(crate) fn email(value: String) -> Result<String, String> {
 /// `America/Argentina/Buenos_Aires`, `Etc/GMT+5`. Offsets such as `+02:00` are refused,
 /// because quiet hours need the zone's daylight-saving rules.
 pub(crate) fn timezone(value: String) -> Result<String, String> {
-    let well_formed = value.len() <= 64
-        && value.split('/').all(|part| {
-            part.as_bytes()
-                .first()
-                .is_some_and(|b| b.is_ascii_alphabetic())
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
-        });
-    if well_formed {
-        Ok(value)
+    check_timezone(&value).map(|()| value)
+}
+
+/// [`timezone`] without taking ownership: the checks only.
+pub(crate) fn check_timezone(value: &str) -> Result<(), String> {
+    // One pass over the bytes: every part between slashes starts with a letter and holds
+    // only letters, digits, `_`, `-` and `+`.
+    let mut part_start = true;
+    let mut well_formed = value.len() <= 64;
+    for &b in value.as_bytes() {
+        if !well_formed {
+            break;
+        }
+        if b == b'/' {
+            well_formed = !part_start;
+            part_start = true;
+        } else if part_start {
+            well_formed = b.is_ascii_alphabetic();
+            part_start = false;
+        } else {
+            well_formed = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+');
+        }
+    }
+    if well_formed && !part_start {
+        Ok(())
     } else {
         Err(format!(
             "`{}` is not an IANA time zone name such as Europe/Berlin",
-            excerpt(&value)
+            excerpt(value)
         ))
     }
 }
@@ -103,6 +150,15 @@ pub(crate) fn event(
     options: &ParseOptions,
     items_field: &str,
 ) -> Result<Event, FieldError> {
+    check_event(&event, options, items_field).map(|()| event)
+}
+
+/// [`event`] without moving the event: the checks only.
+pub(crate) fn check_event(
+    event: &Event,
+    options: &ParseOptions,
+    items_field: &str,
+) -> Result<(), FieldError> {
     if event.items.len() > MAX_ITEMS {
         return Err(FieldError::new(
             items_field,
@@ -140,7 +196,7 @@ pub(crate) fn event(
         ));
     }
     check_range(event.timestamp, options).map_err(|m| FieldError::new("timestamp", m))?;
-    Ok(event)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,133 +1,98 @@
-//! Scoring one cart in-process: encoded features → probability + explanation, for a
-//! 200-tree GBDT (TreeSHAP) and a logistic regression, both trained on the UCI
-//! online-shoppers data in testdata/. Criterion measures the mean; afterwards the bench
-//! times 20,000 single calls and prints p50 / p99 / p99.9.
+//! Scoring one cart in-process, measured by criterion (mean and median per call): for
+//! 200-tree GBDTs of depth ≤ 6 (≤ 31 leaves) and depth ≤ 4 (≤ 15 leaves) and a logistic
+//! regression, all trained on the UCI online-shoppers data in `testdata/`:
+//!
+//! - `schema_transform`: a raw cart (typed cells) → model inputs (standardised numbers,
+//!   one-hot categories);
+//! - `probability`: inputs → probability;
+//! - `explain_into`: inputs → probability + exact TreeSHAP value of every input, with the
+//!   allocation-free [`GbdtModel::explain_into`];
+//! - `probability_and_explanation`: inputs → [`PropensityModel::explain`] (contributions
+//!   summed per column, largest first);
+//! - `raw_cart_to_explanation`: the full path, raw cart → schema transform → explanation.
+//!
+//! Percentiles of single calls (p50, p99) come from `examples/score_latency.rs`.
+
+#[path = "support/shoppers.rs"]
+mod shoppers;
 
 use cartback_ml::PropensityModel;
-use cartback_ml::dataset::CsvTable;
-use cartback_ml::gbdt::GbdtParams;
-use cartback_ml::linear::LogisticParams;
-use cartback_ml::model::ExplainScratch;
-use cartback_ml::training::{EstimatorSpec, Evaluation, TrainOptions, train};
+use cartback_ml::gbdt::{GbdtModel, ShapScratch};
+use cartback_ml::linear::sigmoid;
+use cartback_ml::model::{ExplainScratch, FittedEstimator};
 use criterion::Criterion;
 use std::hint::black_box;
-use std::path::Path;
-use std::time::Instant;
 
-fn trained(estimator: EstimatorSpec) -> (PropensityModel, Vec<Vec<f64>>) {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/online_shoppers_intention.csv");
-    let table = CsvTable::from_path(&path, &[]).expect("testdata/online_shoppers_intention.csv");
-    let options = TrainOptions {
-        label: "Revenue".to_string(),
-        excluded: Vec::new(),
-        estimator,
-        evaluation: Evaluation::None,
-        calibration: None,
-        seed: 42,
-        fit_final: true,
-    };
-    let (model, _) = train(&table, &options).expect("training");
-    let features = model.schema.encode(&table).expect("encoding");
-    let rows = (0..features.n_rows)
-        .step_by(7)
-        .map(|row| features.row(row).to_vec())
-        .collect();
-    (model, rows)
-}
-
-/// 200 trees of the default shape (depth ≤ 6, ≤ 31 leaves) or a smaller one.
-fn gbdt_200_trees(max_depth: usize, max_leaves: usize) -> EstimatorSpec {
-    EstimatorSpec::Gbdt(GbdtParams {
-        n_trees: 200,
-        max_depth,
-        max_leaves,
-        validation_fraction: 0.0,
-        ..GbdtParams::default()
-    })
-}
-
-fn logistic() -> EstimatorSpec {
-    EstimatorSpec::Logistic {
-        name: "logistic".to_string(),
-        params: LogisticParams::default(),
+fn booster(model: &PropensityModel) -> &GbdtModel {
+    match &model.estimator {
+        FittedEstimator::Gbdt(booster) => booster,
+        FittedEstimator::Logistic(_) => panic!("a GBDT was trained"),
     }
 }
 
-fn percentiles(name: &str, model: &PropensityModel, rows: &[Vec<f64>]) {
+fn bench_model(
+    criterion: &mut Criterion,
+    name: &str,
+    model: &PropensityModel,
+    raw: &[shoppers::RawRow],
+) {
+    let rows: Vec<Vec<f64>> = raw.iter().map(|row| shoppers::encode(model, row)).collect();
     let sources = model.schema.input_sources();
     let mut scratch = ExplainScratch::default();
-    let mut nanos: Vec<u128> = Vec::with_capacity(20_000);
-    for call in 0..20_000 {
-        let row = &rows[call % rows.len()];
-        let started = Instant::now();
-        black_box(model.explain(black_box(row), &sources, &mut scratch));
-        nanos.push(started.elapsed().as_nanos());
+    let mut index = 0;
+    let mut next = |length: usize| {
+        index = (index + 1) % length;
+        index
+    };
+    criterion.bench_function(&format!("{name}/schema_transform"), |bench| {
+        bench.iter(|| black_box(shoppers::encode(model, black_box(&raw[next(raw.len())]))))
+    });
+    criterion.bench_function(&format!("{name}/probability"), |bench| {
+        bench.iter(|| black_box(model.probability(black_box(&rows[next(rows.len())]))))
+    });
+    if let FittedEstimator::Gbdt(_) = model.estimator {
+        let booster = booster(model);
+        let mut contributions = vec![0.0; booster.n_inputs];
+        let mut shap_scratch = ShapScratch::default();
+        criterion.bench_function(&format!("{name}/explain_into"), |bench| {
+            bench.iter(|| {
+                let row = black_box(&rows[next(rows.len())]);
+                let margin = booster.explain_into(row, &mut contributions, &mut shap_scratch);
+                black_box((sigmoid(margin), &contributions));
+            })
+        });
     }
-    nanos.sort_unstable();
-    let at = |q: f64| nanos[((nanos.len() as f64 - 1.0) * q) as usize] as f64 / 1000.0;
-    println!(
-        "{name}: score + explain one cart: p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs",
-        at(0.5),
-        at(0.99),
-        at(0.999)
-    );
+    criterion.bench_function(&format!("{name}/probability_and_explanation"), |bench| {
+        bench.iter(|| {
+            let row = black_box(&rows[next(rows.len())]);
+            black_box(model.explain(row, &sources, &mut scratch))
+        })
+    });
+    criterion.bench_function(&format!("{name}/raw_cart_to_explanation"), |bench| {
+        bench.iter(|| {
+            let row = shoppers::encode(model, black_box(&raw[next(raw.len())]));
+            black_box(model.explain(&row, &sources, &mut scratch))
+        })
+    });
 }
 
 fn main() {
-    let (gbdt, rows) = trained(gbdt_200_trees(6, 31));
-    let (small_gbdt, _) = trained(gbdt_200_trees(4, 15));
-    let (linear, _) = trained(logistic());
-    let trees = match &gbdt.estimator {
-        cartback_ml::model::FittedEstimator::Gbdt(model) => model.trees.len(),
-        _ => 0,
-    };
+    let table = shoppers::table();
+    let raw = shoppers::raw_rows(&table, 1_000);
     let mut criterion = Criterion::default().configure_from_args();
-    let sources = gbdt.schema.input_sources();
-    let mut scratch = ExplainScratch::default();
-    let mut index = 0;
-    criterion.bench_function(&format!("gbdt_{trees}_trees/probability"), |bench| {
-        bench.iter(|| {
-            index = (index + 1) % rows.len();
-            black_box(gbdt.probability(black_box(&rows[index])))
-        })
-    });
-    criterion.bench_function(
-        &format!("gbdt_{trees}_trees/probability_and_treeshap"),
-        |bench| {
-            bench.iter(|| {
-                index = (index + 1) % rows.len();
-                black_box(gbdt.explain(black_box(&rows[index]), &sources, &mut scratch))
-            })
-        },
-    );
-    let linear_sources = linear.schema.input_sources();
-    criterion.bench_function("logistic/probability_and_explanation", |bench| {
-        bench.iter(|| {
-            index = (index + 1) % rows.len();
-            black_box(linear.explain(black_box(&rows[index]), &linear_sources, &mut scratch))
-        })
-    });
-    let small_sources = small_gbdt.schema.input_sources();
-    criterion.bench_function(
-        "gbdt_200_trees_depth4_15_leaves/probability_and_treeshap",
-        |bench| {
-            bench.iter(|| {
-                index = (index + 1) % rows.len();
-                black_box(small_gbdt.explain(black_box(&rows[index]), &small_sources, &mut scratch))
-            })
-        },
+    for (name, max_depth, max_leaves) in [
+        ("gbdt_200_trees_depth6", 6, 31),
+        ("gbdt_200_trees_depth4", 4, 15),
+    ] {
+        let model = shoppers::gbdt_200_trees(&table, max_depth, max_leaves);
+        assert_eq!(booster(&model).trees.len(), 200);
+        bench_model(&mut criterion, name, &model, &raw);
+    }
+    bench_model(
+        &mut criterion,
+        "logistic",
+        &shoppers::logistic(&table),
+        &raw,
     );
     criterion.final_summary();
-    percentiles(
-        &format!("gbdt ({trees} trees, depth ≤ 6, ≤ 31 leaves)"),
-        &gbdt,
-        &rows,
-    );
-    percentiles(
-        "gbdt (200 trees, depth ≤ 4, ≤ 15 leaves)",
-        &small_gbdt,
-        &rows,
-    );
-    percentiles("logistic", &linear, &rows);
 }

@@ -6,7 +6,7 @@
 use crate::calibration::Calibrator;
 use crate::dataset::{CsvTable, FeatureMatrix, FeatureSchema};
 use crate::error::{MlError, Result};
-use crate::gbdt::{GbdtModel, PathElement};
+use crate::gbdt::{GbdtModel, ShapScratch};
 use crate::linear::{LogisticModel, sigmoid};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -56,7 +56,7 @@ pub struct Explanation {
 /// Reusable scratch space for explaining many rows.
 #[derive(Debug, Default)]
 pub struct ExplainScratch {
-    path: Vec<PathElement>,
+    gbdt: ShapScratch,
 }
 
 impl PropensityModel {
@@ -116,12 +116,15 @@ impl PropensityModel {
         input_sources: &[usize],
         scratch: &mut ExplainScratch,
     ) -> Explanation {
-        let (baseline, by_input) = match &self.estimator {
-            FittedEstimator::Logistic(model) => (model.intercept, model.contributions(row)),
-            FittedEstimator::Gbdt(model) => (
-                model.expected_margin(),
-                model.contributions(row, &mut scratch.path),
-            ),
+        let (baseline, by_input, margin) = match &self.estimator {
+            FittedEstimator::Logistic(model) => {
+                (model.intercept, model.contributions(row), model.margin(row))
+            }
+            FittedEstimator::Gbdt(model) => {
+                let mut by_input = vec![0.0; model.n_inputs];
+                let margin = model.explain_into(row, &mut by_input, &mut scratch.gbdt);
+                (model.expected_margin(), by_input, margin)
+            }
         };
         let mut by_column = vec![0.0; self.schema.columns.len()];
         for (input, contribution) in by_input.iter().enumerate() {
@@ -129,7 +132,6 @@ impl PropensityModel {
         }
         let mut contributions: Vec<(usize, f64)> = by_column.into_iter().enumerate().collect();
         contributions.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-        let margin = self.margin(row);
         let raw = sigmoid(margin);
         Explanation {
             probability: self

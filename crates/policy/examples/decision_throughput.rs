@@ -7,14 +7,14 @@ use cartback_policy::policies::{
     FixedFlow, LinUcbParams, LinearThompsonParams, Observation, Policy, QLearningParams,
 };
 use cartback_policy::simulator::{
-    CartProgress, SimulatorConfig, observe, sample_population, train_online,
+    CartProgress, Simulator, SimulatorConfig, observe, sample_population, train_online,
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use std::time::Instant;
 
 fn main() {
-    let config = SimulatorConfig::default();
+    let config = Simulator::new(SimulatorConfig::default()).expect("the default config is valid");
     let mut rng = SmallRng::seed_from_u64(1);
     let train = sample_population(&config, 5_000, &mut rng);
     let shoppers = sample_population(&config, 10_000, &mut rng);

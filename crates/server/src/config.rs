@@ -2,6 +2,7 @@
 //! overridden by `CARTBACK_*` environment variables, validated before anything starts.
 //! [`DEFAULT_CONFIG_TOML`] is the full default file with every field commented.
 
+pub use crate::decide::policy_file::PolicyKind;
 use cartback_core::tracker::duration_text;
 use cartback_core::{Duration, TrackerConfig};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,8 @@ pub struct ServerConfig {
     pub holdout_fraction: f64,
     pub tracker: TrackerConfig,
     pub flow: FlowConfig,
+    pub policy: PolicyConfig,
+    pub guardrails: GuardrailsConfig,
     pub auth: AuthConfig,
     pub shopify: ShopifyConfig,
     pub dispatch: DispatchConfig,
@@ -68,15 +71,67 @@ pub struct ServerConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FlowConfig {
-    /// Delay between abandonment and the reminder.
-    #[serde(with = "duration_text")]
-    pub reminder_delay: Duration,
-    /// `email`, `webhook` or `log`.
+    /// Where e-mail actions go: `email` (SMTP), `webhook` or `log`.
     pub channel: String,
-    /// Products recommended in each message (0 = none).
+    /// Products recommended in a `recommendation_email` (0 = none).
     pub recommendations: usize,
     /// A model file from `cartback recommend train`; empty = the shop's most ordered items.
     pub recommendation_model: String,
+}
+
+/// Which policy decides, from which files, and when (`[policy]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// `fixed_flow`, `threshold`, `uplift_greedy`, `linucb`, `thompson` or `q_learning`.
+    pub kind: PolicyKind,
+    /// When each decision step comes, counted from the abandonment.
+    #[serde(with = "duration_list")]
+    pub step_delays: Vec<Duration>,
+    /// The fixed flow: one action name per step (also what `threshold` sends).
+    pub fixed_flow: Vec<String>,
+    /// `threshold`: contact only carts predicted to buy with less than this probability.
+    pub threshold: f64,
+    /// A model file from `cartback train`; empty: every cart gets `prior_propensity`.
+    pub propensity_model: String,
+    pub prior_propensity: f64,
+    /// A learned policy's state file from `cartback policy train`.
+    pub state_file: String,
+    /// How often the files are checked for changes (their modification time and size).
+    #[serde(with = "duration_text")]
+    pub reload_check: Duration,
+    /// Seed of the policies' exploration; each (cart, abandonment, step) draws from its own
+    /// stream, so a decision is reproducible.
+    pub seed: u64,
+    /// How long a coupon stays valid after its message is due.
+    #[serde(with = "duration_text")]
+    pub coupon_ttl: Duration,
+}
+
+/// Guardrail settings (`[guardrails]`); the holdout is the top-level `holdout_fraction`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardrailsConfig {
+    /// At most this many messages to one user within `user_cap_window` (all carts).
+    pub user_cap_messages: u32,
+    #[serde(with = "duration_text")]
+    pub user_cap_window: Duration,
+    /// At most this many messages about one cart.
+    pub max_messages_per_cart: u32,
+    /// At least this long between two messages about one cart (later ones are postponed).
+    #[serde(with = "duration_text")]
+    pub min_gap_between_cart_messages: Duration,
+    /// Quiet hours `[start, end)` in the shopper's local time; equal values turn them off.
+    pub quiet_start_hour: u32,
+    pub quiet_end_hour: u32,
+    /// IANA zone of shoppers whose events name none.
+    pub default_timezone: String,
+    /// Coupons committed per UTC day, minor units.
+    pub daily_discount_budget_minor: i64,
+    /// Margin every item with a known cost keeps after a coupon (fraction of its price).
+    pub margin_floor: f64,
+    /// CSV `item_id,unit_cost_minor`; empty: costs unknown (the margin floor cannot bind).
+    pub item_costs: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -151,6 +206,8 @@ impl Default for ServerConfig {
             holdout_fraction: 0.1,
             tracker: TrackerConfig::default(),
             flow: FlowConfig::default(),
+            policy: PolicyConfig::default(),
+            guardrails: GuardrailsConfig::default(),
             auth: AuthConfig::default(),
             shopify: ShopifyConfig::default(),
             dispatch: DispatchConfig::default(),
@@ -163,11 +220,76 @@ impl Default for ServerConfig {
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            reminder_delay: Duration::hours(1),
             channel: "log".into(),
             recommendations: 3,
             recommendation_model: String::new(),
         }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            kind: PolicyKind::FixedFlow,
+            step_delays: vec![Duration::hours(1), Duration::hours(24), Duration::hours(72)],
+            fixed_flow: vec![
+                "reminder_email".into(),
+                "reminder_email".into(),
+                "discount_10".into(),
+            ],
+            threshold: 0.10,
+            propensity_model: String::new(),
+            prior_propensity: 0.05,
+            state_file: String::new(),
+            reload_check: Duration::seconds(5),
+            seed: 0,
+            coupon_ttl: Duration::days(7),
+        }
+    }
+}
+
+impl Default for GuardrailsConfig {
+    fn default() -> Self {
+        GuardrailsConfig {
+            user_cap_messages: 3,
+            user_cap_window: Duration::days(7),
+            max_messages_per_cart: 3,
+            min_gap_between_cart_messages: Duration::hours(12),
+            quiet_start_hour: 21,
+            quiet_end_hour: 8,
+            default_timezone: "UTC".into(),
+            daily_discount_budget_minor: 50_000,
+            margin_floor: 0.2,
+            item_costs: String::new(),
+        }
+    }
+}
+
+/// Serde for a list of durations, each as `duration_text` reads and writes it.
+mod duration_list {
+    use cartback_core::Duration;
+    use cartback_core::tracker::duration_text;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum One {
+        Millis(i64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(list: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(list.iter().map(|d| duration_text::format(*d)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<One>::deserialize(d)?
+            .into_iter()
+            .map(|one| match one {
+                One::Millis(ms) => Ok(Duration::millis(ms)),
+                One::Text(text) => duration_text::parse(&text).map_err(D::Error::custom),
+            })
+            .collect()
     }
 }
 
@@ -245,9 +367,119 @@ const ENV_OVERRIDES: &[(&str, EnvSetter)] = &[
         c.webhook.secret = v.to_owned();
         Ok(())
     }),
+    ("CARTBACK_POLICY", |c, v| {
+        c.policy.kind = PolicyKind::from_name(v).ok_or_else(|| {
+            format!("unknown policy {v:?} (expected fixed_flow, threshold, uplift_greedy, linucb, thompson or q_learning)")
+        })?;
+        Ok(())
+    }),
+    ("CARTBACK_PROPENSITY_MODEL", |c, v| {
+        c.policy.propensity_model = v.to_owned();
+        Ok(())
+    }),
+    ("CARTBACK_POLICY_STATE_FILE", |c, v| {
+        c.policy.state_file = v.to_owned();
+        Ok(())
+    }),
 ];
 
 impl ServerConfig {
+    fn validate_policy(&self) -> Result<(), ConfigError> {
+        let p = &self.policy;
+        let delays = &p.step_delays;
+        if delays.is_empty() || delays.len() > 6 {
+            return Err(invalid("policy.step_delays", "needs 1 to 6 steps"));
+        }
+        if delays[0].as_millis() < 0 || delays.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(invalid(
+                "policy.step_delays",
+                "must be non-negative and strictly increasing",
+            ));
+        }
+        if p.fixed_flow.len() != delays.len() {
+            return Err(invalid(
+                "policy.fixed_flow",
+                format!(
+                    "{} actions for {} step_delays (one action per step)",
+                    p.fixed_flow.len(),
+                    delays.len()
+                ),
+            ));
+        }
+        for (index, name) in p.fixed_flow.iter().enumerate() {
+            if cartback_policy::actions::ActionKind::from_name(name).is_none() {
+                return Err(invalid(
+                    &format!("policy.fixed_flow[{index}]"),
+                    format!(
+                        "unknown action {name:?} (expected do_nothing, reminder_email, recommendation_email, webhook_push, discount_5, discount_10, discount_15 or discount_20)"
+                    ),
+                ));
+            }
+        }
+        if !(p.threshold > 0.0 && p.threshold <= 1.0) {
+            return Err(invalid("policy.threshold", "must be in (0, 1]"));
+        }
+        if !(0.0..=1.0).contains(&p.prior_propensity) {
+            return Err(invalid("policy.prior_propensity", "must be in [0, 1]"));
+        }
+        if p.kind == PolicyKind::Threshold && p.propensity_model.is_empty() {
+            return Err(invalid(
+                "policy.propensity_model",
+                "required by kind = \"threshold\" (a model file from `cartback train`)",
+            ));
+        }
+        if p.kind.is_learned() && p.state_file.is_empty() {
+            return Err(invalid(
+                "policy.state_file",
+                format!(
+                    "required by kind = {:?} (a file from `cartback policy train`)",
+                    p.kind.name()
+                ),
+            ));
+        }
+        for (field, value) in [
+            ("policy.reload_check", p.reload_check),
+            ("policy.coupon_ttl", p.coupon_ttl),
+            (
+                "guardrails.user_cap_window",
+                self.guardrails.user_cap_window,
+            ),
+        ] {
+            if value.as_millis() <= 0 {
+                return Err(invalid(field, "must be positive"));
+            }
+        }
+        let g = &self.guardrails;
+        if g.min_gap_between_cart_messages.as_millis() < 0 {
+            return Err(invalid(
+                "guardrails.min_gap_between_cart_messages",
+                "must not be negative",
+            ));
+        }
+        if g.quiet_start_hour >= 24 || g.quiet_end_hour >= 24 {
+            return Err(invalid(
+                "guardrails.quiet_start_hour",
+                "quiet hours must be in 0..24",
+            ));
+        }
+        if g.default_timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(invalid(
+                "guardrails.default_timezone",
+                format!("{:?} is not an IANA time zone", g.default_timezone),
+            ));
+        }
+        if g.daily_discount_budget_minor < 0 {
+            return Err(invalid(
+                "guardrails.daily_discount_budget_minor",
+                "must not be negative",
+            ));
+        }
+        if !(0.0..1.0).contains(&g.margin_floor) {
+            return Err(invalid("guardrails.margin_floor", "must be in [0, 1)"));
+        }
+        Ok(())
+    }
+
     /// Parses a TOML document (`path` only names it in errors).
     pub fn from_toml(text: &str, path: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse {
@@ -313,9 +545,7 @@ impl ServerConfig {
                 return Err(invalid(field, "must be positive"));
             }
         }
-        if self.flow.reminder_delay.as_millis() < 0 {
-            return Err(invalid("flow.reminder_delay", "must not be negative"));
-        }
+        self.validate_policy()?;
         if self.dispatch.max_attempts == 0 {
             return Err(invalid("dispatch.max_attempts", "must be at least 1"));
         }
@@ -377,6 +607,71 @@ mod tests {
             .apply_env(|name| (name == "CARTBACK_SMTP_PORT").then(|| "many".to_owned()))
             .unwrap_err();
         assert!(err.to_string().contains("CARTBACK_SMTP_PORT"), "{err}");
+    }
+
+    #[test]
+    fn policy_settings_are_checked_and_overridable() {
+        let mut config = ServerConfig::default();
+        config
+            .apply_env(|name| match name {
+                "CARTBACK_POLICY" => Some("linucb".into()),
+                "CARTBACK_POLICY_STATE_FILE" => Some("/var/lib/linucb.json".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.policy.kind, PolicyKind::Linucb);
+        assert_eq!(config.policy.state_file, "/var/lib/linucb.json");
+        config.validate().unwrap();
+        let err = config
+            .apply_env(|name| (name == "CARTBACK_POLICY").then(|| "magic".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("CARTBACK_POLICY"), "{err}");
+
+        let cases = [
+            ("[policy]\nkind = \"threshold\"", "policy.propensity_model"),
+            ("[policy]\nkind = \"q_learning\"", "policy.state_file"),
+            (
+                "[policy]\nstep_delays = [\"24h\", \"1h\", \"72h\"]",
+                "policy.step_delays",
+            ),
+            (
+                "[policy]\nfixed_flow = [\"reminder_email\"]",
+                "policy.fixed_flow",
+            ),
+            (
+                "[policy]\nfixed_flow = [\"reminder_email\", \"fax\", \"discount_10\"]",
+                "policy.fixed_flow[1]",
+            ),
+            (
+                "[guardrails]\nquiet_start_hour = 24",
+                "guardrails.quiet_start_hour",
+            ),
+            (
+                "[guardrails]\ndefault_timezone = \"Mars/Olympus\"",
+                "guardrails.default_timezone",
+            ),
+            (
+                "[guardrails]\nmargin_floor = 1.0",
+                "guardrails.margin_floor",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = ServerConfig::from_toml(text, "c.toml")
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("`{field}`")), "{text}: {err}");
+        }
+        let config =
+            ServerConfig::from_toml("[policy]\nstep_delays = [60000, \"2h\", \"3d\"]", "c.toml")
+                .unwrap();
+        assert_eq!(
+            config.policy.step_delays,
+            [Duration::minutes(1), Duration::hours(2), Duration::days(3)]
+        );
+        let err = ServerConfig::from_toml("[policy]\nkind = \"oracle\"", "c.toml").unwrap_err();
+        assert!(err.to_string().contains("kind"), "{err}");
     }
 
     #[test]

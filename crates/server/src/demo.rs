@@ -1,19 +1,27 @@
-//! `cartback serve --demo`: a demo shop. Replays the bundled real REES46 events
-//! time-compressed (the engine's clock runs `speed` times faster, starting at the first
-//! event), and simulated shoppers react to every reminder: some open it (open pixel), some
-//! of those click (signed restore link) and some of those buy (an `order_completed` event
-//! over the HTTP API) — so carts are abandoned, decisions taken, messages logged and
-//! recoveries attributed within a minute.
+//! `cartback serve --demo`: a demo shop on the real engine. Replays the bundled real REES46
+//! events time-compressed (the engine's clock runs `speed` times faster, starting at the
+//! first event), mixed with simulated shoppers' sessions from `cartback-generator` (who put
+//! items in carts and mostly leave, so carts are abandoned from the first minute on). Every
+//! reminder goes to the log channel and to simulated recipients: some open it (open pixel),
+//! some of those click (signed restore link) and some of those buy (an `order_completed`
+//! over the HTTP API), so recoveries are attributed. A narrator logs each decision as it is
+//! taken, and a summary line is printed every few seconds.
 
 use crate::channels::log::LogChannel;
 use crate::channels::{Channel, Outgoing, SendFuture};
-use crate::clock::Clock;
+use crate::clock::{Clock, ScaledClock};
+use crate::config::ServerConfig;
 use crate::engine::Engine;
-use cartback_core::Event;
+use crate::server::RunningServer;
+use cartback_core::{Currency, Duration, Event, Timestamp};
+use cartback_generator::{EventGenerator, GeneratorConfig};
 use cartback_ingest::{EventReader, Format, ParseOptions};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
+
+const TARGET: &str = "cartback::demo";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -21,6 +29,10 @@ pub enum DemoError {
     Read { path: String, message: String },
     #[error("{path} holds no events")]
     Empty { path: String },
+    #[error("the demo speed must be a number of at least 1 (got {0})")]
+    Speed(f64),
+    #[error("simulated shoppers: {0}")]
+    Generator(#[from] cartback_generator::GeneratorError),
 }
 
 /// Reads every event of a REES46 CSV file, sorted by time.
@@ -48,19 +60,93 @@ pub fn load_events(path: &Path) -> Result<Vec<Event>, DemoError> {
     Ok(events)
 }
 
-/// The log channel, also handing each message to the simulated shoppers.
+/// What the demo changes in a configuration: reminders to the log channel, decision steps
+/// 10, 40 and 90 shop-minutes after abandonment (all inside the replay's three hours), no
+/// quiet hours (the REES46 sample is from the night, UTC) and a short gap between touches,
+/// a fast tick, and links pointing at the listening address.
+pub fn configure(config: &mut ServerConfig) {
+    config.flow.channel = "log".into();
+    config.policy.step_delays = [10, 40, 90].map(Duration::minutes).to_vec();
+    config.guardrails.quiet_start_hour = 0;
+    config.guardrails.quiet_end_hour = 0;
+    config.guardrails.min_gap_between_cart_messages = Duration::minutes(20);
+    config.tick = Duration::millis(200);
+    config.public_url = format!("http://{}", config.listen);
+}
+
+/// The simulated shoppers' traffic from `start` on: a small shop at night (the generator's
+/// daily rhythm), where half of the sessions fill a cart and 70 % of those carts are left —
+/// about one abandoned cart every 2–3 shop-minutes, most with an e-mail address.
+pub fn simulated_shoppers(start: Timestamp, seed: u64) -> Result<EventGenerator, DemoError> {
+    Ok(GeneratorConfig {
+        events: u64::MAX,
+        seed,
+        users: 5_000,
+        products: 400,
+        start,
+        sessions_per_hour: 240.0,
+        mean_views: 4.0,
+        cart_rate: 0.5,
+        purchase_rate: 0.3,
+        unaided_recovery_rate: 0.05,
+        email_rate: 0.9,
+        currency: Currency::EUR,
+    }
+    .build()?)
+}
+
+/// Two time-ordered event streams merged into one (ties: `a` first).
+pub struct Merge<A: Iterator<Item = Event>, B: Iterator<Item = Event>> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<A: Iterator<Item = Event>, B: Iterator<Item = Event>> Merge<A, B> {
+    pub fn new(a: A, b: B) -> Self {
+        Merge {
+            a: a.peekable(),
+            b: b.peekable(),
+        }
+    }
+}
+
+impl<A: Iterator<Item = Event>, B: Iterator<Item = Event>> Iterator for Merge<A, B> {
+    type Item = Event;
+    fn next(&mut self) -> Option<Event> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some(x), Some(y)) if y.timestamp < x.timestamp => self.b.next(),
+            (Some(_), _) => self.a.next(),
+            (None, _) => self.b.next(),
+        }
+    }
+}
+
+/// What the simulated recipients did, for the summary line and for tests.
+#[derive(Default)]
+pub struct DemoStats {
+    pub events_fed: AtomicU64,
+    pub messages: AtomicU64,
+    pub opened: AtomicU64,
+    pub clicked: AtomicU64,
+    pub bought: AtomicU64,
+    pub attributed: AtomicU64,
+    /// (message id, order id) of every purchase the engine attributed to its message.
+    pub attributed_orders: std::sync::Mutex<Vec<(i64, String)>>,
+}
+
+/// The log channel, also handing each message to the simulated recipients.
 pub struct DemoChannel {
     log: LogChannel,
-    shoppers: mpsc::UnboundedSender<Outgoing>,
+    recipients: mpsc::UnboundedSender<Outgoing>,
 }
 
 impl DemoChannel {
     pub fn new() -> (DemoChannel, mpsc::UnboundedReceiver<Outgoing>) {
-        let (shoppers, inbox) = mpsc::unbounded_channel();
+        let (recipients, inbox) = mpsc::unbounded_channel();
         (
             DemoChannel {
                 log: LogChannel,
-                shoppers,
+                recipients,
             },
             inbox,
         )
@@ -75,17 +161,134 @@ impl Channel for DemoChannel {
     fn send<'a>(&'a self, outgoing: &'a Outgoing) -> SendFuture<'a> {
         Box::pin(async move {
             self.log.send(outgoing).await?;
-            let _ = self.shoppers.send(outgoing.clone());
+            let _ = self.recipients.send(outgoing.clone());
             Ok(())
         })
     }
 }
 
-/// Feeds the events to the engine when the engine's clock reaches them.
-pub async fn replay(engine: Arc<Engine>, clock: Arc<dyn Clock>, events: Vec<Event>) {
-    let total = events.len();
-    let mut pending = events.into_iter().peekable();
-    let mut fed = 0;
+/// A prepared demo: its clock, its channel, and the traffic it will feed.
+pub struct Demo {
+    clock: Arc<dyn Clock>,
+    channel: Arc<DemoChannel>,
+    inbox: mpsc::UnboundedReceiver<Outgoing>,
+    traffic: Box<dyn Iterator<Item = Event> + Send>,
+    stats: Arc<DemoStats>,
+    replayed: usize,
+    report_every: std::time::Duration,
+}
+
+impl Demo {
+    /// The demo of `events` (REES46, sorted) plus simulated shoppers, on a clock `speed`
+    /// times faster than real time starting just before the first event; `config` gets the
+    /// demo's settings ([`configure`]).
+    pub fn new(
+        events: Vec<Event>,
+        speed: f64,
+        config: &mut ServerConfig,
+    ) -> Result<Demo, DemoError> {
+        if !(speed.is_finite() && speed >= 1.0) {
+            return Err(DemoError::Speed(speed));
+        }
+        configure(config);
+        let start = events
+            .first()
+            .map_or(Timestamp(0), |e| e.timestamp - Duration::seconds(1));
+        let replayed = events.len();
+        let traffic = Merge::new(events.into_iter(), simulated_shoppers(start, 7)?);
+        let (channel, inbox) = DemoChannel::new();
+        Ok(Demo {
+            clock: Arc::new(ScaledClock::new(start, speed)),
+            channel: Arc::new(channel),
+            inbox,
+            traffic: Box::new(traffic),
+            stats: Arc::new(DemoStats::default()),
+            replayed,
+            report_every: std::time::Duration::from_secs(5),
+        })
+    }
+
+    /// How often the summary line is printed (default 5 s of real time).
+    pub fn report_every(mut self, every: std::time::Duration) -> Self {
+        self.report_every = every;
+        self
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The channels to start the server with (the demo's log channel).
+    pub fn channels(&self) -> Vec<Arc<dyn Channel>> {
+        vec![self.channel.clone()]
+    }
+
+    pub fn stats(&self) -> Arc<DemoStats> {
+        self.stats.clone()
+    }
+
+    /// Number of REES46 events the demo replays.
+    pub fn replayed_events(&self) -> usize {
+        self.replayed
+    }
+
+    /// Everything the demo runs beside `server`: the traffic, the recipients, the narrator
+    /// and the summary. Runs until dropped (the simulated shoppers never stop).
+    pub fn run(
+        self,
+        server: &RunningServer,
+    ) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let engine = server.engine.clone();
+        let base_url = format!("http://{}", server.addr);
+        let key = server.generated_key.clone().unwrap_or_default();
+        let Demo {
+            clock,
+            inbox,
+            traffic,
+            stats,
+            report_every,
+            ..
+        } = self;
+        async move {
+            let recipients = Recipients {
+                base_url: base_url.clone(),
+                api_key: key,
+                engine: engine.clone(),
+                clock: clock.clone(),
+                stats: stats.clone(),
+            };
+            let tasks = [
+                tokio::spawn(summary(
+                    engine.clone(),
+                    clock.clone(),
+                    stats.clone(),
+                    report_every,
+                )),
+                tokio::spawn(narrate(engine.clone())),
+                tokio::spawn(recipients.run(inbox)),
+            ];
+            // Aborts the spawned tasks when this future is dropped (the server stops).
+            struct AbortOnDrop<const N: usize>([tokio::task::JoinHandle<()>; N]);
+            impl<const N: usize> Drop for AbortOnDrop<N> {
+                fn drop(&mut self) {
+                    self.0.iter().for_each(|t| t.abort());
+                }
+            }
+            let _tasks = AbortOnDrop(tasks);
+            feed(engine, clock, traffic, stats).await;
+        }
+    }
+}
+
+/// Feeds the events to the engine when the engine's clock reaches them (every 100 ms of
+/// real time, everything due since the last round, as one request).
+async fn feed(
+    engine: Arc<Engine>,
+    clock: Arc<dyn Clock>,
+    traffic: Box<dyn Iterator<Item = Event> + Send>,
+    stats: Arc<DemoStats>,
+) {
+    let mut pending = traffic.peekable();
     while pending.peek().is_some() {
         let now = clock.now();
         let mut due = Vec::new();
@@ -93,15 +296,16 @@ pub async fn replay(engine: Arc<Engine>, clock: Arc<dyn Clock>, events: Vec<Even
             due.push(event);
         }
         if !due.is_empty() {
-            fed += due.len();
-            let engine = engine.clone();
-            if let Err(e) = crate::worker::off_runtime(move || engine.ingest(due)).await {
-                tracing::error!(error = %e, "demo replay failed");
+            let count = due.len() as u64;
+            match engine.ingest_queued(due).await {
+                Ok(_) => {
+                    stats.events_fed.fetch_add(count, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!(target: TARGET, error = %e, "demo traffic refused"),
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    tracing::info!(target: "cartback::demo", "replay finished: {fed} of {total} events");
 }
 
 /// Deterministic "random" draw in [0, 1) from a message id and a salt.
@@ -110,40 +314,84 @@ fn draw(message_id: i64, salt: u64) -> f64 {
     (hash % 10_000) as f64 / 10_000.0
 }
 
-/// Simulated shoppers: 45 % open a reminder, 50 % of openers click, 35 % of clickers buy.
-pub async fn shoppers(
-    mut inbox: mpsc::UnboundedReceiver<Outgoing>,
+/// A tracking link (made for `public_url`) on the listening address instead.
+fn local_link(base_url: &str, link: &str) -> String {
+    match link.find("/t/") {
+        Some(path) => format!("{base_url}{}", &link[path..]),
+        None => link.to_owned(),
+    }
+}
+
+/// Simulated recipients of the reminders: 45 % open one, half of those click its restore
+/// link, and 35 % of the clickers buy the cart (an `order_completed` over the HTTP API).
+struct Recipients {
     base_url: String,
-    public_url: String,
     api_key: String,
+    engine: Arc<Engine>,
     clock: Arc<dyn Clock>,
-) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default();
-    let local = |link: &str| {
-        link.replacen(
-            public_url.trim_end_matches('/'),
-            base_url.trim_end_matches('/'),
-            1,
-        )
-    };
-    while let Some(outgoing) = inbox.recv().await {
+    stats: Arc<DemoStats>,
+}
+
+impl Recipients {
+    async fn run(self, mut inbox: mpsc::UnboundedReceiver<Outgoing>) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let this = Arc::new(self);
+        while let Some(outgoing) = inbox.recv().await {
+            this.stats.messages.fetch_add(1, Ordering::Relaxed);
+            let (this, client) = (this.clone(), client.clone());
+            tokio::spawn(async move { this.react(&client, outgoing).await });
+        }
+    }
+
+    async fn react(&self, client: &reqwest::Client, outgoing: Outgoing) {
         let m = &outgoing.message;
+        let pause = || tokio::time::sleep(std::time::Duration::from_millis(400));
         if draw(m.id, 1) >= 0.45 {
-            continue;
+            return;
         }
-        let _ = client.get(local(&outgoing.open_pixel)).send().await;
-        tracing::info!(target: "cartback::demo", user_id = %m.user_id, "shopper opened the reminder");
+        pause().await;
+        if !self.visit(client, &outgoing.open_pixel, "open pixel").await {
+            return;
+        }
+        self.stats.opened.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target: TARGET, "shopper {} opened reminder #{}", m.user_id, m.id);
         if draw(m.id, 2) >= 0.5 {
-            continue;
+            return;
         }
-        let _ = client.get(local(&outgoing.restore_link)).send().await;
-        tracing::info!(target: "cartback::demo", user_id = %m.user_id, "shopper clicked the restore link");
+        pause().await;
+        if !self
+            .visit(client, &outgoing.restore_link, "restore link")
+            .await
+        {
+            return;
+        }
+        self.stats.clicked.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target: TARGET, "shopper {} clicked the restore link of reminder #{}: cart restored", m.user_id, m.id);
         if draw(m.id, 3) >= 0.35 {
-            continue;
+            return;
         }
+        pause().await;
+        self.buy(client, m).await;
+    }
+
+    async fn visit(&self, client: &reqwest::Client, link: &str, what: &str) -> bool {
+        match client.get(local_link(&self.base_url, link)).send().await {
+            Ok(r) if r.status().is_success() || r.status().is_redirection() => true,
+            Ok(r) => {
+                tracing::warn!(target: TARGET, status = %r.status(), "demo {what} refused");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(target: TARGET, error = %e, "demo {what} failed");
+                false
+            }
+        }
+    }
+
+    async fn buy(&self, client: &reqwest::Client, m: &cartback_store::OutboxMessage) {
         let items: Vec<serde_json::Value> = m.payload["lines"]
             .as_array()
             .map(|lines| {
@@ -153,30 +401,105 @@ pub async fn shoppers(
                     .collect()
             })
             .unwrap_or_default();
+        let order_id = format!("demo-order-{}", m.id);
         let order = serde_json::json!({
-            "type": "order_completed", "timestamp": clock.now().as_millis(), "user_id": m.user_id,
-            "order_id": format!("demo-order-{}", m.id), "items": items,
+            "type": "order_completed", "timestamp": self.clock.now().as_millis(),
+            "user_id": m.user_id, "cart_id": m.cart_id, "order_id": order_id, "items": items,
         });
         let result = client
-            .post(format!("{}/v1/events", base_url.trim_end_matches('/')))
-            .bearer_auth(&api_key)
+            .post(format!("{}/v1/events", self.base_url))
+            .bearer_auth(&self.api_key)
             .json(&order)
             .send()
             .await;
         match result {
-            Ok(r) if r.status().is_success() => {
-                tracing::info!(target: "cartback::demo", user_id = %m.user_id, "shopper bought the cart")
-            }
+            Ok(r) if r.status().is_success() => {}
             Ok(r) => {
-                tracing::warn!(target: "cartback::demo", status = %r.status(), "demo order refused")
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                tracing::warn!(target: TARGET, %status, %body, "demo order refused");
+                return;
             }
-            Err(e) => tracing::warn!(target: "cartback::demo", error = %e, "demo order failed"),
+            Err(e) => {
+                tracing::warn!(target: TARGET, error = %e, "demo order failed");
+                return;
+            }
+        }
+        self.stats.bought.fetch_add(1, Ordering::Relaxed);
+        // The answer came after the order was stored and folded: the attribution is done.
+        let engine = self.engine.clone();
+        let id = m.id;
+        let attributed =
+            crate::worker::off_runtime(move || engine.with_records(|records| records.message(id)))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|message| message.attributed_order);
+        match attributed {
+            Some(order) => {
+                self.stats.attributed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(target: TARGET, "shopper {} bought cart {} (order {order}): recovery attributed to reminder #{}", m.user_id, m.cart_id, m.id);
+                if let Ok(mut orders) = self.stats.attributed_orders.lock() {
+                    orders.push((m.id, order));
+                }
+            }
+            None => {
+                tracing::info!(target: TARGET, "shopper {} bought cart {} (not attributed to reminder #{})", m.user_id, m.cart_id, m.id)
+            }
         }
     }
 }
 
-/// Prints what the engine has done every `every` of real time.
-pub async fn report(engine: Arc<Engine>, every: std::time::Duration) {
+/// Logs every decision as it is taken (polling the decision log).
+async fn narrate(engine: Arc<Engine>) {
+    let mut after = 0;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let engine = engine.clone();
+        let decisions =
+            crate::worker::off_runtime(move || engine.with_records(|r| r.decision_log(after, 200)))
+                .await;
+        let Ok(decisions) = decisions else { continue };
+        for d in decisions {
+            after = after.max(d.id);
+            let what = if d.holdout {
+                "holdout: tracked, never contacted".to_owned()
+            } else if d.guardrail != "passed" {
+                format!("{} blocked by guardrail {}", d.action, d.guardrail)
+            } else if d.action == "none" {
+                "no message".to_owned()
+            } else {
+                format!("{} via {}", d.action, d.channel.as_deref().unwrap_or("-"))
+            };
+            // The fixed flow proposes with propensity 1; a model's estimate is worth showing.
+            let propensity = if d.propensity < 1.0 {
+                format!(" (purchase propensity {:.2})", d.propensity)
+            } else {
+                String::new()
+            };
+            if d.step == 0 {
+                tracing::info!(target: TARGET, "cart {} abandoned → decision: {what}{propensity}", d.cart_id);
+            } else {
+                tracing::info!(target: TARGET, "cart {} still abandoned → step {} decision: {what}{propensity}", d.cart_id, d.step + 1);
+            }
+        }
+    }
+}
+
+/// `HH:MM` of a timestamp, UTC.
+fn clock_text(t: Timestamp) -> String {
+    let minutes = t.as_millis().rem_euclid(86_400_000) / 60_000;
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// Prints a summary line every `every` of real time.
+async fn summary(
+    engine: Arc<Engine>,
+    clock: Arc<dyn Clock>,
+    stats: Arc<DemoStats>,
+    every: std::time::Duration,
+) {
+    let began = std::time::Instant::now();
     let mut interval = tokio::time::interval(every);
     interval.tick().await;
     loop {
@@ -186,44 +509,86 @@ pub async fn report(engine: Arc<Engine>, every: std::time::Duration) {
             crate::worker::off_runtime(move || engine.metrics_snapshot()).await
         };
         let Ok(snapshot) = snapshot else { continue };
-        let join = |rows: Vec<(String, u64)>| {
-            rows.iter()
+        let join = |rows: &[(String, u64)]| {
+            let shown: Vec<String> = rows
+                .iter()
+                .filter(|(_, v)| *v > 0)
                 .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+            if shown.is_empty() {
+                "none".to_owned()
+            } else {
+                shown.join(", ")
+            }
         };
-        let carts = snapshot
+        let carts: Vec<(String, u64)> = snapshot
             .carts_by_state
             .iter()
             .map(|(k, v)| (k.to_string(), *v))
             .collect();
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
         eprintln!(
-            "demo: carts [{}] · decisions [{}] · messages [{}]",
-            join(carts),
-            join(snapshot.decisions_by_action),
-            join(snapshot.messages_by_status)
+            "demo {:>3} s (shop time {} UTC): {} events · carts [{}] · decisions [{}] · messages [{}] · shoppers opened {}, clicked {}, bought {} ({} attributed)",
+            began.elapsed().as_secs(),
+            clock_text(clock.now()),
+            n(&stats.events_fed),
+            join(&carts),
+            join(&snapshot.decisions_by_action),
+            join(&snapshot.messages_by_status),
+            n(&stats.opened),
+            n(&stats.clicked),
+            n(&stats.bought),
+            n(&stats.attributed),
         );
     }
 }
 
-/// Everything the demo runs beside the server: the status report, the shoppers and the
-/// replay; returns when the replay has fed every event (the server keeps running).
-pub async fn run(
-    engine: Arc<Engine>,
-    clock: Arc<dyn Clock>,
-    events: Vec<Event>,
-    inbox: mpsc::UnboundedReceiver<Outgoing>,
-    base_url: String,
-    public_url: String,
-    api_key: String,
-) {
-    tokio::spawn(report(engine.clone(), std::time::Duration::from_secs(5)));
-    tokio::spawn(shoppers(
-        inbox,
-        base_url,
-        public_url,
-        api_key,
-        clock.clone(),
-    ));
-    replay(engine, clock, events).await;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_traffic_is_in_time_order_and_keeps_every_event() {
+        let start = Timestamp(1_569_888_000_000);
+        let a: Vec<Event> = simulated_shoppers(start, 1).unwrap().take(300).collect();
+        let b: Vec<Event> = simulated_shoppers(start, 2).unwrap().take(200).collect();
+        let merged: Vec<Event> = Merge::new(a.clone().into_iter(), b.into_iter()).collect();
+        assert_eq!(merged.len(), 500);
+        assert!(merged.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+        assert!(a.iter().all(|e| merged.iter().any(|m| m.id == e.id)));
+    }
+
+    #[test]
+    fn simulated_shoppers_leave_carts_from_the_first_shop_hour() {
+        let start = Timestamp(1_569_888_000_000); // 2019-10-01 00:00 UTC, like the sample
+        let hour: Vec<Event> = simulated_shoppers(start, 7)
+            .unwrap()
+            .take_while(|e| e.timestamp < start + Duration::hours(1))
+            .collect();
+        let carts = hour
+            .iter()
+            .filter(|e| e.kind == cartback_core::EventKind::ProductAdded)
+            .map(|e| &e.user_id)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        let orders = hour
+            .iter()
+            .filter(|e| e.kind == cartback_core::EventKind::OrderCompleted)
+            .count();
+        assert!(
+            carts >= 10 && orders < carts,
+            "{carts} carts, {orders} orders"
+        );
+    }
+
+    #[test]
+    fn links_are_rewritten_to_the_listening_address() {
+        assert_eq!(
+            local_link(
+                "http://127.0.0.1:4000",
+                "http://0.0.0.0:8080/t/open/abc.def"
+            ),
+            "http://127.0.0.1:4000/t/open/abc.def"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The dispatcher: every tick, takes the due outbox messages, re-checks each at send time
-//! (through [`Engine::check_and_claim`]), signs its links, hands it to its channel and
+//! (through [`Engine::check_and_claim`]), signs its links (and derives its coupon code),
+//! hands it to its channel and
 //! records the outcome — sent, retried with exponential backoff, or failed after the
 //! configured attempts. A message claimed but not recorded as sent (crash in between) is
 //! due again after restart and re-sent with the same idempotency key: at-least-once to the
@@ -7,11 +8,12 @@
 
 use crate::channels::{ChannelError, Channels, Outgoing};
 use crate::config::DispatchConfig;
+use crate::decide::CouponSigner;
 use crate::engine::{Engine, EngineError, SendCheck};
 use crate::metrics::Metrics;
-use crate::records::OutboxMessage;
 use crate::tracking::{TokenClaims, TokenPurpose, TokenSigner};
 use cartback_core::{Duration, Timestamp};
+use cartback_store::OutboxMessage;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -19,6 +21,8 @@ pub struct Dispatcher {
     pub engine: Arc<Engine>,
     pub channels: Channels,
     pub signer: Arc<TokenSigner>,
+    /// Derives the coupon code of a discount message from its id.
+    pub coupons: Arc<CouponSigner>,
     pub settings: DispatchConfig,
     pub public_url: String,
     pub token_ttl: Duration,
@@ -57,6 +61,14 @@ pub fn links(
         format!("{base}/t/open/{}", token(TokenPurpose::Open)),
         format!("{base}/t/unsubscribe/{}", token(TokenPurpose::Unsubscribe)),
     )
+}
+
+/// The coupon a message carries (`payload.coupon`: percent and expiry), if any.
+fn coupon_of(message: &OutboxMessage) -> Option<(u32, Timestamp)> {
+    let coupon = message.payload.get("coupon")?;
+    let percent = u32::try_from(coupon.get("percent")?.as_u64()?).ok()?;
+    let expires_at = Timestamp(coupon.get("expires_at")?.as_i64()?);
+    Some((percent, expires_at))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -126,11 +138,20 @@ impl Dispatcher {
         let expires = self.engine.now() + self.token_ttl;
         let (restore_link, open_pixel, unsubscribe_link) =
             links(&self.signer, &self.public_url, message.id, expires);
+        let coupon = match coupon_of(message) {
+            None => None,
+            Some((percent, expires_at)) => Some(
+                self.coupons
+                    .issue(message.id, percent, expires_at)
+                    .map_err(|e| ChannelError::Permanent(e.to_string()))?,
+            ),
+        };
         let outgoing = Outgoing {
             message: message.clone(),
             restore_link,
             open_pixel,
             unsubscribe_link,
+            coupon,
         };
         let started = std::time::Instant::now();
         let timeout = std::time::Duration::from_millis(self.settings.send_timeout.0.max(1) as u64);

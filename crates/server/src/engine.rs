@@ -1,19 +1,25 @@
-//! The real-time engine: owns the event store, the engine records and the cart tracker
-//! behind one lock, so ingest, timers and the dispatcher's send-time re-check are
-//! serialised. Events are stored (durably) before they are folded; a cart that becomes
-//! abandoned gets a decision, written with its outbox message in one transaction; a
-//! purchase cancels pending messages and is attributed to the last message sent inside the
-//! attribution window. Timers are not persisted on their own: at start-up the tracker is
-//! rebuilt from the stored events, which re-derives every timer, and decisions already
-//! taken are recognised by their (cart, abandonment) key.
+//! The real-time engine: owns the store (events, carts and the engine records, on one
+//! connection) and the cart tracker behind one lock, so ingest, timers and the dispatcher's
+//! send-time re-check are serialised (one connection is therefore enough, and SQLite never
+//! sees two engine writers). Events are stored (durably) before they are folded; a cart
+//! that becomes abandoned gets a decision, written with its outbox message in one
+//! transaction; a purchase cancels pending messages and is attributed to the last message
+//! sent inside the attribution window.
+//!
+//! Decisions are multi-step: the first step is decided when the cart is abandoned, each
+//! later one at its step time (`policy.step_delays` after the abandonment), through the
+//! [`Decider`] (policy proposes, guardrails dispose), until the cart is bought or the shopper
+//! comes back, or a guardrail or the last step ends the flow. Timers are not persisted on
+//! their own: at start-up the tracker is rebuilt from the stored events (re-deriving the
+//! abandonment timers) and the next step of every abandoned cart is derived from the
+//! decisions already stored, which are keyed by (cart, abandonment, step).
 
 use crate::clock::Clock;
+use crate::decide::adapter::UserHistory;
+use crate::decide::step::ends_flow_record;
+use crate::decide::{CouponPlan, Decider, PastMessage, ReloadOutcome, StepInput, StepPlan};
 use crate::metrics::{Metrics, Snapshot};
-use crate::policy::{DecisionPolicy, in_holdout};
-use crate::records::{
-    Decision, EngineStore, MessageStatus, OutboxMessage, RecordsErasure, RecordsError,
-};
-use crate::worker::DropOffRuntime;
+use crate::worker::{DropOffRuntime, GroupCommit, WriterGone};
 use cartback_core::{
     Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, EventKind, Timestamp,
     TrackerConfig,
@@ -21,39 +27,61 @@ use cartback_core::{
 use cartback_recommend::{
     ExclusionPolicy, PopularityRecommender, RecommendationRequest, Recommender,
 };
-use cartback_store::{ErasureReport, Store, StoreError};
+use cartback_store::{
+    Decision, EngineRecords, ErasureReport, MessageStatus, OutboxMessage, Store, StoreError,
+};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Records(#[from] RecordsError),
     #[error("tracker configuration: {0}")]
     Tracker(String),
+    /// The ingest writer thread is gone; the events were not stored.
+    #[error(transparent)]
+    Writer(#[from] WriterGone),
+    /// One failure of a group commit, answered to every request of the group.
+    #[error(transparent)]
+    Shared(Arc<EngineError>),
 }
+
+/// Most events one group commit writes: queued requests join a group while their events
+/// fit (a bigger request is written alone). Large enough to share a commit's fixed cost
+/// among hundreds of requests, small enough that a group holds the engine lock (timers,
+/// reads, the dispatcher wait for it) for tens of milliseconds, not seconds.
+const GROUP_COMMIT_EVENTS: usize = 4_096;
 
 /// The engine's knobs (from [`crate::config::ServerConfig`]).
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
     pub tracker: TrackerConfig,
-    pub holdout_fraction: f64,
+    /// A decision step found more than this late (replayed history, downtime) is skipped.
     pub max_decision_lag: Duration,
+}
+
+/// A decision step waiting for its time.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct DueStep {
+    at: Timestamp,
+    cart_id: String,
+    abandonment: u32,
+    step: u32,
 }
 
 struct Core {
     store: DropOffRuntime<Box<dyn Store>>,
-    records: DropOffRuntime<Box<dyn EngineStore>>,
     tracker: CartTracker,
     seen: HashSet<EventId>,
     /// Units ordered per product: the popularity fallback for recommendations.
     ordered_units: HashMap<String, f64>,
     /// Popularity ranking built from `ordered_units`; dropped when an order arrives.
     popular: Option<PopularityRecommender>,
+    /// Decision steps by due time (derived from the stored decisions at start-up).
+    schedule: BTreeSet<DueStep>,
 }
 
 impl Core {
@@ -77,12 +105,16 @@ fn count_ordered_units(units: &mut HashMap<String, f64>, event: &Event) -> bool 
 
 pub struct Engine {
     core: Mutex<Core>,
-    policy: Box<dyn DecisionPolicy>,
+    decider: Decider,
     clock: Arc<dyn Clock>,
     settings: EngineSettings,
     metrics: Arc<Metrics>,
     recommendations: Recommendations,
+    /// The group-commit writer of [`Engine::ingest_queued`], started on first use.
+    ingest_writer: OnceLock<IngestWriter>,
 }
+
+type IngestWriter = GroupCommit<Vec<Event>, Result<IngestOutcome, EngineError>>;
 
 /// How messages get their recommended products.
 struct Recommendations {
@@ -98,16 +130,6 @@ pub struct IngestOutcome {
     pub duplicates: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct FullErasure {
-    pub events: u64,
-    pub carts: u64,
-    pub decisions: u64,
-    pub messages: u64,
-    pub consents: u64,
-    pub tracking_events: u64,
-}
-
 /// What the dispatcher may do with a due message after the send-time re-check.
 #[derive(Debug)]
 pub enum SendCheck {
@@ -121,8 +143,7 @@ impl Engine {
     /// timers), then handles what the replay found at `clock.now()`.
     pub fn start(
         store: Box<dyn Store>,
-        records: Box<dyn EngineStore>,
-        policy: Box<dyn DecisionPolicy>,
+        decider: Decider,
         clock: Arc<dyn Clock>,
         settings: EngineSettings,
         metrics: Arc<Metrics>,
@@ -132,13 +153,13 @@ impl Engine {
         let engine = Engine {
             core: Mutex::new(Core {
                 store: DropOffRuntime::new(store),
-                records: DropOffRuntime::new(records),
                 tracker,
                 seen: HashSet::new(),
                 ordered_units: HashMap::new(),
                 popular: None,
+                schedule: BTreeSet::new(),
             }),
-            policy,
+            decider,
             clock,
             settings,
             metrics,
@@ -146,6 +167,7 @@ impl Engine {
                 count: 3,
                 model: None,
             },
+            ingest_writer: OnceLock::new(),
         };
         engine.rebuild(&mut engine.lock())?;
         Ok(engine)
@@ -196,8 +218,8 @@ impl Engine {
         }
     }
 
-    /// Replaces the tracker by one folded from every stored event, and handles what the
-    /// replay finds (decisions already taken are recognised and not repeated).
+    /// Replaces the tracker by one folded from every stored event, derives every abandoned
+    /// cart's next decision step from the stored decisions, and takes the steps due now.
     fn rebuild(&self, core: &mut Core) -> Result<(), EngineError> {
         core.tracker = CartTracker::new(self.settings.tracker)
             .map_err(|e| EngineError::Tracker(e.to_string()))?;
@@ -211,8 +233,11 @@ impl Engine {
             count_ordered_units(units, &event);
             tracker.observe(event, &mut transitions);
         })?;
-        core.tracker.flush(self.clock.now(), &mut transitions);
-        self.handle_transitions(core, &transitions)
+        let now = self.clock.now();
+        core.tracker.flush(now, &mut transitions);
+        self.apply_transitions(core, &transitions, now)?;
+        self.derive_schedule(core)?;
+        self.run_due(core, now)
     }
 
     fn lock(&self) -> MutexGuard<'_, Core> {
@@ -224,47 +249,154 @@ impl Engine {
     }
 
     /// Stores the events (dedupe by id), then folds the new ones and acts on the transitions.
-    /// When this returns `Ok`, every event is durably stored.
+    /// When this returns `Ok`, every event is durably stored. Runs on the caller's thread;
+    /// the HTTP API uses [`Engine::ingest_queued`] instead.
     pub fn ingest(&self, events: Vec<Event>) -> Result<IngestOutcome, EngineError> {
         let mut core = self.lock();
-        let core = &mut *core;
-        let report = core.store.insert_events(&events)?;
+        let mut outcomes = self.ingest_group(&mut core, vec![events]);
+        outcomes.pop().expect("one outcome per request")
+    }
+
+    /// [`Engine::ingest`] through group commit: the events join those of every other
+    /// request waiting, and one writer thread stores the group in one transaction, folds it,
+    /// writes the touched carts once, then answers each request with its own counts. The
+    /// answer comes only after the commit, so `Ok` still means durably stored.
+    pub async fn ingest_queued(
+        self: &Arc<Self>,
+        events: Vec<Event>,
+    ) -> Result<IngestOutcome, EngineError> {
+        let writer = self.ingest_writer.get_or_init(|| {
+            // Weak: the writer must not keep the engine alive (dropping the engine drops
+            // the queue, which ends the thread).
+            let engine = Arc::downgrade(self);
+            GroupCommit::spawn(
+                "cartback-ingest",
+                GROUP_COMMIT_EVENTS,
+                Vec::len,
+                move |requests: Vec<Vec<Event>>| match engine.upgrade() {
+                    Some(engine) => {
+                        let mut core = engine.lock();
+                        engine.ingest_group(&mut core, requests)
+                    }
+                    None => Vec::new(),
+                },
+            )
+            .expect("spawning the ingest writer thread")
+        });
+        writer.submit(events).await?
+    }
+
+    /// Stores the events of several requests in one transaction and folds them; one outcome
+    /// per request, in order. If the group's insert fails nothing of it is stored, and each
+    /// request is written on its own, so one bad request cannot fail the others.
+    fn ingest_group(
+        &self,
+        core: &mut Core,
+        requests: Vec<Vec<Event>>,
+    ) -> Vec<Result<IngestOutcome, EngineError>> {
+        let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
+        let events: Vec<Event> = requests.into_iter().flatten().collect();
+        let report = match core.store.insert_events(&events) {
+            Ok(report) => report,
+            Err(error) if sizes.len() == 1 => return vec![Err(error.into())],
+            Err(error) => {
+                tracing::warn!(%error, requests = sizes.len(), "group insert failed; writing its requests one by one");
+                let mut events = events.into_iter();
+                return sizes
+                    .iter()
+                    .flat_map(|&n| {
+                        let request = events.by_ref().take(n).collect();
+                        self.ingest_group(core, vec![request])
+                    })
+                    .collect();
+            }
+        };
+        let mut outcomes = vec![IngestOutcome::default(); sizes.len()];
         let mut transitions = Vec::new();
         let mut touched_users = Vec::new();
-        for event in events {
-            if core.seen.insert(event.id) {
-                core.count_order(&event);
-                touched_users.push(event.user_id.clone());
-                core.tracker.observe(event, &mut transitions);
+        let mut events = events.into_iter();
+        for (outcome, &n) in outcomes.iter_mut().zip(&sizes) {
+            for event in events.by_ref().take(n) {
+                if core.seen.insert(event.id) {
+                    outcome.accepted += 1;
+                    core.count_order(&event);
+                    touched_users.push(event.user_id.clone());
+                    core.tracker.observe(event, &mut transitions);
+                } else {
+                    outcome.duplicates += 1;
+                }
             }
         }
-        core.tracker.flush(self.clock.now(), &mut transitions);
-        touched_users.sort_unstable();
-        touched_users.dedup();
-        let mut carts: Vec<Cart> = touched_users
-            .iter()
-            .filter_map(|user| core.tracker.open_cart_of(user).cloned())
-            .collect();
-        carts.sort_by(|a, b| a.id.cmp(&b.id));
-        carts.dedup_by(|a, b| a.id == b.id);
-        if !carts.is_empty() {
-            core.store.upsert_carts(&carts)?;
+        let accepted: u64 = outcomes.iter().map(|o| o.accepted).sum();
+        if accepted != report.inserted {
+            tracing::warn!(
+                stored = report.inserted,
+                new = accepted,
+                "the store and the engine disagree on which events are new"
+            );
         }
-        self.handle_transitions(core, &transitions)?;
         self.metrics
             .events_ingested
             .fetch_add(report.inserted, Ordering::Relaxed);
         self.metrics
             .events_duplicate
             .fetch_add(report.duplicates, Ordering::Relaxed);
-        Ok(IngestOutcome {
-            accepted: report.inserted,
-            duplicates: report.duplicates,
-        })
+        match self.fold_group(core, transitions, touched_users) {
+            Ok(()) => outcomes.into_iter().map(Ok).collect(),
+            // The events are stored; what failed is acting on them.
+            Err(error) if outcomes.len() == 1 => vec![Err(error)],
+            Err(error) => {
+                let error = Arc::new(error);
+                outcomes
+                    .iter()
+                    .map(|_| Err(EngineError::Shared(error.clone())))
+                    .collect()
+            }
+        }
     }
 
-    /// Advances the tracker to the clock's now (abandonment timers); called every tick.
+    /// After a group's events are stored and observed: advances the tracker, writes the
+    /// touched open carts once, and acts on the transitions.
+    fn fold_group(
+        &self,
+        core: &mut Core,
+        mut transitions: Vec<CartTransition>,
+        mut touched_users: Vec<String>,
+    ) -> Result<(), EngineError> {
+        core.tracker.flush(self.clock.now(), &mut transitions);
+        touched_users.sort_unstable();
+        touched_users.dedup();
+        // A cart with a transition is written by `apply_transitions` (with its state after
+        // the whole group); writing it here too would put its pages in the WAL twice.
+        let transitioned: HashSet<&str> = transitions.iter().map(|t| t.cart_id.as_str()).collect();
+        let mut carts: Vec<Cart> = touched_users
+            .iter()
+            .filter_map(|user| core.tracker.open_cart_of(user))
+            .filter(|cart| !transitioned.contains(cart.id.as_str()))
+            .cloned()
+            .collect();
+        carts.sort_by(|a, b| a.id.cmp(&b.id));
+        carts.dedup_by(|a, b| a.id == b.id);
+        if !carts.is_empty() {
+            core.store.upsert_carts(&carts)?;
+        }
+        self.handle_transitions(core, &transitions)
+    }
+
+    /// Reloads changed policy files (off the engine lock), advances the tracker to the
+    /// clock's now (abandonment timers) and takes the decision steps due; called every tick.
     pub fn tick(&self) -> Result<usize, EngineError> {
+        match self.decider.poll_reload() {
+            ReloadOutcome::Unchanged => {}
+            ReloadOutcome::Reloaded => {
+                self.metrics.policy_reloads.fetch_add(1, Ordering::Relaxed);
+            }
+            ReloadOutcome::Failed(_) => {
+                self.metrics
+                    .policy_reload_failures
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let mut core = self.lock();
         let core = &mut *core;
         let mut transitions = Vec::new();
@@ -273,33 +405,54 @@ impl Engine {
         Ok(transitions.len())
     }
 
+    /// Acts on the tracker's transitions, then takes the decision steps due.
     fn handle_transitions(
         &self,
         core: &mut Core,
         transitions: &[CartTransition],
     ) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        self.apply_transitions(core, transitions, now)?;
+        self.run_due(core, now)
+    }
+
+    /// An abandonment schedules its first step; a purchase cancels pending messages and is
+    /// attributed. (A cart that leaves the abandoned state drops its pending steps when
+    /// they come due.)
+    fn apply_transitions(
+        &self,
+        core: &mut Core,
+        transitions: &[CartTransition],
+        _now: Timestamp,
+    ) -> Result<(), EngineError> {
         if transitions.is_empty() {
             return Ok(());
         }
-        let now = self.clock.now();
         let mut changed: Vec<Cart> = Vec::new();
+        let mut changed_ids: HashSet<String> = HashSet::new();
         for transition in transitions {
             let Some(cart) = core.tracker.cart(&transition.cart_id).cloned() else {
                 continue;
             };
             match transition.to {
                 CartState::Abandoned if cart.state == CartState::Abandoned => {
-                    self.decide(core, &cart, transition.at, now)?;
+                    core.schedule.insert(DueStep {
+                        at: transition.at,
+                        cart_id: cart.id.clone(),
+                        abandonment: cart.abandonments.max(1),
+                        step: 0,
+                    });
                 }
                 CartState::Purchased | CartState::Recovered => {
-                    core.records.cancel_cart(&cart.id, "purchased")?;
+                    core.store.cancel_cart(&cart.id, "purchased")?;
                     let order = cart.order_id.clone().unwrap_or_else(|| cart.id.clone());
                     let since = transition.at - self.settings.tracker.attribution_window;
-                    core.records.attribute(&cart.user_id, &order, since)?;
+                    core.store.attribute(&cart.user_id, &order, since)?;
                 }
                 _ => {}
             }
-            if !changed.iter().any(|c| c.id == cart.id) {
+            // A set, not a scan of `changed`: a group commit brings thousands of transitions.
+            if changed_ids.insert(cart.id.clone()) {
                 changed.push(cart);
             }
         }
@@ -307,98 +460,230 @@ impl Engine {
         Ok(())
     }
 
-    fn decide(
+    /// The instant of the cart's current abandonment (the tracker abandons a cart
+    /// `idle_timeout` after its last activity).
+    fn abandoned_instant(&self, cart: &Cart) -> Timestamp {
+        cart.last_activity + self.settings.tracker.idle_timeout
+    }
+
+    /// Clears the schedule and derives it from the stored decisions: for every abandoned
+    /// cart, the step after the last one stored for its current abandonment (the first when
+    /// none is), unless that decision ended the flow.
+    fn derive_schedule(&self, core: &mut Core) -> Result<(), EngineError> {
+        core.schedule.clear();
+        let abandoned: Vec<Cart> = core
+            .tracker
+            .carts()
+            .filter(|c| c.state == CartState::Abandoned)
+            .cloned()
+            .collect();
+        for cart in &abandoned {
+            self.schedule_next_from_records(core, cart)?;
+        }
+        Ok(())
+    }
+
+    /// Schedules the cart's next step after the decisions stored for its current
+    /// abandonment.
+    fn schedule_next_from_records(&self, core: &mut Core, cart: &Cart) -> Result<(), EngineError> {
+        let abandonment = cart.abandonments.max(1);
+        let abandoned_at = self.abandoned_instant(cart);
+        let last = core
+            .store
+            .decisions_of_cart(&cart.id)?
+            .into_iter()
+            .filter(|d| d.abandonment == abandonment)
+            .max_by_key(|d| d.step);
+        let next = match last {
+            None => Some(0),
+            Some(d) if ends_flow_record(&d.action, &d.guardrail) => None,
+            Some(d) => Some(d.step as usize + 1),
+        };
+        if let Some(step) = next
+            && let Some(at) = self.decider.settings.decide_at(abandoned_at, step)
+        {
+            core.schedule.insert(DueStep {
+                at,
+                cart_id: cart.id.clone(),
+                abandonment,
+                step: step as u32,
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes every decision step due by `now`, in order. A step whose cart is no longer
+    /// abandoned (bought, back to shopping, expired) or abandoned again since is dropped; a
+    /// step more than `max_decision_lag` late is skipped (its next step is scheduled).
+    fn run_due(&self, core: &mut Core, now: Timestamp) -> Result<(), EngineError> {
+        while core.schedule.first().is_some_and(|d| d.at <= now) {
+            let Some(due) = core.schedule.pop_first() else {
+                break;
+            };
+            let Some(cart) = core.tracker.cart(&due.cart_id).cloned() else {
+                continue;
+            };
+            if cart.state != CartState::Abandoned || cart.abandonments.max(1) != due.abandonment {
+                continue;
+            }
+            let abandoned_at = self.abandoned_instant(&cart);
+            if now - due.at > self.settings.max_decision_lag {
+                // Replayed history or downtime: too late to act on this step.
+                let next = due.step as usize + 1;
+                if let Some(at) = self.decider.settings.decide_at(abandoned_at, next) {
+                    core.schedule.insert(DueStep {
+                        at,
+                        step: next as u32,
+                        ..due
+                    });
+                }
+                continue;
+            }
+            self.take_step(
+                core,
+                &cart,
+                due.abandonment,
+                due.step as usize,
+                abandoned_at,
+                now,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Gathers what the step needs from the store, decides it, and writes the decision with
+    /// its message in one transaction; schedules the next step.
+    fn take_step(
         &self,
         core: &mut Core,
         cart: &Cart,
+        abandonment: u32,
+        step: usize,
         abandoned_at: Timestamp,
         now: Timestamp,
     ) -> Result<(), EngineError> {
-        if now - abandoned_at > self.settings.max_decision_lag {
-            return Ok(()); // replayed history: too late to act on
+        let settings = &self.decider.settings;
+        let carts = core.store.carts_of_user(&cart.user_id)?;
+        let history = UserHistory::from_carts(&carts, &cart.id, abandoned_at);
+        let mut cart_messages = Vec::new();
+        for m in core.store.messages_of_cart(&cart.id)? {
+            let live = matches!(
+                m.status,
+                MessageStatus::Pending | MessageStatus::Sending | MessageStatus::Sent
+            );
+            // A message still waiting from an earlier abandonment is superseded by this
+            // flow (the shopper came back and left again).
+            let earlier = m.payload["abandonment"]
+                .as_u64()
+                .is_some_and(|a| a < u64::from(abandonment));
+            if m.status == MessageStatus::Pending && earlier {
+                if core.store.cancel(m.id, "abandoned_again")? {
+                    self.metrics
+                        .messages_cancelled
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
+            if live {
+                cart_messages.push(PastMessage {
+                    at: m.sent_at.unwrap_or(m.due_at),
+                    coupon_percent: m.payload["coupon"]["percent"].as_u64().unwrap_or(0) as u32,
+                });
+            }
         }
-        let mut decision = Decision {
+        let user_message_times = core
+            .store
+            .message_times_of_user(&cart.user_id, now - settings.guardrails.user_cap_window)?;
+        let email_consent = core
+            .store
+            .consent(&cart.user_id, &settings.email_delivery)?;
+        let push_consent = match &settings.push_delivery {
+            Some(channel) => core.store.consent(&cart.user_id, channel)?,
+            None => None,
+        };
+        let day_start = Timestamp(now.as_millis().div_euclid(86_400_000) * 86_400_000);
+        let discount_committed_today_minor = core.store.discount_committed_since(day_start)?;
+        let plan = self.decider.decide_step(&StepInput {
+            cart,
+            abandonment,
+            step,
+            abandoned_at,
+            now,
+            history,
+            cart_messages: &cart_messages,
+            user_message_times: &user_message_times,
+            email_consent,
+            push_consent,
+            discount_committed_today_minor,
+        });
+        let decision = Decision {
             id: 0,
             cart_id: cart.id.clone(),
             user_id: cart.user_id.clone(),
-            abandonment: cart.abandonments.max(1),
+            abandonment,
+            step: plan.step,
             decided_at: now,
-            action: "none".into(),
-            channel: None,
-            send_at: None,
-            propensity: 1.0,
-            scores: serde_json::json!({}),
-            reasons: Vec::new(),
-            guardrail: "passed".into(),
-            holdout: false,
+            action: plan.kind.name().to_owned(),
+            channel: plan.channel.clone(),
+            send_at: plan.send_at,
+            propensity: plan.propensity,
+            scores: plan.scores.clone(),
+            reasons: plan.reasons.clone(),
+            guardrail: plan.guardrail.clone(),
+            holdout: plan.holdout,
+            discount_minor: plan.discount_minor,
         };
-        if in_holdout(&cart.user_id, self.settings.holdout_fraction) {
-            decision.holdout = true;
-            decision.guardrail = "holdout".into();
-            decision
-                .reasons
-                .push("holdout group: tracked, never contacted".into());
-            core.records.record_decision(&decision, None)?;
-            return Ok(());
-        }
-        let proposal = self.policy.decide(cart, abandoned_at, now);
-        decision.action = proposal.action;
-        decision.channel = proposal.channel.clone();
-        decision.send_at = proposal.send_at;
-        decision.propensity = proposal.propensity;
-        decision.scores = proposal.scores;
-        decision.reasons = proposal.reasons;
-        decision
-            .reasons
-            .insert(0, format!("policy: {}", self.policy.name()));
-        let message = match (&proposal.channel, proposal.send_at) {
+        let message = match (&plan.channel, plan.send_at) {
             (Some(channel), Some(send_at)) => {
-                let blocked = if core.records.consent(&cart.user_id, channel)? == Some(false) {
-                    Some("no_consent")
-                } else if channel == "email" && cart.email.is_none() {
-                    Some("no_address")
-                } else {
-                    None
-                };
-                match blocked {
-                    Some(guardrail) => {
-                        decision.guardrail = guardrail.into();
-                        decision
-                            .reasons
-                            .push(format!("guardrail {guardrail}: not sent"));
-                        None
-                    }
-                    None => Some(OutboxMessage {
-                        id: 0,
-                        idempotency_key: format!(
-                            "{}/{}/{}",
-                            cart.id, decision.abandonment, decision.action
-                        ),
-                        decision_id: 0,
-                        cart_id: cart.id.clone(),
-                        user_id: cart.user_id.clone(),
-                        channel: channel.clone(),
-                        payload: cart_snapshot(cart, self.recommend_for(core, cart)),
-                        status: MessageStatus::Pending,
-                        due_at: send_at,
-                        attempts: 0,
-                        last_error: None,
-                        sent_at: None,
-                        cancel_reason: None,
-                        attributed_order: None,
-                    }),
-                }
+                let recommended =
+                    if plan.kind == cartback_policy::actions::ActionKind::RecommendationEmail {
+                        self.recommend_for(core, cart)
+                    } else {
+                        Vec::new()
+                    };
+                Some(OutboxMessage {
+                    id: 0,
+                    idempotency_key: format!(
+                        "{}/{}/{}/{}",
+                        cart.id, abandonment, plan.step, decision.action
+                    ),
+                    decision_id: 0,
+                    cart_id: cart.id.clone(),
+                    user_id: cart.user_id.clone(),
+                    channel: channel.clone(),
+                    payload: message_payload(cart, abandonment, &plan, recommended),
+                    status: MessageStatus::Pending,
+                    due_at: send_at,
+                    attempts: 0,
+                    last_error: None,
+                    sent_at: None,
+                    cancel_reason: None,
+                    attributed_order: None,
+                })
             }
             _ => None,
         };
-        core.records.record_decision(&decision, message.as_ref())?;
+        match core.store.record_decision(&decision, message.as_ref())? {
+            Some(_) => {
+                if let Some(at) = plan.next_step_at {
+                    core.schedule.insert(DueStep {
+                        at,
+                        cart_id: cart.id.clone(),
+                        abandonment,
+                        step: plan.step + 1,
+                    });
+                }
+            }
+            // Already decided (e.g. by an earlier run): carry on from what is stored.
+            None => self.schedule_next_from_records(core, cart)?,
+        }
         Ok(())
     }
 
     /// Messages due now (for the dispatcher).
     pub fn due_messages(&self, limit: usize) -> Result<Vec<OutboxMessage>, EngineError> {
         let now = self.clock.now();
-        Ok(self.lock().records.due_messages(now, limit)?)
+        Ok(self.lock().store.due_messages(now, limit)?)
     }
 
     /// The send-time re-check: a purchase, a return to the cart, an unsubscribe or a consent
@@ -406,46 +691,56 @@ impl Engine {
     pub fn check_and_claim(&self, message_id: i64) -> Result<SendCheck, EngineError> {
         let mut core = self.lock();
         let core = &mut *core;
-        let Some(message) = core.records.message(message_id)? else {
+        let Some(message) = core.store.message(message_id)? else {
             return Ok(SendCheck::Gone);
         };
-        let reason = match core.tracker.cart(&message.cart_id).map(|c| c.state) {
+        let cart = core.tracker.cart(&message.cart_id);
+        let reason = match cart.map(|c| c.state) {
             None => Some("cart_unknown"),
             Some(CartState::Purchased | CartState::Recovered) => Some("purchased"),
             Some(CartState::Expired) => Some("expired"),
             Some(CartState::Active | CartState::Idle) => Some("shopper_returned"),
+            // Decided for an earlier abandonment: the shopper came back and left again, and
+            // the new abandonment has a flow of its own.
+            Some(CartState::Abandoned)
+                if message.payload["abandonment"]
+                    .as_u64()
+                    .is_some_and(|a| Some(a) != cart.map(|c| u64::from(c.abandonments.max(1)))) =>
+            {
+                Some("abandoned_again")
+            }
             Some(CartState::Abandoned) => None,
         };
         let reason = match reason {
             Some(reason) => Some(reason),
-            None if core.records.consent(&message.user_id, &message.channel)? == Some(false) => {
+            None if core.store.consent(&message.user_id, &message.channel)? == Some(false) => {
                 Some("consent_withdrawn")
             }
             None => None,
         };
         if let Some(reason) = reason {
-            if core.records.cancel(message_id, reason)? {
+            if core.store.cancel(message_id, reason)? {
                 self.metrics
                     .messages_cancelled
                     .fetch_add(1, Ordering::Relaxed);
             }
             return Ok(SendCheck::Cancelled(reason.to_owned()));
         }
-        if !core.records.claim(message_id)? {
+        if !core.store.claim(message_id)? {
             return Ok(SendCheck::Gone);
         }
         Ok(core
-            .records
+            .store
             .message(message_id)?
             .map_or(SendCheck::Gone, |m| SendCheck::Send(Box::new(m))))
     }
 
     pub fn with_records<T>(
         &self,
-        f: impl FnOnce(&mut dyn EngineStore) -> Result<T, RecordsError>,
+        f: impl FnOnce(&mut dyn EngineRecords) -> Result<T, StoreError>,
     ) -> Result<T, EngineError> {
         let mut core = self.lock();
-        Ok(f(core.records.as_mut())?)
+        Ok(f(core.store.as_mut())?)
     }
 
     pub fn with_store<T>(
@@ -465,27 +760,15 @@ impl Engine {
         Ok(core.store.cart(cart_id)?)
     }
 
-    /// Removes every trace of the user: events, carts, decisions, messages, consent,
-    /// tracking; then rebuilds the tracker from the remaining events so the user's carts
-    /// are gone from memory too (erasure is rare; the rebuild costs one scan).
-    pub fn erase_user(&self, user_id: &str) -> Result<FullErasure, EngineError> {
+    /// Removes every trace of the user — events, carts, decisions, messages, consent,
+    /// tracking — in one store transaction; then rebuilds the tracker from the remaining
+    /// events so the user's carts are gone from memory too (erasure is rare; the rebuild
+    /// costs one scan).
+    pub fn erase_user(&self, user_id: &str) -> Result<ErasureReport, EngineError> {
         let mut core = self.lock();
-        let ErasureReport { events, carts } = core.store.erase_user(user_id)?;
-        let RecordsErasure {
-            decisions,
-            messages,
-            consents,
-            tracking_events,
-        } = core.records.erase_user(user_id)?;
+        let erased = core.store.erase_user(user_id)?;
         self.rebuild(&mut core)?;
-        Ok(FullErasure {
-            events,
-            carts,
-            decisions,
-            messages,
-            consents,
-            tracking_events,
-        })
+        Ok(erased)
     }
 
     pub fn metrics_snapshot(&self) -> Result<Snapshot, EngineError> {
@@ -501,14 +784,21 @@ impl Engine {
         ];
         Ok(Snapshot {
             carts_by_state,
-            decisions_by_action: core.records.decision_counts()?,
-            messages_by_status: core.records.message_counts()?,
+            decisions_by_action: core.store.decision_counts()?,
+            messages_by_status: core.store.message_counts()?,
         })
     }
 }
 
-/// What a message shows, frozen at decision time.
-fn cart_snapshot(cart: &Cart, recommended: Vec<serde_json::Value>) -> serde_json::Value {
+/// What a message shows, frozen at decision time: the cart, the action and step, the
+/// recommended products (for a `recommendation_email`) and the coupon to issue (its code is
+/// derived from the message id when it is sent).
+fn message_payload(
+    cart: &Cart,
+    abandonment: u32,
+    plan: &StepPlan,
+    recommended: Vec<serde_json::Value>,
+) -> serde_json::Value {
     let price = |minor: i64| match cart.currency {
         Some(currency) => format!("{} {}", currency.format_minor(minor), currency.code()),
         None => format!("{minor}"),
@@ -526,13 +816,22 @@ fn cart_snapshot(cart: &Cart, recommended: Vec<serde_json::Value>) -> serde_json
             })
         })
         .collect();
+    let coupon = plan.coupon.map(
+        |CouponPlan {
+             percent,
+             expires_at,
+         }| { serde_json::json!({"percent": percent, "expires_at": expires_at}) },
+    );
     serde_json::json!({
         "email": cart.email,
         "currency": cart.currency.map(|c| c.code()),
         "value_minor": cart.value,
         "value": price(cart.value),
         "lines": lines,
+        "action": plan.kind.name(),
+        "abandonment": abandonment,
+        "step": plan.step,
         "recommended": recommended,
-        "coupon": null,
+        "coupon": coupon,
     })
 }

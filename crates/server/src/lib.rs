@@ -2,22 +2,21 @@
 //!
 //! Owns the HTTP API ([`http`]), API keys and rate limiting ([`auth`]), the server's
 //! configuration ([`config`]), the real-time [`engine`] (tracker driven by a [`clock`],
-//! decisions at abandonment through a [`policy`]), the engine's persistent [`records`]
-//! (decisions, outbox, consent, tracking), the [`dispatcher`] and its [`channels`], the
+//! multi-step decisions through [`decide`]: `cartback-policy`'s policies and guardrails,
+//! `cartback-ml`'s propensity models, signed coupons; its decisions, outbox, consent and
+//! tracking records live in `cartback_store`), the [`dispatcher`] and its [`channels`], the
 //! signed [`tracking`] tokens, [`metrics`], and [`server`] start-up. See `docs/server.md`.
 
 pub mod auth;
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod decide;
 pub mod demo;
 pub mod dispatcher;
 pub mod engine;
 pub mod http;
 pub mod metrics;
-pub mod policy;
-pub mod records;
-pub mod records_postgres;
 pub mod run;
 pub mod server;
 pub mod tracking;

@@ -64,6 +64,9 @@ pub struct Metrics {
     pub messages_sent: AtomicU64,
     pub messages_failed_attempts: AtomicU64,
     pub messages_cancelled: AtomicU64,
+    /// Policy files reloaded after a change, and changes that did not load.
+    pub policy_reloads: AtomicU64,
+    pub policy_reload_failures: AtomicU64,
     pub ingest_latency: Histogram,
     pub send_latency: Histogram,
 }
@@ -109,6 +112,18 @@ impl Metrics {
             "cartback_requests_refused_total",
             "Requests answered with a 4xx.",
             &self.requests_refused,
+        );
+        counter(
+            &mut out,
+            "cartback_policy_reloads_total",
+            "Policy, model or cost files reloaded after a change.",
+            &self.policy_reloads,
+        );
+        counter(
+            &mut out,
+            "cartback_policy_reload_failures_total",
+            "Changed policy files that did not load (the previous version was kept).",
+            &self.policy_reload_failures,
         );
         counter(
             &mut out,

@@ -1,6 +1,6 @@
-//! Starting and stopping the live engine: opens the store and the engine records, rebuilds
-//! the tracker, builds the channels, binds the listener, and runs the HTTP server plus the
-//! engine's ticker (timers, then dispatch) until shut down.
+//! Starting and stopping the live engine: opens the store (events, carts and the engine's
+//! records, one connection), rebuilds the tracker, builds the channels, binds the listener,
+//! and runs the HTTP server plus the engine's ticker (timers, then dispatch) until shut down.
 
 use crate::auth::KeyRing;
 use crate::channels::email::EmailChannel;
@@ -9,13 +9,11 @@ use crate::channels::webhook::WebhookChannel;
 use crate::channels::{Channel, Channels};
 use crate::clock::Clock;
 use crate::config::{ConfigError, ServerConfig};
+use crate::decide::{CouponSigner, Decider};
 use crate::dispatcher::Dispatcher;
 use crate::engine::{Engine, EngineError, EngineSettings};
 use crate::http::{AppContext, router};
 use crate::metrics::Metrics;
-use crate::policy::FixedFlow;
-use crate::records::{EngineStore, RecordsError, SqliteEngineStore};
-use crate::records_postgres::PostgresEngineStore;
 use crate::tracking::TokenSigner;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,11 +32,11 @@ pub enum ServerError {
         source: cartback_store::StoreError,
     },
     #[error(transparent)]
-    Records(#[from] RecordsError),
-    #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("channel: {0}")]
     Channel(String),
+    #[error("{0}")]
+    Policy(String),
     #[error("binding {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -113,27 +111,17 @@ pub async fn start_with_channels(
             location: config.db.clone(),
             source,
         })?;
-    let location = config.db.clone();
-    let records: Box<dyn EngineStore> =
-        blocking(move || -> Result<Box<dyn EngineStore>, RecordsError> {
-            if cartback_store::is_postgres_url(&location) {
-                Ok(Box::new(PostgresEngineStore::connect(location.trim())?))
-            } else {
-                Ok(Box::new(SqliteEngineStore::open(&location)?))
-            }
-        })
-        .await??;
 
     let metrics = Arc::new(Metrics::default());
     let settings = EngineSettings {
         tracker: config.tracker,
-        holdout_fraction: config.holdout_fraction,
         max_decision_lag: config.max_decision_lag,
     };
-    let policy = Box::new(FixedFlow {
-        delay: config.flow.reminder_delay,
-        channel: config.flow.channel.clone(),
-    });
+    let decider_config = config.clone();
+    let decider = blocking(move || Decider::from_config(&decider_config))
+        .await?
+        .map_err(|e| ServerError::Policy(e.to_string()))?;
+    tracing::info!(policy = %decider.bundle().description, "decision policy loaded");
     let engine_metrics = metrics.clone();
     let engine_clock = clock.clone();
     let recommendation_model: Option<Arc<dyn cartback_recommend::Recommender>> =
@@ -151,14 +139,7 @@ pub async fn start_with_channels(
     let recommendations = config.flow.recommendations;
     let engine = Arc::new(
         blocking(move || {
-            let mut engine = Engine::start(
-                store,
-                records,
-                policy,
-                engine_clock,
-                settings,
-                engine_metrics,
-            )?;
+            let mut engine = Engine::start(store, decider, engine_clock, settings, engine_metrics)?;
             engine.set_recommendations(recommendations, recommendation_model);
             Ok::<_, crate::engine::EngineError>(engine)
         })
@@ -186,10 +167,12 @@ pub async fn start_with_channels(
         config.signing_secret.as_bytes().to_vec()
     };
     let signer = Arc::new(TokenSigner::new(&secret));
+    let coupons = Arc::new(CouponSigner::new(&secret));
     let dispatcher = Dispatcher {
         engine: engine.clone(),
         channels,
         signer: signer.clone(),
+        coupons: coupons.clone(),
         settings: config.dispatch.clone(),
         public_url: config.public_url.clone(),
         token_ttl: config.token_ttl,
@@ -209,10 +192,13 @@ pub async fn start_with_channels(
     let (shutdown, mut http_stop) = watch::channel(false);
     let mut ticker_stop = shutdown.subscribe();
     let tick = std::time::Duration::from_millis(config.tick.as_millis() as u64);
+    // SQLite: WAL checkpoints on their own thread, never inside the engine's commits.
+    let checkpointer = crate::worker::WalCheckpointer::for_location(&config.db);
     let context = Arc::new(AppContext {
         engine: engine.clone(),
         keys,
         signer,
+        coupons,
         config,
         metrics,
     });
@@ -226,6 +212,7 @@ pub async fn start_with_channels(
     });
     let ticker_engine = engine.clone();
     let ticker = tokio::spawn(async move {
+        let _checkpointer = checkpointer;
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -55,7 +55,9 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     let cart_id = cart_id_of(&server, "w1").await;
     let found = wait_for_status(&server, &cart_id, "sent").await;
     let decision = &found[0];
-    assert_eq!(decision["action"].as_str(), Some("reminder_webhook"));
+    assert_eq!(decision["action"].as_str(), Some("reminder_email"));
+    assert_eq!(decision["channel"].as_str(), Some("webhook"));
+    assert_eq!(decision["step"].as_u64(), Some(0));
     assert_eq!(decision["propensity"].as_f64(), Some(1.0));
     assert_eq!(decision["guardrail"].as_str(), Some("passed"));
     assert!(
@@ -162,13 +164,14 @@ async fn an_abandoned_cart_gets_an_email_with_unsubscribe_headers_over_smtp() {
 }
 
 #[tokio::test]
-async fn reminder_emails_recommend_what_the_shop_sells_most_but_not_the_cart() {
+async fn recommendation_emails_recommend_what_the_shop_sells_most_but_not_the_cart() {
     let (port, mails) = smtp_sink().await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = base_config(&dir);
     fast_timers(&mut config);
     config.flow.channel = "email".into();
     config.flow.recommendations = 2;
+    config.policy.fixed_flow = vec!["recommendation_email".into()];
     config.email.smtp_port = port;
     let server = start(config).await;
     // Other shoppers' orders make the popularity ranking: teapot (3 units), mug (2), then
@@ -216,7 +219,7 @@ async fn a_purchase_before_the_send_cancels_it() {
     let (hook_url, received) = webhook_receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = webhook_config(&dir, &hook_url);
-    config.flow.reminder_delay = cartback_core::Duration::hours(1);
+    config.policy.step_delays = vec![cartback_core::Duration::hours(1)];
     let server = start(config).await;
     post_events(&server, INGEST, &add_to_cart("b1", "p1")).await;
     let cart_id = cart_id_of(&server, "b1").await;
@@ -243,7 +246,7 @@ async fn withdrawn_consent_cancels_a_scheduled_send() {
     let (hook_url, received) = webhook_receiver(0).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = webhook_config(&dir, &hook_url);
-    config.flow.reminder_delay = cartback_core::Duration::millis(1500);
+    config.policy.step_delays = vec![cartback_core::Duration::millis(1500)];
     let server = start(config).await;
     post_events(&server, INGEST, &add_to_cart("c1", "p1")).await;
     let cart_id = cart_id_of(&server, "c1").await;
@@ -281,7 +284,7 @@ async fn the_holdout_is_tracked_but_never_contacted() {
     .await;
     assert_eq!(found[0]["holdout"], json!(true));
     assert_eq!(found[0]["guardrail"].as_str(), Some("holdout"));
-    assert_eq!(found[0]["action"].as_str(), Some("none"));
+    assert_eq!(found[0]["action"].as_str(), Some("do_nothing"));
     assert_eq!(found[0]["messages"], json!([]));
     assert!(received.lock().unwrap().is_empty());
     server.shutdown().await.unwrap();
@@ -316,7 +319,7 @@ async fn failed_sends_are_retried_with_the_same_idempotency_key() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("cartback_decisions{action=\"reminder_webhook\"} 1\n"),
+        metrics.contains("cartback_decisions{action=\"reminder_email\"} 1\n"),
         "{metrics}"
     );
     server.shutdown().await.unwrap();
@@ -376,7 +379,7 @@ async fn on_postgresql_an_abandoned_cart_is_decided_sent_and_erased() {
     post_events(&server, INGEST, &add_to_cart("pg1", "p1")).await;
     let cart_id = cart_id_of(&server, "pg1").await;
     let found = wait_for_status(&server, &cart_id, "sent").await;
-    assert_eq!(found[0]["action"].as_str(), Some("reminder_webhook"));
+    assert_eq!(found[0]["action"].as_str(), Some("reminder_email"));
     assert_eq!(received.lock().unwrap().len(), 1);
     let erased: serde_json::Value = client()
         .delete(url(&server, "/v1/users/pg1"))

@@ -6,7 +6,9 @@
 //! with the `test-suite` feature. Checks panic (they are test bodies).
 
 use crate::migrate::LATEST_VERSION;
-use crate::{ErasureReport, InsertReport, Store, StoreError};
+use crate::{
+    Decision, ErasureReport, InsertReport, MessageStatus, OutboxMessage, Store, StoreError,
+};
 use cartback_core::{
     Cart, CartLine, CartState, Currency, Event, EventId, EventKind, Item, Timestamp,
 };
@@ -19,6 +21,13 @@ pub trait Harness: Sync {
     fn execute_sql(&self, sql: &str);
     /// Number of rows in `table`, read directly, outside any store.
     fn count_rows(&self, table: &str) -> u64;
+    /// Creates the database as cartback made it before the engine records were migration 2:
+    /// migration 1 applied and recorded, and the `engine_*` tables that the server created
+    /// itself with `CREATE TABLE IF NOT EXISTS` (SQLite, PostgreSQL with `TEXT` JSON).
+    fn create_legacy_database(&self);
+    /// Creates the database as a build whose newest migration was `version` left it: the
+    /// backend's migrations 1..=`version` applied and recorded, nothing later.
+    fn create_database_at(&self, version: u32);
 }
 
 /// A check that takes a fresh, empty store.
@@ -33,6 +42,10 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
         inserts_and_counts_duplicates,
     ),
     ("empty_insert_does_nothing", empty_insert_does_nothing),
+    (
+        "insert_flags_the_stored_events",
+        insert_flags_the_stored_events,
+    ),
     ("first_stored_version_wins", first_stored_version_wins),
     ("scan_orders_by_time_then_id", scan_orders_by_time_then_id),
     ("scan_streams_many_events", scan_streams_many_events),
@@ -60,6 +73,45 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
         "nul_characters_are_refused_whole",
         nul_characters_are_refused_whole,
     ),
+    (
+        "a_decision_and_its_message_are_written_together",
+        a_decision_and_its_message_are_written_together,
+    ),
+    (
+        "a_second_decision_for_one_abandonment_is_ignored",
+        a_second_decision_for_one_abandonment_is_ignored,
+    ),
+    (
+        "messages_follow_their_lifecycle",
+        messages_follow_their_lifecycle,
+    ),
+    (
+        "due_messages_include_crashed_sends",
+        due_messages_include_crashed_sends,
+    ),
+    (
+        "attribution_picks_the_last_sent_message_in_the_window",
+        attribution_picks_the_last_sent_message_in_the_window,
+    ),
+    ("consent_round_trips", consent_round_trips),
+    ("tracking_and_counts_add_up", tracking_and_counts_add_up),
+    ("decision_log_pages_in_order", decision_log_pages_in_order),
+    (
+        "erasure_removes_every_trace_of_one_user",
+        erasure_removes_every_trace_of_one_user,
+    ),
+    (
+        "engine_text_with_nul_is_refused_or_replaced",
+        engine_text_with_nul_is_refused_or_replaced,
+    ),
+    (
+        "steps_of_one_abandonment_are_kept_apart",
+        steps_of_one_abandonment_are_kept_apart,
+    ),
+    (
+        "message_times_and_discounts_feed_the_guardrails",
+        message_times_and_discounts_feed_the_guardrails,
+    ),
 ];
 
 /// Checks that open and reopen the harness's database, by name.
@@ -81,6 +133,18 @@ pub const HARNESS_CHECKS: &[(&str, HarnessCheck)] = &[
         concurrent_opens_migrate_once,
     ),
     ("corrupt_rows_are_reported", corrupt_rows_are_reported),
+    (
+        "legacy_engine_tables_are_adopted",
+        legacy_engine_tables_are_adopted,
+    ),
+    (
+        "corrupt_engine_rows_are_reported",
+        corrupt_engine_rows_are_reported,
+    ),
+    (
+        "single_step_decisions_migrate_to_steps",
+        single_step_decisions_migrate_to_steps,
+    ),
 ];
 
 /// 2019-10-01T00:00:00Z, the start of the REES46 sample.
@@ -233,6 +297,29 @@ pub fn inserts_and_counts_duplicates(store: &mut dyn Store) {
     );
     assert_eq!(store.event_count().unwrap(), 7);
     assert_eq!(scan_all(store).len(), 7);
+}
+
+pub fn insert_flags_the_stored_events(store: &mut dyn Store) {
+    let first: Vec<Event> = (0..3).map(|n| event(n, "u1", i64::from(n))).collect();
+    let mut stored = vec![false; 9];
+    let report = store.insert_events_flagged(&first, &mut stored).unwrap();
+    assert_eq!((report.inserted, report.duplicates), (3, 0));
+    assert_eq!(stored, [true, true, true]);
+    // Stored before, new, repeated inside the slice (only the first one counts), new.
+    let mixed = vec![
+        first[2].clone(),
+        event(20, "u2", 5),
+        event(20, "u2", 5),
+        event(21, "u2", 6),
+        first[0].clone(),
+    ];
+    let report = store.insert_events_flagged(&mixed, &mut stored).unwrap();
+    assert_eq!((report.inserted, report.duplicates), (2, 3));
+    assert_eq!(stored, [false, true, false, true, false]);
+    let report = store.insert_events_flagged(&[], &mut stored).unwrap();
+    assert_eq!(report, InsertReport::default());
+    assert!(stored.is_empty());
+    assert_eq!(store.event_count().unwrap(), 5);
 }
 
 pub fn empty_insert_does_nothing(store: &mut dyn Store) {
@@ -455,7 +542,8 @@ pub fn erasure_removes_exactly_one_user(store: &mut dyn Store) {
         store.erase_user("alice").unwrap(),
         ErasureReport {
             events: 3,
-            carts: 2
+            carts: 2,
+            ..ErasureReport::default()
         }
     );
     let left: Vec<String> = scan_all(store).into_iter().map(|e| e.user_id).collect();
@@ -624,4 +712,702 @@ pub fn corrupt_rows_are_reported(harness: &dyn Harness) {
         }
         other => panic!("expected a corrupt carts row, got {other:?}"),
     }
+}
+
+/// [`BASE_MILLIS`] + `millis`.
+pub fn at(millis: i64) -> Timestamp {
+    Timestamp(BASE_MILLIS + millis)
+}
+
+/// An e-mail reminder decided at `millis` about the first abandonment of `cart_id`.
+pub fn decision(cart_id: &str, user: &str, millis: i64) -> Decision {
+    Decision {
+        id: 0,
+        cart_id: cart_id.to_string(),
+        user_id: user.to_string(),
+        abandonment: 1,
+        decided_at: at(millis),
+        action: "reminder_email".into(),
+        channel: Some("email".into()),
+        send_at: Some(at(millis + 60_000)),
+        propensity: 0.8125,
+        scores: serde_json::json!({"reminder_email": 0.8125, "none": 0.1875, "note": "ünï \"q\""}),
+        reasons: vec!["policy: fixed_flow".into(), "guardrail ✓ passed".into()],
+        guardrail: "passed".into(),
+        holdout: false,
+        step: 0,
+        discount_minor: 0,
+    }
+}
+
+/// The outbox message of [`decision`]`(cart_id, user, _)`, due at `due_millis`.
+pub fn outbox_message(cart_id: &str, user: &str, due_millis: i64) -> OutboxMessage {
+    OutboxMessage {
+        id: 0,
+        idempotency_key: format!("{cart_id}/1/reminder_email"),
+        decision_id: 0,
+        cart_id: cart_id.to_string(),
+        user_id: user.to_string(),
+        channel: "email".into(),
+        payload: serde_json::json!({
+            "email": format!("{user}@example.com"),
+            "lines": [{"item_id": "sku-1", "quantity": 2, "unit_price": "12.99 USD"}],
+            "coupon": null,
+        }),
+        status: MessageStatus::Pending,
+        due_at: at(due_millis),
+        attempts: 0,
+        last_error: None,
+        sent_at: None,
+        cancel_reason: None,
+        attributed_order: None,
+    }
+}
+
+/// Records [`decision`] with its [`outbox_message`]; returns (decision id, message id).
+pub fn record_with_message(
+    store: &mut dyn Store,
+    cart_id: &str,
+    user: &str,
+    due_millis: i64,
+) -> (i64, i64) {
+    let decision_id = store
+        .record_decision(
+            &decision(cart_id, user, 0),
+            Some(&outbox_message(cart_id, user, due_millis)),
+        )
+        .expect("record a decision")
+        .expect("a new decision");
+    let message = store.messages_of_cart(cart_id).unwrap().pop().unwrap();
+    assert_eq!(message.decision_id, decision_id);
+    (decision_id, message.id)
+}
+
+/// The stored message with this id (it must exist).
+fn stored(store: &mut dyn Store, id: i64) -> OutboxMessage {
+    store.message(id).unwrap().expect("stored message")
+}
+
+fn ids(messages: &[OutboxMessage]) -> Vec<i64> {
+    messages.iter().map(|m| m.id).collect()
+}
+
+fn named(counts: &[(&str, u64)]) -> Vec<(String, u64)> {
+    counts.iter().map(|&(n, c)| (n.to_string(), c)).collect()
+}
+
+pub fn a_decision_and_its_message_are_written_together(store: &mut dyn Store) {
+    let written = decision("c1", "u1", 0);
+    let message = outbox_message("c1", "u1", 60_000);
+    let id = store
+        .record_decision(&written, Some(&message))
+        .unwrap()
+        .expect("a new decision");
+    assert_eq!(
+        store.decisions_of_cart("c1").unwrap(),
+        vec![Decision {
+            id,
+            ..written.clone()
+        }]
+    );
+    let messages = store.messages_of_cart("c1").unwrap();
+    assert_eq!(messages.len(), 1);
+    let expected = OutboxMessage {
+        id: messages[0].id,
+        decision_id: id,
+        ..message.clone()
+    };
+    assert_eq!(messages[0], expected);
+    assert_eq!(store.message(expected.id).unwrap(), Some(expected.clone()));
+    assert_eq!(store.message(expected.id + 1_000).unwrap(), None);
+
+    // A decision without a message (the holdout).
+    let held = Decision {
+        action: "none".into(),
+        channel: None,
+        send_at: None,
+        guardrail: "holdout".into(),
+        holdout: true,
+        ..decision("c2", "u2", 0)
+    };
+    let held_id = store.record_decision(&held, None).unwrap().unwrap();
+    assert_ne!(held_id, id);
+    assert!(store.decisions_of_cart("c2").unwrap()[0].holdout);
+    assert!(store.messages_of_cart("c2").unwrap().is_empty());
+
+    // One transaction: a message that cannot be written (its idempotency key is taken)
+    // leaves no decision behind, and the store stays usable.
+    let clash = OutboxMessage {
+        idempotency_key: message.idempotency_key.clone(),
+        ..outbox_message("c3", "u3", 0)
+    };
+    assert!(
+        store
+            .record_decision(&decision("c3", "u3", 0), Some(&clash))
+            .is_err()
+    );
+    assert!(store.decisions_of_cart("c3").unwrap().is_empty());
+    assert!(store.messages_of_cart("c3").unwrap().is_empty());
+    record_with_message(store, "c3", "u3", 0);
+}
+
+pub fn a_second_decision_for_one_abandonment_is_ignored(store: &mut dyn Store) {
+    let (first, message_id) = record_with_message(store, "c1", "u1", 1_000);
+    let replay = Decision {
+        action: "reminder_log".into(),
+        ..decision("c1", "u1", 5_000)
+    };
+    let replay_message = OutboxMessage {
+        idempotency_key: "c1/1/reminder_log".into(),
+        ..outbox_message("c1", "u1", 5_000)
+    };
+    assert_eq!(
+        store
+            .record_decision(&replay, Some(&replay_message))
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.record_decision(&replay, None).unwrap(), None);
+    let decisions = store.decisions_of_cart("c1").unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(
+        (decisions[0].id, decisions[0].action.as_str()),
+        (first, "reminder_email")
+    );
+    assert_eq!(ids(&store.messages_of_cart("c1").unwrap()), [message_id]);
+    // The cart's next abandonment gets a decision of its own.
+    let second = Decision {
+        abandonment: 2,
+        ..decision("c1", "u1", 9_000)
+    };
+    let second_id = store.record_decision(&second, None).unwrap().unwrap();
+    assert!(second_id > first);
+    assert_eq!(store.decisions_of_cart("c1").unwrap().len(), 2);
+}
+
+pub fn messages_follow_their_lifecycle(store: &mut dyn Store) {
+    // pending → sending → pending (retry) → sending → sent
+    let (_, id) = record_with_message(store, "c1", "u1", 1_000);
+    assert!(store.claim(id).unwrap());
+    let claimed = stored(store, id);
+    assert_eq!(
+        (claimed.status, claimed.attempts),
+        (MessageStatus::Sending, 1)
+    );
+    store.mark_retry(id, at(5_000), "timeout").unwrap();
+    let retried = stored(store, id);
+    assert_eq!(
+        (retried.status, retried.due_at, retried.attempts),
+        (MessageStatus::Pending, at(5_000), 1)
+    );
+    assert_eq!(retried.last_error.as_deref(), Some("timeout"));
+    assert!(store.claim(id).unwrap());
+    store.mark_sent(id, at(6_000)).unwrap();
+    let sent = stored(store, id);
+    assert_eq!(
+        (
+            sent.status,
+            sent.sent_at,
+            sent.attempts,
+            sent.last_error.clone()
+        ),
+        (MessageStatus::Sent, Some(at(6_000)), 2, None)
+    );
+    assert!(!store.claim(id).unwrap(), "a sent message is never claimed");
+    assert!(!store.cancel(id, "purchased").unwrap());
+    store.mark_retry(id, at(9_000), "late").unwrap();
+    assert_eq!(
+        stored(store, id),
+        sent,
+        "a retry only applies to a sending message"
+    );
+
+    // pending → cancelled: never claimed afterwards; the first reason stays.
+    let (_, cancelled) = record_with_message(store, "c2", "u2", 1_000);
+    assert!(store.cancel(cancelled, "purchased").unwrap());
+    assert!(!store.claim(cancelled).unwrap(), "claim after cancel");
+    assert!(!store.cancel(cancelled, "again").unwrap());
+    let message = stored(store, cancelled);
+    assert_eq!(
+        (
+            message.status,
+            message.attempts,
+            message.cancel_reason.as_deref()
+        ),
+        (MessageStatus::Cancelled, 0, Some("purchased"))
+    );
+
+    // sending → failed
+    let (_, failed) = record_with_message(store, "c3", "u3", 1_000);
+    assert!(store.claim(failed).unwrap());
+    store.mark_failed(failed, "550 no such user").unwrap();
+    let message = stored(store, failed);
+    assert_eq!(message.status, MessageStatus::Failed);
+    assert_eq!(message.last_error.as_deref(), Some("550 no such user"));
+    assert!(!store.claim(failed).unwrap());
+
+    // A cart's pending messages are cancelled together, once; a claimed one is left to the
+    // send-time check.
+    let (_, pending) = record_with_message(store, "c4", "u4", 1_000);
+    assert_eq!(store.cancel_cart("c4", "purchased").unwrap(), 1);
+    assert_eq!(store.cancel_cart("c4", "purchased").unwrap(), 0);
+    assert_eq!(stored(store, pending).status, MessageStatus::Cancelled);
+    let (_, sending) = record_with_message(store, "c5", "u5", 1_000);
+    assert!(store.claim(sending).unwrap());
+    assert_eq!(store.cancel_cart("c5", "purchased").unwrap(), 0);
+    assert_eq!(stored(store, sending).status, MessageStatus::Sending);
+    assert!(store.cancel(sending, "purchased").unwrap());
+
+    assert!(!store.claim(999_999).unwrap(), "an unknown message");
+}
+
+pub fn due_messages_include_crashed_sends(store: &mut dyn Store) {
+    let (_, late) = record_with_message(store, "c-late", "u1", 3_000);
+    let (_, early) = record_with_message(store, "c-early", "u2", 1_000);
+    let (_, middle) = record_with_message(store, "c-middle", "u3", 2_000);
+    assert!(store.due_messages(at(999), 10).unwrap().is_empty());
+    assert_eq!(
+        ids(&store.due_messages(at(2_000), 10).unwrap()),
+        [early, middle]
+    );
+    assert_eq!(ids(&store.due_messages(at(2_000), 1).unwrap()), [early]);
+    // Claimed, then the process died before the bookkeeping: still due, still `sending`.
+    assert!(store.claim(early).unwrap());
+    let due = store.due_messages(at(2_000), 10).unwrap();
+    assert_eq!(ids(&due), [early, middle]);
+    assert_eq!(due[0].status, MessageStatus::Sending);
+    store.mark_sent(middle, at(2_000)).unwrap();
+    assert_eq!(
+        ids(&store.due_messages(at(5_000), 10).unwrap()),
+        [early, late]
+    );
+    store.cancel(late, "purchased").unwrap();
+    store.mark_failed(early, "gave up").unwrap();
+    assert!(store.due_messages(at(9_000), 10).unwrap().is_empty());
+}
+
+pub fn attribution_picks_the_last_sent_message_in_the_window(store: &mut dyn Store) {
+    let send = |store: &mut dyn Store, cart: &str, user: &str, sent_millis: i64| {
+        let (_, id) = record_with_message(store, cart, user, 0);
+        assert!(store.claim(id).unwrap());
+        store.mark_sent(id, at(sent_millis)).unwrap();
+        id
+    };
+    let old = send(store, "c1", "u1", 1_000);
+    let last = send(store, "c2", "u1", 3_000);
+    let other_user = send(store, "c3", "u2", 4_000);
+    let (_, unsent) = record_with_message(store, "c4", "u1", 3_500);
+    assert_eq!(
+        store.attribute("u1", "order-1", at(2_000)).unwrap(),
+        Some(last)
+    );
+    assert_eq!(
+        stored(store, last).attributed_order.as_deref(),
+        Some("order-1")
+    );
+    for untouched in [old, other_user, unsent] {
+        assert_eq!(stored(store, untouched).attributed_order, None);
+    }
+    // Nothing sent inside the window.
+    assert_eq!(store.attribute("u1", "order-2", at(3_001)).unwrap(), None);
+    assert_eq!(store.attribute("nobody", "order-3", at(0)).unwrap(), None);
+    // The window's start is inclusive; equal send times go to the later message.
+    let tie = send(store, "c5", "u1", 3_000);
+    assert_eq!(
+        store.attribute("u1", "order-4", at(3_000)).unwrap(),
+        Some(tie)
+    );
+    assert_eq!(stored(store, old).attributed_order, None);
+}
+
+pub fn consent_round_trips(store: &mut dyn Store) {
+    assert_eq!(store.consent("u1", "email").unwrap(), None);
+    store.set_consent("u1", "email", false, at(1)).unwrap();
+    assert_eq!(store.consent("u1", "email").unwrap(), Some(false));
+    assert_eq!(store.consent("u1", "webhook").unwrap(), None);
+    assert_eq!(store.consent("u2", "email").unwrap(), None);
+    store.set_consent("u1", "email", true, at(2)).unwrap();
+    store.set_consent("u1", "webhook", false, at(2)).unwrap();
+    assert_eq!(store.consent("u1", "email").unwrap(), Some(true));
+    assert_eq!(store.consent("u1", "webhook").unwrap(), Some(false));
+}
+
+pub fn tracking_and_counts_add_up(store: &mut dyn Store) {
+    assert!(store.decision_counts().unwrap().is_empty());
+    assert!(store.message_counts().unwrap().is_empty());
+    let (_, first) = record_with_message(store, "c1", "u1", 0);
+    let (_, second) = record_with_message(store, "c3", "u3", 0);
+    let held = Decision {
+        action: "none".into(),
+        ..decision("c2", "u2", 0)
+    };
+    store.record_decision(&held, None).unwrap();
+    assert_eq!(
+        store.decision_counts().unwrap(),
+        named(&[("none", 1), ("reminder_email", 2)])
+    );
+    store.claim(first).unwrap();
+    store.mark_sent(first, at(10)).unwrap();
+    assert_eq!(
+        store.message_counts().unwrap(),
+        named(&[("pending", 1), ("sent", 1)])
+    );
+    for kind in ["open", "click", "open"] {
+        store.record_tracking(first, kind, at(20)).unwrap();
+    }
+    assert_eq!(
+        store.tracking_counts(first).unwrap(),
+        named(&[("click", 1), ("open", 2)])
+    );
+    assert!(store.tracking_counts(second).unwrap().is_empty());
+}
+
+pub fn decision_log_pages_in_order(store: &mut dyn Store) {
+    assert!(store.decision_log(0, 10).unwrap().is_empty());
+    for n in 0..5 {
+        store
+            .record_decision(&decision(&format!("c{n}"), "u1", n), None)
+            .unwrap();
+    }
+    let mut pages = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.decision_log(after, 2).unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        pages.push(page.iter().map(|d| d.cart_id.clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(pages, [vec!["c0", "c1"], vec!["c2", "c3"], vec!["c4"]]);
+    let all = store.decision_log(0, 10).unwrap();
+    assert_eq!(all[4], store.decisions_of_cart("c4").unwrap()[0]);
+}
+
+pub fn erasure_removes_every_trace_of_one_user(store: &mut dyn Store) {
+    store
+        .insert_events(&[
+            event(1, "alice", 0),
+            event(2, "bob", 1),
+            event(3, "alice", 2),
+        ])
+        .unwrap();
+    store
+        .upsert_carts(&[
+            cart("a1", "alice", CartState::Abandoned, 0),
+            cart("a2", "alice", CartState::Abandoned, 1),
+            cart("b1", "bob", CartState::Abandoned, 2),
+        ])
+        .unwrap();
+    let (_, a1) = record_with_message(store, "a1", "alice", 0);
+    record_with_message(store, "a2", "alice", 0);
+    let (_, b1) = record_with_message(store, "b1", "bob", 0);
+    for (message, kind) in [(a1, "open"), (a1, "click"), (b1, "open")] {
+        store.record_tracking(message, kind, at(5)).unwrap();
+    }
+    for (user, channel) in [("alice", "email"), ("alice", "webhook"), ("bob", "email")] {
+        store.set_consent(user, channel, false, at(5)).unwrap();
+    }
+    assert_eq!(
+        store.erase_user("alice").unwrap(),
+        ErasureReport {
+            events: 2,
+            carts: 2,
+            decisions: 2,
+            messages: 2,
+            consents: 2,
+            tracking_events: 2,
+        }
+    );
+    for cart_id in ["a1", "a2"] {
+        assert!(store.decisions_of_cart(cart_id).unwrap().is_empty());
+        assert!(store.messages_of_cart(cart_id).unwrap().is_empty());
+    }
+    assert_eq!(store.message(a1).unwrap(), None);
+    assert!(store.tracking_counts(a1).unwrap().is_empty());
+    assert_eq!(store.consent("alice", "email").unwrap(), None);
+    // Bob keeps everything.
+    assert_eq!(store.decisions_of_cart("b1").unwrap().len(), 1);
+    assert_eq!(ids(&store.messages_of_cart("b1").unwrap()), [b1]);
+    assert_eq!(store.tracking_counts(b1).unwrap(), named(&[("open", 1)]));
+    assert_eq!(store.consent("bob", "email").unwrap(), Some(false));
+    assert_eq!(store.event_count().unwrap(), 1);
+    assert_eq!(store.erase_user("alice").unwrap().total(), 0);
+    // Nothing is remembered: the same abandonment can be decided again.
+    record_with_message(store, "a1", "alice", 0);
+}
+
+pub fn engine_text_with_nul_is_refused_or_replaced(store: &mut dyn Store) {
+    let mut bad = decision("c1", "u1", 0);
+    bad.reasons.push("nul\0reason".into());
+    match store.record_decision(&bad, Some(&outbox_message("c1", "u1", 0))) {
+        Err(StoreError::Unstorable { what, key, field }) => {
+            assert_eq!(
+                (what, key.as_str(), field.as_str()),
+                ("decision", "c1/1", "reasons")
+            );
+        }
+        other => panic!("expected Unstorable, got {other:?}"),
+    }
+    let mut bad_message = outbox_message("c1", "u1", 0);
+    bad_message.payload["lines"][0]["item_id"] = serde_json::json!("sku\0");
+    assert!(matches!(
+        store.record_decision(&decision("c1", "u1", 0), Some(&bad_message)),
+        Err(StoreError::Unstorable { what: "message", ref field, .. }) if field == "payload"
+    ));
+    assert!(store.decisions_of_cart("c1").unwrap().is_empty());
+    assert!(matches!(
+        store.set_consent("u\0x", "email", false, at(0)),
+        Err(StoreError::Unstorable { what: "consent", ref field, .. }) if field == "user_id"
+    ));
+    // A provider's error text is bookkeeping, not input: stored with U+FFFD instead.
+    let (_, id) = record_with_message(store, "c1", "u1", 0);
+    store.claim(id).unwrap();
+    store.mark_failed(id, "bad\0byte").unwrap();
+    assert_eq!(
+        stored(store, id).last_error.as_deref(),
+        Some("bad\u{FFFD}byte")
+    );
+}
+
+/// Rows as the server wrote them before migration 2 (portable SQL).
+const LEGACY_ROWS: &str = r#"
+INSERT INTO engine_decisions (cart_id, user_id, abandonment, decided_at, action, channel,
+    send_at, propensity, scores, reasons, guardrail, holdout)
+VALUES ('legacy-cart', 'legacy-user', 1, 1000, 'reminder_email', 'email', 2000, 1.0,
+    '{"reminder_email":1.0}', '["policy: fixed_flow"]', 'passed', false);
+INSERT INTO engine_outbox (idempotency_key, decision_id, cart_id, user_id, channel, payload,
+    status, due_at, attempts, sent_at)
+SELECT 'legacy-cart/1/reminder_email', id, 'legacy-cart', 'legacy-user', 'email',
+    '{"email":"old@example.com"}', 'sent', 2000, 1, 2500 FROM engine_decisions;
+INSERT INTO engine_consent (user_id, channel, granted, updated_at)
+VALUES ('legacy-user', 'email', false, 3000);
+INSERT INTO engine_tracking (message_id, kind, at) SELECT id, 'open', 2600 FROM engine_outbox;
+"#;
+
+pub fn legacy_engine_tables_are_adopted(harness: &dyn Harness) {
+    harness.create_legacy_database();
+    harness.execute_sql(LEGACY_ROWS);
+    assert_eq!(harness.count_rows("schema_migrations"), 1);
+    let mut store = harness.open().expect("a legacy database opens");
+    assert_eq!(store.schema_version().unwrap(), LATEST_VERSION);
+    let decisions = store.decisions_of_cart("legacy-cart").unwrap();
+    assert_eq!(decisions.len(), 1);
+    let legacy = &decisions[0];
+    assert_eq!(legacy.scores, serde_json::json!({"reminder_email": 1.0}));
+    assert_eq!(legacy.reasons, ["policy: fixed_flow"]);
+    assert_eq!(
+        (legacy.send_at, legacy.holdout),
+        (Some(Timestamp(2000)), false)
+    );
+    let messages = store.messages_of_cart("legacy-cart").unwrap();
+    assert_eq!(messages.len(), 1);
+    let message = &messages[0];
+    assert_eq!(
+        (message.decision_id, message.status, message.attempts),
+        (legacy.id, MessageStatus::Sent, 1)
+    );
+    assert_eq!(message.payload["email"], "old@example.com");
+    assert_eq!(store.consent("legacy-user", "email").unwrap(), Some(false));
+    assert_eq!(
+        store.tracking_counts(message.id).unwrap(),
+        named(&[("open", 1)])
+    );
+    // The adopted tables keep their constraints and keys.
+    assert_eq!(
+        store
+            .record_decision(&decision("legacy-cart", "legacy-user", 0), None)
+            .unwrap(),
+        None
+    );
+    let (fresh, _) = record_with_message(&mut *store, "new-cart", "legacy-user", 0);
+    assert!(fresh > legacy.id);
+    assert_eq!(
+        store.erase_user("legacy-user").unwrap(),
+        ErasureReport {
+            decisions: 2,
+            messages: 2,
+            consents: 1,
+            tracking_events: 1,
+            ..ErasureReport::default()
+        }
+    );
+    drop(store);
+    drop(harness.open().expect("reopen"));
+    assert_eq!(
+        harness.count_rows("schema_migrations"),
+        u64::from(LATEST_VERSION)
+    );
+}
+
+pub fn corrupt_engine_rows_are_reported(harness: &dyn Harness) {
+    let mut store = harness.open().expect("open");
+    let (decision_id, message_id) = record_with_message(&mut *store, "c1", "u1", 0);
+    harness.execute_sql("UPDATE engine_outbox SET status = 'lost'");
+    match store.messages_of_cart("c1") {
+        Err(StoreError::CorruptRow { table, key, reason }) => {
+            assert_eq!((table, key), ("engine_outbox", message_id.to_string()));
+            assert!(
+                reason.contains("status") && reason.contains("lost"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a corrupt engine_outbox row, got {other:?}"),
+    }
+    harness.execute_sql(r#"UPDATE engine_decisions SET reasons = '{"not": "a list"}'"#);
+    match store.decisions_of_cart("c1") {
+        Err(StoreError::CorruptRow { table, key, reason }) => {
+            assert_eq!((table, key), ("engine_decisions", decision_id.to_string()));
+            assert!(reason.contains("reasons"), "{reason}");
+        }
+        other => panic!("expected a corrupt engine_decisions row, got {other:?}"),
+    }
+    harness.execute_sql("UPDATE engine_decisions SET reasons = '[]', abandonment = -1");
+    match store.decision_log(0, 10) {
+        Err(StoreError::CorruptRow { reason, .. }) => {
+            assert!(reason.contains("abandonment"), "{reason}")
+        }
+        other => panic!("expected a corrupt engine_decisions row, got {other:?}"),
+    }
+}
+
+/// Step `step` of the first abandonment of `cart_id`, with its message (key `…/{step}`).
+fn step_with_message(
+    store: &mut dyn Store,
+    cart_id: &str,
+    step: u32,
+    due_millis: i64,
+) -> Option<i64> {
+    let decision = Decision {
+        step,
+        ..decision(cart_id, "u1", due_millis - 60_000)
+    };
+    let message = OutboxMessage {
+        idempotency_key: format!("{cart_id}/1/{step}/reminder_email"),
+        ..outbox_message(cart_id, "u1", due_millis)
+    };
+    store.record_decision(&decision, Some(&message)).unwrap()
+}
+
+pub fn steps_of_one_abandonment_are_kept_apart(store: &mut dyn Store) {
+    let first = step_with_message(store, "c1", 0, 60_000).expect("step 0");
+    let second =
+        step_with_message(store, "c1", 1, 3_600_000).expect("step 1 of the same abandonment");
+    assert!(second > first);
+    assert_eq!(
+        step_with_message(store, "c1", 1, 7_200_000),
+        None,
+        "a step is decided once"
+    );
+    let decisions = store.decisions_of_cart("c1").unwrap();
+    let steps: Vec<(u32, u32)> = decisions.iter().map(|d| (d.abandonment, d.step)).collect();
+    assert_eq!(steps, [(1, 0), (1, 1)]);
+    let messages = store.messages_of_cart("c1").unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1].decision_id, second);
+    assert_eq!(store.decision_log(0, 10).unwrap()[1].step, 1);
+}
+
+pub fn message_times_and_discounts_feed_the_guardrails(store: &mut dyn Store) {
+    step_with_message(store, "c1", 0, 60_000);
+    step_with_message(store, "c1", 1, 3_600_000);
+    step_with_message(store, "c2", 0, 7_200_000);
+    let cancelled = store.messages_of_cart("c2").unwrap()[0].id;
+    assert!(store.cancel(cancelled, "purchased").unwrap());
+    let sent = store.messages_of_cart("c1").unwrap()[0].id;
+    store.claim(sent).unwrap();
+    store.mark_sent(sent, at(90_000)).unwrap();
+    // Sent at 90 s (not due 60 s), pending at 1 h; the cancelled one does not count.
+    assert_eq!(
+        store.message_times_of_user("u1", at(0)).unwrap(),
+        [at(90_000), at(3_600_000)]
+    );
+    assert_eq!(
+        store.message_times_of_user("u1", at(100_000)).unwrap(),
+        [at(3_600_000)]
+    );
+    assert!(store.message_times_of_user("u2", at(0)).unwrap().is_empty());
+
+    assert_eq!(store.discount_committed_since(at(0)).unwrap(), 0);
+    let coupon = |cart: &str, millis: i64, minor: i64| Decision {
+        action: "discount_10".into(),
+        discount_minor: minor,
+        ..decision(cart, "u2", millis)
+    };
+    store
+        .record_decision(&coupon("c3", 1_000, 1_250), None)
+        .unwrap();
+    store
+        .record_decision(&coupon("c4", 5_000, 990), None)
+        .unwrap();
+    assert_eq!(store.discount_committed_since(at(0)).unwrap(), 2_240);
+    assert_eq!(store.discount_committed_since(at(2_000)).unwrap(), 990);
+    assert_eq!(
+        store.decisions_of_cart("c3").unwrap()[0].discount_minor,
+        1_250
+    );
+}
+
+pub fn single_step_decisions_migrate_to_steps(harness: &dyn Harness) {
+    harness.create_database_at(2);
+    harness.execute_sql(LEGACY_ROWS);
+    assert_eq!(harness.count_rows("schema_migrations"), 2);
+    let mut store = harness.open().expect("a version-2 database opens");
+    assert_eq!(store.schema_version().unwrap(), LATEST_VERSION);
+    let decisions = store.decisions_of_cart("legacy-cart").unwrap();
+    assert_eq!(decisions.len(), 1);
+    let old = &decisions[0];
+    assert_eq!((old.step, old.discount_minor), (0, 0));
+    assert_eq!(old.reasons, ["policy: fixed_flow"]);
+    let messages = store.messages_of_cart("legacy-cart").unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].decision_id, old.id, "ids survive the migration");
+    assert_eq!(
+        store.tracking_counts(messages[0].id).unwrap(),
+        named(&[("open", 1)])
+    );
+    // The old decision is step 0 of its abandonment: a replay of it is still ignored, and
+    // the next step gets its own row and message (the outbox still references decisions).
+    let replay = Decision {
+        step: 0,
+        ..decision("legacy-cart", "legacy-user", 0)
+    };
+    assert_eq!(store.record_decision(&replay, None).unwrap(), None);
+    let next = Decision {
+        step: 1,
+        ..decision("legacy-cart", "legacy-user", 86_400_000)
+    };
+    let message = OutboxMessage {
+        idempotency_key: "legacy-cart/1/1/reminder_email".into(),
+        ..outbox_message("legacy-cart", "legacy-user", 86_400_000)
+    };
+    let id = store
+        .record_decision(&next, Some(&message))
+        .unwrap()
+        .expect("step 1 is new");
+    assert!(id > old.id);
+    assert_eq!(
+        store.messages_of_cart("legacy-cart").unwrap()[1].decision_id,
+        id
+    );
+    assert_eq!(
+        store
+            .message_times_of_user("legacy-user", Timestamp(0))
+            .unwrap(),
+        [Timestamp(2500), at(86_400_000)]
+    );
+    assert_eq!(
+        store.erase_user("legacy-user").unwrap(),
+        ErasureReport {
+            decisions: 2,
+            messages: 2,
+            consents: 1,
+            tracking_events: 1,
+            ..ErasureReport::default()
+        }
+    );
+    drop(store);
+    drop(harness.open().expect("reopen"));
+    assert_eq!(
+        harness.count_rows("schema_migrations"),
+        u64::from(LATEST_VERSION)
+    );
 }

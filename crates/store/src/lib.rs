@@ -5,15 +5,24 @@
 //! [`PostgresStore`] (shared state when several engine processes run). It also owns the
 //! schema of both and the migration runner that creates and upgrades it ([`migrate`]).
 //!
-//! Every trait method is one transaction: it either happens completely or not at all. Later
-//! needs that must be atomic together (a decision and its outbox message) become one method.
+//! Every trait method is one transaction: it either happens completely or not at all. Work
+//! that must be atomic together (a decision and its outbox message) is one method.
 //! The clients are synchronous; an async server calls the store from a writer thread or
 //! `spawn_blocking` (a `Store` is `Send`).
+//!
+//! The live engine's own records (decisions, outbox, consent, tracking) are the supertrait
+//! [`EngineRecords`] of [`Store`] (module `engine`): they live in the same database, so
+//! [`open`] gives one object holding both, the engine runs on one connection, and
+//! [`Store::erase_user`] removes every trace of a user — events, carts, decisions, messages,
+//! consent, tracking — in one transaction. The separate trait only groups the engine's
+//! methods; every backend implements both, and no `Store + EngineRecords` combination trait is
+//! needed (a store without engine records could not erase a user completely).
 //!
 //! [`open`] picks the backend from a location string: `postgres://…` or `postgresql://…` is a
 //! PostgreSQL URL, anything else a SQLite file path (created if missing). See `docs/store.md`.
 
 mod codec;
+mod engine;
 mod error;
 pub mod migrate;
 mod postgres;
@@ -26,6 +35,7 @@ mod tests;
 
 pub use crate::postgres::PostgresStore;
 pub use crate::sqlite::SqliteStore;
+pub use engine::{Decision, EngineRecords, MessageStatus, OutboxMessage};
 pub use error::StoreError;
 
 use cartback_core::{Cart, CartState, Event, Timestamp};
@@ -66,23 +76,35 @@ impl AddAssign for InsertReport {
     }
 }
 
-/// What [`Store::erase_user`] removed. Decisions, outbox messages and consent records join
-/// this report when their tables exist.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What [`Store::erase_user`] removed, in rows per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ErasureReport {
     pub events: u64,
     pub carts: u64,
+    pub decisions: u64,
+    /// Outbox messages.
+    pub messages: u64,
+    /// Per-channel consent records.
+    pub consents: u64,
+    /// Opens, clicks and unsubscribes of the user's messages.
+    pub tracking_events: u64,
 }
 
 impl ErasureReport {
     /// Rows removed in all tables.
     pub fn total(&self) -> u64 {
-        self.events + self.carts
+        self.events
+            + self.carts
+            + self.decisions
+            + self.messages
+            + self.consents
+            + self.tracking_events
     }
 }
 
-/// Everything cartback persists. Each method runs in one transaction.
-pub trait Store: Send {
+/// Everything cartback persists: the event log and carts here, the live engine's records
+/// through the supertrait [`EngineRecords`]. Each method runs in one transaction.
+pub trait Store: EngineRecords + Send {
     /// The database behind this store.
     fn backend(&self) -> Backend;
 
@@ -93,6 +115,16 @@ pub trait Store: Send {
     /// Appends events to the log in one transaction, skipping every event whose id is already
     /// stored or occurs earlier in `events` (the first stored version wins).
     fn insert_events(&mut self, events: &[Event]) -> Result<InsertReport, StoreError>;
+
+    /// [`insert_events`](Self::insert_events), also saying which events it stored: `stored` is
+    /// cleared and gets one flag per event, in order — `true` for an event this call stored,
+    /// `false` for one skipped as a duplicate. The importer folds exactly the stored events
+    /// while it imports, instead of replaying the whole log afterwards.
+    fn insert_events_flagged(
+        &mut self,
+        events: &[Event],
+        stored: &mut Vec<bool>,
+    ) -> Result<InsertReport, StoreError>;
 
     /// Number of events in the log.
     fn event_count(&mut self) -> Result<u64, StoreError>;
@@ -120,7 +152,8 @@ pub trait Store: Send {
     /// Number of carts in every state, each [`CartState`] present (zero included).
     fn cart_counts(&mut self) -> Result<BTreeMap<CartState, u64>, StoreError>;
 
-    /// Removes every event and cart of a user in one transaction and says how many went.
+    /// Removes every trace of a user in one transaction — events, carts, decisions, outbox
+    /// messages, consent and the tracking events of those messages — and says how many went.
     fn erase_user(&mut self, user_id: &str) -> Result<ErasureReport, StoreError>;
 }
 

@@ -47,6 +47,31 @@ impl Harness for SqliteHarness {
             .map(|count| u64::try_from(count).expect("non-negative count"))
             .expect("count rows")
     }
+
+    fn create_legacy_database(&self) {
+        let first = &crate::sqlite::MIGRATIONS[0];
+        self.execute_sql(&format!(
+            "{};{};INSERT INTO schema_migrations (version, name) VALUES (1, '{}');{}",
+            crate::sqlite::migrations::CREATE_MIGRATIONS_TABLE,
+            first.sql,
+            first.name,
+            crate::sqlite::migrations::LEGACY_ENGINE_TABLES,
+        ));
+    }
+
+    fn create_database_at(&self, version: u32) {
+        let conn = self.raw();
+        conn.execute_batch(crate::sqlite::migrations::CREATE_MIGRATIONS_TABLE)
+            .expect("schema_migrations");
+        for migration in &crate::sqlite::MIGRATIONS[..version as usize] {
+            conn.execute_batch(migration.sql).expect(migration.name);
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                rusqlite::params![migration.version, migration.name],
+            )
+            .expect("record the migration");
+        }
+    }
 }
 
 /// A fresh schema in the test PostgreSQL database, dropped at the end of the test.
@@ -105,6 +130,41 @@ impl Harness for PostgresHarness {
             .expect("count rows");
         u64::try_from(count).expect("non-negative count")
     }
+
+    fn create_legacy_database(&self) {
+        let mut client =
+            postgres::Client::connect(&self.url, postgres::NoTls).expect("raw PostgreSQL client");
+        let first = &crate::postgres::MIGRATIONS[0];
+        let sql = format!(
+            "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\"; {};{};\
+             INSERT INTO schema_migrations (version, name) VALUES (1, '{}');{}",
+            crate::postgres::migrations::CREATE_MIGRATIONS_TABLE,
+            first.sql,
+            first.name,
+            crate::postgres::migrations::LEGACY_ENGINE_TABLES,
+            schema = self.schema,
+        );
+        client.batch_execute(&sql).expect("legacy database");
+    }
+
+    fn create_database_at(&self, version: u32) {
+        let mut client =
+            postgres::Client::connect(&self.url, postgres::NoTls).expect("raw PostgreSQL client");
+        let mut sql = format!(
+            "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\"; {};",
+            crate::postgres::migrations::CREATE_MIGRATIONS_TABLE,
+            schema = self.schema,
+        );
+        for migration in &crate::postgres::MIGRATIONS[..version as usize] {
+            sql.push_str(&format!(
+                "{};INSERT INTO schema_migrations (version, name) VALUES ({}, '{}');",
+                migration.sql, migration.version, migration.name
+            ));
+        }
+        client
+            .batch_execute(&sql)
+            .expect("database at an older version");
+    }
 }
 
 impl Drop for PostgresHarness {
@@ -162,6 +222,7 @@ macro_rules! conformance_tests {
 conformance_tests! {
     store: [
         inserts_and_counts_duplicates,
+        insert_flags_the_stored_events,
         empty_insert_does_nothing,
         first_stored_version_wins,
         scan_orders_by_time_then_id,
@@ -175,6 +236,18 @@ conformance_tests! {
         erasure_removes_exactly_one_user,
         schema_is_current,
         nul_characters_are_refused_whole,
+        a_decision_and_its_message_are_written_together,
+        a_second_decision_for_one_abandonment_is_ignored,
+        messages_follow_their_lifecycle,
+        due_messages_include_crashed_sends,
+        attribution_picks_the_last_sent_message_in_the_window,
+        consent_round_trips,
+        tracking_and_counts_add_up,
+        decision_log_pages_in_order,
+        erasure_removes_every_trace_of_one_user,
+        engine_text_with_nul_is_refused_or_replaced,
+        steps_of_one_abandonment_are_kept_apart,
+        message_times_and_discounts_feed_the_guardrails,
     ],
     harness: [
         reopening_keeps_data_and_migrates_once,
@@ -182,6 +255,9 @@ conformance_tests! {
         foreign_migration_history_is_refused,
         concurrent_opens_migrate_once,
         corrupt_rows_are_reported,
+        legacy_engine_tables_are_adopted,
+        corrupt_engine_rows_are_reported,
+        single_step_decisions_migrate_to_steps,
     ],
 }
 

@@ -1,15 +1,21 @@
-//! `cartback import`: streams event files into the store, then rebuilds every cart.
+//! `cartback import`: streams event files into the store and folds them into carts.
 //!
 //! Each file is read in constant memory by `cartback_ingest::EventReader`; good events go
 //! to the store in batches (duplicates are counted, never stored twice), rejected records go
-//! to a reject file with their file, line, field and reason. Afterwards the whole event log
-//! is replayed in time order through the cart tracker and the cart table is replaced, so
+//! to a reject file with their file, line, field and reason. The cart table is then replaced
+//! by the carts of the whole event log, as if the log had been replayed in time order, so
 //! files may arrive in any order and a second import of the same file changes nothing.
+//!
+//! The fold happens while importing: the tracker first replays what the store already holds
+//! (nothing, for a new store), then observes each event the store reports as newly stored.
+//! That is exactly the replay of the whole log as long as no event arrived behind the
+//! tracker's lateness window and no one else wrote to the store meanwhile; otherwise the log
+//! is replayed from the store after the import ([`rebuild_carts`]), as it always was.
 
 use super::tracking::TrackerArgs;
 use anyhow::{Context, Result, bail};
-use cartback_core::{CartTracker, Event, EventId, Timestamp, TrackerStats};
-use cartback_ingest::{EventReader, Format, ParseOptions, Rejection};
+use cartback_core::{CartTracker, CartTransition, Event, EventId, Timestamp, TrackerStats};
+use cartback_ingest::{EventReader, Format, ParseOptions, ParsedLine, Rejection};
 use cartback_store::{InsertReport, Store};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,7 +47,8 @@ pub struct ImportArgs {
     /// Import nothing unless every record of every file is valid (exit code 1 otherwise).
     #[arg(long)]
     strict: bool,
-    /// Parse, dedupe and fold in memory without touching the store.
+    /// Parse, dedupe and fold in memory without touching the store (keeps every distinct
+    /// event id in memory: 20–40 bytes per distinct event, e.g. 34 MB for 1M).
     #[arg(long)]
     dry_run: bool,
     /// Where rejected records are written, one JSON object a line (created only if needed).
@@ -74,6 +81,9 @@ struct ImportSummary {
     expired: u64,
     /// Events in the store after the import.
     events_in_store: u64,
+    /// Whether the carts came from a replay of the whole log after the import (events out of
+    /// order beyond the lateness, or another writer) rather than from the fold while importing.
+    replayed: bool,
     seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     rejects_file: Option<String>,
@@ -92,33 +102,76 @@ impl ImportSummary {
     }
 }
 
-/// Where parsed events go: the store, or (dry run) an in-memory dedupe and fold.
+/// The cart tracker fed while importing, with the latest event time it saw.
+struct Folding {
+    tracker: Box<CartTracker>,
+    transitions: Vec<CartTransition>,
+    end: Option<Timestamp>,
+}
+
+impl Folding {
+    fn new(config: cartback_core::TrackerConfig) -> Result<Self> {
+        Ok(Folding {
+            tracker: Box::new(CartTracker::new(config)?),
+            transitions: Vec::new(),
+            end: None,
+        })
+    }
+
+    fn observe(&mut self, event: Event) {
+        self.end = Some(self.end.map_or(event.timestamp, |e| e.max(event.timestamp)));
+        self.tracker.observe(event, &mut self.transitions);
+        self.transitions.clear();
+    }
+
+    /// Releases the buffered events and judges the carts as of the last event seen.
+    fn finish(mut self) -> Box<CartTracker> {
+        if let Some(end) = self.end {
+            self.tracker.flush(end, &mut self.transitions);
+        }
+        self.tracker
+    }
+}
+
+/// Event ids seen by a dry run (one 16-byte id per distinct event, in a fast hash set).
+type SeenIds = HashSet<EventId, foldhash::fast::RandomState>;
+
+/// Where parsed events go: the store, or (dry run) an in-memory dedupe; both fold.
 enum Sink {
     Store {
         store: Box<dyn Store>,
         batch: Vec<Event>,
+        /// Per event of the last batch: whether the store kept it (reused buffer).
+        stored: Vec<bool>,
+        folding: Folding,
+        /// Events the store held before this import.
+        events_before: u64,
     },
     DryRun {
-        seen: HashSet<EventId>,
-        tracker: Box<CartTracker>,
-        end: Option<Timestamp>,
+        seen: SeenIds,
+        folding: Folding,
     },
 }
 
 impl Sink {
     fn accept(&mut self, event: Event, summary: &mut ImportSummary) -> Result<()> {
         match self {
-            Sink::Store { store, batch } => {
+            Sink::Store {
+                store,
+                batch,
+                stored,
+                folding,
+                ..
+            } => {
                 batch.push(event);
                 if batch.len() >= BATCH {
-                    flush_batch(store.as_mut(), batch, summary)?;
+                    flush_batch(store.as_mut(), batch, stored, folding, summary)?;
                 }
             }
-            Sink::DryRun { seen, tracker, end } => {
+            Sink::DryRun { seen, folding } => {
                 if seen.insert(event.id) {
                     summary.imported += 1;
-                    *end = Some(end.map_or(event.timestamp, |e| e.max(event.timestamp)));
-                    tracker.observe(event, &mut Vec::new());
+                    folding.observe(event);
                 } else {
                     summary.duplicates += 1;
                 }
@@ -128,9 +181,12 @@ impl Sink {
     }
 }
 
+/// Writes the batch and folds the events the store kept (not its duplicates).
 fn flush_batch(
     store: &mut dyn Store,
     batch: &mut Vec<Event>,
+    stored: &mut Vec<bool>,
+    folding: &mut Folding,
     summary: &mut ImportSummary,
 ) -> Result<()> {
     if batch.is_empty() {
@@ -140,11 +196,15 @@ fn flush_batch(
         inserted,
         duplicates,
     } = store
-        .insert_events(batch)
+        .insert_events_flagged(batch, stored)
         .context("cannot write events to the store")?;
     summary.imported += inserted;
     summary.duplicates += duplicates;
-    batch.clear();
+    for (event, new) in batch.drain(..).zip(stored.iter()) {
+        if *new {
+            folding.observe(event);
+        }
+    }
     Ok(())
 }
 
@@ -227,10 +287,14 @@ fn read_files(
     options.max_line_bytes = args.max_line_bytes;
     for path in &args.files {
         let input = open_input(path, progress)?;
-        let reader = EventReader::new(args.format, input, options.clone())
+        let mut reader = EventReader::new(args.format, input, options.clone())
             .context("invalid parser settings")?;
-        for parsed in reader {
-            let parsed = parsed.with_context(|| format!("cannot read {}", path.display()))?;
+        // One `ParsedLine` for the whole file: its buffers are reused line after line.
+        let mut parsed = ParsedLine::default();
+        while reader
+            .read_into(&mut parsed)
+            .with_context(|| format!("cannot read {}", path.display()))?
+        {
             summary.skipped += u64::from(parsed.skipped);
             summary.rejected += parsed.rejections.len() as u64;
             summary.read += parsed.events.len() as u64
@@ -240,7 +304,7 @@ fn read_files(
                 rejects.write(path, rejection)?;
             }
             if let Some(sink) = sink.as_deref_mut() {
-                for event in parsed.events {
+                for event in parsed.events.drain(..) {
                     sink.accept(event, summary)?;
                 }
             }
@@ -285,16 +349,23 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
 
     let mut sink = if args.dry_run {
         Sink::DryRun {
-            seen: HashSet::new(),
-            tracker: Box::new(CartTracker::new(tracker_config)?),
-            end: None,
+            seen: SeenIds::default(),
+            folding: Folding::new(tracker_config)?,
         }
     } else {
-        let store = cartback_store::open(&args.db)
+        let mut store = cartback_store::open(&args.db)
             .with_context(|| format!("cannot open the store {}", args.db))?;
+        let mut folding = Folding::new(tracker_config)?;
+        // What the store already holds goes through the tracker first (nothing when new).
+        let events_before = store
+            .scan_events(&mut |event| folding.observe(event))
+            .context("cannot read the event log")?;
         Sink::Store {
             store,
             batch: Vec::with_capacity(BATCH),
+            stored: Vec::with_capacity(BATCH),
+            folding,
+            events_before,
         }
     };
     read_files(
@@ -310,19 +381,37 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
         Sink::Store {
             mut store,
             mut batch,
+            mut stored,
+            mut folding,
+            events_before,
         } => {
-            flush_batch(store.as_mut(), &mut batch, &mut summary)?;
-            let (stats, events) = rebuild_carts(store.as_mut(), tracker_config)?;
-            summary.take_tracker(&stats);
-            summary.events_in_store = events;
-        }
-        Sink::DryRun {
-            mut tracker, end, ..
-        } => {
-            if let Some(end) = end {
-                tracker.flush(end, &mut Vec::new());
+            flush_batch(
+                store.as_mut(),
+                &mut batch,
+                &mut stored,
+                &mut folding,
+                &mut summary,
+            )?;
+            let events = store.event_count().context("cannot count events")?;
+            let tracker = folding.finish();
+            let stats = tracker.stats();
+            // The fold saw the whole log in time order unless an event came in behind the
+            // lateness window (it was folded late) or another writer added events meanwhile.
+            if stats.late == 0 && events == events_before + summary.imported {
+                let carts: Vec<_> = tracker.carts().cloned().collect();
+                store.replace_carts(&carts).context("cannot write carts")?;
+                summary.take_tracker(&stats);
+                summary.events_in_store = events;
+            } else {
+                drop(tracker);
+                let (stats, events) = rebuild_carts(store.as_mut(), tracker_config)?;
+                summary.take_tracker(&stats);
+                summary.events_in_store = events;
+                summary.replayed = true;
             }
-            summary.take_tracker(&tracker.stats());
+        }
+        Sink::DryRun { folding, .. } => {
+            summary.take_tracker(&folding.finish().stats());
             summary.events_in_store = 0;
         }
     }

@@ -3,8 +3,8 @@
 //! demo shop replaying real REES46 events time-compressed with simulated shoppers.
 
 use anyhow::Context;
-use cartback_server::demo::{DemoChannel, load_events};
-use cartback_server::{Clock, DEFAULT_CONFIG_TOML, ScaledClock, ServerConfig, SystemClock};
+use cartback_server::demo::{Demo, load_events};
+use cartback_server::{DEFAULT_CONFIG_TOML, ServerConfig, SystemClock};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,11 +78,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    anyhow::ensure!(
-        args.demo_speed.is_finite() && args.demo_speed >= 1.0,
-        "--demo-speed must be at least 1 (got {})",
-        args.demo_speed
-    );
     let events = load_events(&args.demo_file).context("loading the demo events")?;
     if demo_db {
         let path = std::env::temp_dir().join(format!("cartback-demo-{}.db", std::process::id()));
@@ -91,46 +86,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         config.db = path.display().to_string();
     }
-    config.flow.channel = "log".into();
-    config.flow.reminder_delay = cartback_core::Duration::minutes(10);
-    config.tick = cartback_core::Duration::millis(200);
-    config.public_url = format!("http://{}", config.listen);
-    let start = events[0].timestamp - cartback_core::Duration::seconds(1);
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(start, args.demo_speed));
-    let (channel, inbox) = DemoChannel::new();
+    // Log channel, decision steps 10/40/90 shop-minutes after abandonment, no quiet hours
+    // (the sample is from the night, UTC), a fast tick: see `demo::configure`.
+    let demo = Demo::new(events, args.demo_speed, &mut config).context("preparing the demo")?;
     let db = config.db.clone();
-    let public_url = config.public_url.clone();
     eprintln!(
-        "demo: replaying {} REES46 events from {} at {}× speed (idle timeout {} of shop time)",
-        events.len(),
+        "demo: replaying {} REES46 events from {} at {}× speed, with simulated shoppers \
+         (carts are abandoned after {} of shop time idle = {:.0} s; reminders 10 min later)",
+        demo.replayed_events(),
         args.demo_file.display(),
         args.demo_speed,
         cartback_core::tracker::duration_text::format(config.tracker.idle_timeout),
+        config.tracker.idle_timeout.as_secs_f64() / args.demo_speed,
     );
-    let replay_clock = clock.clone();
     cartback_server::run::serve_until_signal(
         config,
-        clock,
-        vec![Arc::new(channel)],
+        demo.clock(),
+        demo.channels(),
         |server| announce(server, &db),
-        move |server| {
-            let engine = server.engine.clone();
-            let base_url = format!("http://{}", server.addr);
-            let key = server.generated_key.clone().unwrap_or_default();
-            async move {
-                cartback_server::demo::run(
-                    engine,
-                    replay_clock,
-                    events,
-                    inbox,
-                    base_url,
-                    public_url,
-                    key,
-                )
-                .await;
-                std::future::pending::<()>().await;
-            }
-        },
+        move |server| demo.run(server),
     )
     .context("running the demo")?;
     Ok(ExitCode::SUCCESS)

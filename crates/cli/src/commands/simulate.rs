@@ -1,23 +1,28 @@
 //! `cartback simulate`: compares decision policies on the shopper simulator (learned ones
-//! are trained on simulated logs first and evaluated on fresh shoppers), prints the default
-//! configuration, and measures the off-policy estimators' bias and RMSE against the
-//! simulator's exact ground truth.
+//! are trained on simulated logs first and evaluated on fresh shoppers, every decision
+//! passing through the engine's guardrails), prints the default configuration, and
+//! measures the off-policy estimators' bias and RMSE against the simulator's exact ground
+//! truth.
 
 use anyhow::{Context, Result};
 use cartback_policy::simulator::{
-    ComparisonParams, DEFAULT_CONFIG_TOML, OpeStudyParams, POLICY_NAMES, SimulatorConfig,
-    compare_policies, ope_study,
+    ComparisonEvent, ComparisonParams, DEFAULT_CONFIG_TOML, OpeStudyParams, POLICY_NAMES,
+    SimulatorConfig, compare_policies_with_progress, ope_study,
 };
 use clap::Args;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     /// Simulator configuration (TOML; missing fields take the defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Comma-separated policies: fixed, threshold, uplift, linucb, thompson, qlearning, oracle.
+    /// Comma-separated policies: fixed, threshold, uplift, linucb, thompson, qlearning, fqi,
+    /// dqn (needs the `dqn` build feature), bayes (the Bayes-optimal policy for the observable
+    /// features: a diagnostic ceiling that knows the simulator's model), oracle.
     #[arg(long, value_delimiter = ',', default_values_t = POLICY_NAMES.map(String::from))]
     pub policies: Vec<String>,
     /// Fresh abandoned carts each policy is evaluated on.
@@ -41,10 +46,29 @@ pub struct SimulateArgs {
     pub json: bool,
 }
 
+/// Wall-clock seconds each policy spent training and being evaluated.
+#[derive(Default)]
+struct Timings {
+    started: Option<Instant>,
+    train: BTreeMap<String, f64>,
+    evaluate: BTreeMap<String, f64>,
+}
+
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     if args.print_config {
         print!("{DEFAULT_CONFIG_TOML}");
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.policies.iter().any(|p| p.trim() == "dqn")
+        && std::env::var_os("RAYON_NUM_THREADS").is_none()
+    {
+        // The DQN's matrices are tiny: candle's multi-threaded matrix products only add
+        // synchronisation (4× slower here), and their summation order — hence the trained
+        // network — would depend on the machine's core count. One thread makes the DQN's
+        // figures reproducible everywhere (set RAYON_NUM_THREADS to override).
+        // SAFETY: no other thread exists yet: the command has not started any work, and
+        // neither clap nor the allocator spawn threads.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
     }
     let config = match &args.config {
         Some(path) => {
@@ -60,7 +84,27 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         train_carts: args.train_carts,
         seed: args.seed,
     };
-    let rows = compare_policies(&config, &params).context("simulating")?;
+    let mut timings = Timings::default();
+    let quiet = args.json;
+    let mut progress = |event: ComparisonEvent<'_>| match event {
+        ComparisonEvent::TrainingStarted(name) => {
+            if !quiet {
+                eprintln!("{name}: training …");
+            }
+            timings.started = Some(Instant::now());
+        }
+        ComparisonEvent::TrainingFinished(name) => {
+            let elapsed = timings.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            timings.train.insert(name.to_string(), elapsed);
+            timings.started = Some(Instant::now());
+        }
+        ComparisonEvent::EvaluationFinished(name) => {
+            let elapsed = timings.started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            timings.evaluate.insert(name.to_string(), elapsed);
+        }
+    };
+    let rows =
+        compare_policies_with_progress(&config, &params, &mut progress).context("simulating")?;
     let study = if args.ope_datasets > 0 {
         Some(
             ope_study(
@@ -78,6 +122,14 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     };
     if args.json {
         let mut out = serde_json::json!({ "policies": rows });
+        for (row, entry) in rows.iter().zip(
+            out["policies"]
+                .as_array_mut()
+                .expect("policies serialise as an array"),
+        ) {
+            entry["train_seconds"] = serde_json::json!(timings.train.get(&row.name));
+            entry["evaluate_seconds"] = serde_json::json!(timings.evaluate.get(&row.name));
+        }
         if let Some(study) = &study {
             out["ope_study"] = serde_json::to_value(study)?;
         }
@@ -85,26 +137,68 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{} fresh abandoned carts per policy, learned policies trained on {} simulated carts, seed {}",
-        args.carts, args.train_carts, args.seed
+        "{} fresh abandoned carts per policy, learned policies trained on {} simulated carts, seed {}{}",
+        args.carts,
+        args.train_carts,
+        args.seed,
+        if config.shop.apply_guardrails {
+            ", guardrails on"
+        } else {
+            ", guardrails off"
+        }
     );
     println!(
-        "{:<10} {:>22} {:>22} {:>9} {:>9} {:>13} {:>8}",
-        "policy", "incr. net rev./1000", "95 % CI", "recovery", "msg/cart", "disc./1000", "unsub."
+        "{:<10} {:>10} {:>20} {:>9} {:>9} {:>11} {:>8} {:>10} {:>8}",
+        "policy",
+        "incr./1000",
+        "95 % CI",
+        "recovery",
+        "msg/cart",
+        "disc./1000",
+        "unsub.",
+        "guard-chg",
+        "train s"
     );
     for r in &rows {
         println!(
-            "{:<10} {:>22.1} {:>22} {:>8.2}% {:>9.2} {:>13.1} {:>7.3}%",
+            "{:<10} {:>10.1} {:>20} {:>8.2}% {:>9.2} {:>11.1} {:>7.3}% {:>9.1}% {:>8.1}",
             r.name,
             r.incremental_net_revenue_per_1000,
             format!("[{:.1}, {:.1}]", r.ci_low, r.ci_high),
             100.0 * r.recovery_rate,
             r.messages_per_cart,
             r.discount_spend_per_1000,
-            100.0 * r.unsubscribe_rate
+            100.0 * r.unsubscribe_rate,
+            100.0 * r.guardrail_changed_share,
+            timings.train.get(&r.name).copied().unwrap_or(0.0),
         );
     }
-    println!("(money in major units of the shop's currency; incremental = versus doing nothing)");
+    println!(
+        "(money in major units of the shop's currency; incremental = versus doing nothing on the same carts;\n guard-chg = share of decisions a guardrail changed; train s = wall-clock training time)"
+    );
+    let join = |m: &BTreeMap<&'static str, f64>| {
+        m.iter()
+            .filter(|(_, v)| v.abs() >= 0.05)
+            .map(|(k, v)| format!("{k} {v:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("\nincremental net revenue per 1,000 carts by hidden shopper type:");
+    for r in &rows {
+        println!(
+            "  {:<10} {}",
+            r.name,
+            join(&r.incremental_by_segment_per_1000)
+        );
+    }
+    println!("\ndecisions changed by each guardrail, per 1,000 carts:");
+    for r in &rows {
+        println!("  {:<10} {}", r.name, join(&r.guardrail_changes_per_1000));
+    }
+    println!("\nactions sent (after the guardrails), per 1,000 carts:");
+    for r in &rows {
+        println!("  {:<10} {}", r.name, join(&r.executed_per_1000));
+    }
     if let Some(study) = study {
         println!(
             "\noff-policy estimators over {} logged datasets of {} carts (mean exact truth {:.4} per cart):",

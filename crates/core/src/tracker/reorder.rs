@@ -14,7 +14,7 @@
 use crate::event::{Event, EventId, EventKind};
 use crate::time::{Duration, Timestamp};
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// What happened to a pushed event.
 #[derive(Debug)]
@@ -30,13 +30,22 @@ pub fn release_key(event: &Event) -> (Timestamp, EventKind, EventId) {
     (event.timestamp, event.kind, event.id)
 }
 
+/// [`release_key`] plus the event's slot, as one comparable value: the id as a big-endian
+/// `u128` orders exactly as its bytes do, and compares in one instruction pair.
+type SlotKey = (Timestamp, EventKind, u128, u32);
+
 /// Orders events by [`release_key`] within a bounded lateness.
 ///
-/// Held events sit in a slab; the heap orders small keys pointing into it, so an event is
-/// moved once in and once out whatever the heap does.
+/// Held events sit in a slab; small keys pointing into it are ordered, so an event is moved
+/// once in and once out. Input that arrives in order (the usual case: a log file, a live
+/// stream) appends to `run`, a queue already sorted; only events that arrive out of order go
+/// through the heap. The next event out is the smaller of the two heads, so the release
+/// order is the one a single heap of every key would give.
 pub struct ReorderBuffer {
     lateness: Duration,
-    heap: BinaryHeap<Reverse<(Timestamp, EventKind, EventId, u32)>>,
+    /// Keys in strictly increasing order.
+    run: VecDeque<SlotKey>,
+    heap: BinaryHeap<Reverse<SlotKey>>,
     slots: Vec<Option<Event>>,
     free_slots: Vec<u32>,
     newest: Option<Timestamp>,
@@ -48,6 +57,7 @@ impl ReorderBuffer {
     pub fn new(lateness: Duration) -> Self {
         ReorderBuffer {
             lateness: Duration::millis(lateness.as_millis().max(0)),
+            run: VecDeque::new(),
             heap: BinaryHeap::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -84,16 +94,45 @@ impl ReorderBuffer {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.heap.push(Reverse((timestamp, kind, id, slot)));
+        let key = (timestamp, kind, u128::from_be_bytes(id.0), slot);
+        if self.run.back().is_none_or(|last| key > *last) {
+            self.run.push_back(key);
+        } else {
+            self.heap.push(Reverse(key));
+        }
         Admission::Buffered
+    }
+
+    /// The smallest held key.
+    fn peek(&self) -> Option<SlotKey> {
+        match (self.run.front(), self.heap.peek()) {
+            (Some(run), Some(Reverse(heap))) => Some(*run.min(heap)),
+            (Some(run), None) => Some(*run),
+            (None, Some(Reverse(heap))) => Some(*heap),
+            (None, None) => None,
+        }
+    }
+
+    /// Removes and returns the smallest held key.
+    fn pop_key(&mut self) -> Option<SlotKey> {
+        let from_run = match (self.run.front(), self.heap.peek()) {
+            (Some(run), Some(Reverse(heap))) => run < heap,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if from_run {
+            self.run.pop_front()
+        } else {
+            self.heap.pop().map(|Reverse(key)| key)
+        }
     }
 
     /// The next event whose timestamp is below the watermark, in [`release_key`] order.
     pub fn pop_ready(&mut self) -> Option<Event> {
         let watermark = self.watermark()?;
         loop {
-            let Reverse((timestamp, ..)) = self.heap.peek()?;
-            if *timestamp >= watermark {
+            let (timestamp, ..) = self.peek()?;
+            if timestamp >= watermark {
                 return None;
             }
             if let Some(event) = self.release_next() {
@@ -104,7 +143,7 @@ impl ReorderBuffer {
 
     /// The next buffered event regardless of the watermark (end of input).
     pub fn pop_any(&mut self) -> Option<Event> {
-        while !self.heap.is_empty() {
+        while !self.is_empty() {
             if let Some(event) = self.release_next() {
                 return Some(event);
             }
@@ -112,12 +151,12 @@ impl ReorderBuffer {
         None
     }
 
-    /// Pops the heap top; `None` when it repeats the event released just before.
+    /// Takes the smallest held key; `None` when it repeats the event released just before.
     fn release_next(&mut self) -> Option<Event> {
-        let Reverse((timestamp, _, id, slot)) = self.heap.pop()?;
+        let (timestamp, _, id, slot) = self.pop_key()?;
         let event = self.slots[slot as usize].take()?;
         self.free_slots.push(slot);
-        let key = (timestamp, id);
+        let key = (timestamp, EventId(id.to_be_bytes()));
         if self.last_released == Some(key) {
             self.duplicates += 1;
             return None;
@@ -128,11 +167,11 @@ impl ReorderBuffer {
 
     /// Events currently held.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.run.len() + self.heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.run.is_empty() && self.heap.is_empty()
     }
 
     /// Events dropped because the same (timestamp, id) was released just before.

@@ -13,8 +13,20 @@ use serde_json::Value;
 /// Id namespace of the cartback NDJSON format.
 pub(crate) const NAMESPACE: &str = "ndjson";
 
-/// Parses one NDJSON line.
+/// Parses one NDJSON line: the fast path (`fast.rs`) when it can, else the reference parser
+/// below, which alone decides about anything unusual and words every rejection.
 pub(crate) fn parse_line(text: &str, options: &ParseOptions) -> Result<Event, FieldError> {
+    match super::fast::parse(text, options) {
+        Some(event) => Ok(event),
+        None => parse_line_reference(text, options),
+    }
+}
+
+/// The reference parser of one NDJSON line: serde into the wire types, then [`convert`].
+pub(crate) fn parse_line_reference(
+    text: &str,
+    options: &ParseOptions,
+) -> Result<Event, FieldError> {
     // serde would read a JSON array positionally into the struct; refuse it up front.
     if !text.trim_start().starts_with('{') && serde_json::from_str::<IgnoredAny>(text).is_ok() {
         return Err(not_an_object());
@@ -117,7 +129,7 @@ fn convert(wire: WireEvent, options: &ParseOptions) -> Result<Event, FieldError>
     let mut event = validate::event(event, options, "items")?;
     match wire.id {
         Some(given) => {
-            event.id = EventId::from_source(NAMESPACE, &field("id", validate::id(given))?)
+            event.id = crate::identity::source_id(NAMESPACE, &field("id", validate::id(given))?)
         }
         None => crate::identity::assign_content_id(&mut event, NAMESPACE),
     }

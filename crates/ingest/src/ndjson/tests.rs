@@ -369,3 +369,194 @@ fn options_are_validated_before_reading() {
         "{err}"
     );
 }
+
+/// Lines the fast path must take itself (valid, no escapes), in several shapes.
+fn fast_path_lines() -> Vec<String> {
+    let mut lines = vec![
+        ADD.to_string(),
+        r#"{"id":"evt-1","type":"order_completed","timestamp":"2024-05-01T10:00:00.123Z","user_id":"u1","anonymous_id":"a1","session_id":"s1","cart_id":"c1","order_id":"o1","items":[{"id":"p1","name":"Shoe","category":"shoes","brand":"acme","price":1999,"quantity":2}],"currency":"usd","total":3998,"email":"ann@example.com","timezone":"Europe/Berlin","channel":"email","device":"desktop","message_id":"m1"}"#.to_string(),
+        r#" { "currency" : "USD" , "items" : [ { "price" : 1999 , "id" : "p1" } , {"id":"p2","quantity":3,"price":null} ] , "user_id":"u1", "timestamp":1714557600000, "type":"product_added", "email":null } "#.to_string(),
+        r#"{"type":"cart_viewed","timestamp":"2024-05-01T10:00:00Z","anonymous_id":"anon-7","items":[]}"#.to_string(),
+        r#"{"id":"0123456789abcdef0123456789ABCDEF","type":"checkout_started","timestamp":1714557600000,"user_id":"Ünïcødé ✓","items":[{"id":"p1","name":"Größe 42 — 👟"}]}"#.to_string(),
+        r#"{"type":"unsubscribed","timestamp":1714557600001,"user_id":"u1","message_id":"m1"}"#.to_string(),
+    ];
+    let mut minimal = full_event();
+    minimal.kind = EventKind::CartViewed;
+    minimal.items.clear();
+    minimal.currency = None;
+    minimal.total = None;
+    lines.push(serde_json::to_string(&minimal).unwrap());
+    lines
+}
+
+/// splitmix64, so the mutations are the same on every run.
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// One to three random edits with bytes that matter to JSON and to the schema.
+    fn mutate(&mut self, line: &str) -> Vec<u8> {
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            "\"",
+            ":",
+            ",",
+            "\\",
+            "\\n",
+            "\\u0041",
+            " ",
+            "\t",
+            "0",
+            "1",
+            "9",
+            "-",
+            ".",
+            "e",
+            "E",
+            "+",
+            "null",
+            "true",
+            "1e3",
+            "0.5",
+            "-0",
+            "01",
+            "99999999999999999999",
+            "\"id\"",
+            "\"type\"",
+            "\"items\"",
+            "\"price\"",
+            "\"quantity\"",
+            "\"total\"",
+            "\"user_id\"",
+            "\"anonymous_id\"",
+            "\"currency\"",
+            "\"email\"",
+            "\"timezone\"",
+            "\"x\"",
+            "\"\"",
+            "\u{0}",
+            "\u{1}",
+            "é",
+            "\u{feff}",
+            "\"USD\"",
+            "\"usd\"",
+            "\"XYZ\"",
+            "\"a@b\"",
+            "/",
+            "@",
+            "\"2024-05-01T10:00:00Z\"",
+            "\"product_removed\"",
+            "[]",
+            "{}",
+            "10001",
+            "10000000001",
+        ];
+        let mut bytes = line.as_bytes().to_vec();
+        for _ in 0..1 + self.below(3) {
+            let at = self.below(bytes.len() + 1);
+            match self.below(5) {
+                0 => {
+                    let end = (at + 1 + self.below(8)).min(bytes.len());
+                    bytes.drain(at.min(end)..end);
+                }
+                1 | 2 => {
+                    let piece = PIECES[self.below(PIECES.len())];
+                    bytes.splice(at..at, piece.bytes());
+                }
+                3 => {
+                    let end = (at + 1 + self.below(4)).min(bytes.len());
+                    let piece = PIECES[self.below(PIECES.len())];
+                    bytes.splice(at.min(end)..end, piece.bytes());
+                }
+                _ => {
+                    let end = (at + 1 + self.below(24)).min(bytes.len());
+                    let copy = bytes[at.min(end)..end].to_vec();
+                    let to = self.below(bytes.len() + 1);
+                    bytes.splice(to..to, copy);
+                }
+            }
+        }
+        bytes
+    }
+}
+
+/// Whatever the fast path accepts, the reference parser accepts as the very same event.
+fn assert_fast_path_agrees(line: &str) -> bool {
+    let options = options();
+    match super::fast::parse(line, &options) {
+        Some(fast) => {
+            assert_eq!(
+                super::parser::parse_line_reference(line, &options),
+                Ok(fast),
+                "the fast path disagrees on {line:?}"
+            );
+            true
+        }
+        None => false,
+    }
+}
+
+#[test]
+fn the_fast_path_takes_plain_lines_and_agrees_with_the_reference_parser() {
+    for line in fast_path_lines() {
+        assert!(assert_fast_path_agrees(&line), "fast path declined {line}");
+    }
+    // Lines it must leave to the reference parser (escapes, floats, unknown keys, …).
+    for line in [
+        ADD.replace("\"u1\"", "\"u\\u0031\""),
+        ADD.replace("1999", "19.99"),
+        ADD.replace("1999", "1999e0"),
+        ADD.replace("\"user_id\"", "\"usr_id\""),
+        ADD.replace("\"u1\"", "\"u1\",\"user_id\":\"u2\""),
+        ADD.replace("\"USD\"", "null").replace("1999", "-1"),
+        format!("{ADD},"),
+        format!("[{ADD}]"),
+        ADD.replace("[{", "[{\"id\":\"p0\"},{"),
+    ] {
+        let reference = super::parser::parse_line_reference(&line, &options());
+        let fast = super::fast::parse(&line, &options());
+        assert!(
+            fast.is_none() || reference == Ok(fast.clone().unwrap()),
+            "{line}"
+        );
+        if reference.is_err() {
+            assert!(
+                fast.is_none(),
+                "fast path accepted a line the reference refuses: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fast_path_agrees_with_the_reference_parser_on_mutated_lines() {
+    let mut mutator = Mutator(7);
+    let (mut tried, mut fast) = (0, 0);
+    for seed in fast_path_lines() {
+        for _ in 0..4_000 {
+            let bytes = mutator.mutate(&seed);
+            let Ok(line) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
+            tried += 1;
+            fast += usize::from(assert_fast_path_agrees(line));
+        }
+    }
+    // The mutations must exercise both outcomes, or the test proves nothing.
+    assert!(tried > 20_000, "{tried}");
+    assert!(fast > tried / 50 && fast < tried / 2, "{fast} of {tried}");
+}

@@ -1,11 +1,12 @@
-//! Gradient-boosted decision trees: quantile binning ([`binning`]), trees with TreeSHAP
-//! ([`tree`]), precomputed TreeSHAP tables for fast explanations ([`shap_table`]) and the
-//! booster that grows them ([`booster`]).
+//! Gradient-boosted decision trees: quantile binning ([`binning`]), trees with the
+//! reference TreeSHAP ([`tree`]), the fast exact TreeSHAP used for explanations
+//! ([`explainer`]) and the booster that grows them ([`booster`]).
 
 pub mod binning;
 pub mod booster;
-pub mod shap_table;
+pub mod explainer;
 pub mod tree;
 
 pub use booster::{GbdtModel, GbdtParams};
+pub use explainer::{ShapExplainer, ShapScratch};
 pub use tree::{Node, PathElement, Tree};

@@ -8,7 +8,7 @@ use super::{
     ActionDistribution, N_ACTIONS, Observation, ObservedState, Policy, PolicyError, allowed_actions,
 };
 use crate::actions::ActionKind;
-use crate::simulator::{CartProgress, Shopper, SimulatorConfig, observe, sample_step};
+use crate::simulator::{DiscountLedger, Shopper, Simulator, run_episode};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap, linear};
 use rand::rngs::SmallRng;
@@ -227,11 +227,12 @@ impl Dqn {
         Ok(())
     }
 
-    /// Plays one ε-greedy episode per training shopper, storing every step in the replay
-    /// buffer and taking one gradient step per stored step once the buffer holds ten batches.
+    /// Plays one ε-greedy episode per training shopper (in arrival order, through the
+    /// guardrails), storing every step in the replay buffer and taking one gradient step per
+    /// stored step once the buffer holds ten batches.
     pub fn train(
         &mut self,
-        config: &SimulatorConfig,
+        simulator: &Simulator,
         shoppers: &[Shopper],
         rng: &mut SmallRng,
     ) -> Result<(), PolicyError> {
@@ -244,22 +245,17 @@ impl Dqn {
         )
         .map_err(candle_error)?;
         let mut batch_rng = SmallRng::seed_from_u64(self.params.seed);
+        let mut ledger = DiscountLedger::default();
         self.epsilon = self.params.training_epsilon;
         for shopper in shoppers {
-            let mut progress = Some(CartProgress::START);
-            while let Some(current) = progress {
-                let state = observe(config, shopper, &current);
-                let decision = self.decide(&Observation { state, truth: None }, rng);
-                let outcome = sample_step(config, shopper, &current, decision.action, rng);
-                let next = outcome.next.map(|n| {
-                    let s = observe(config, shopper, &n);
-                    (as_f32(&s), allowed_actions(&s))
-                });
+            for transition in run_episode(simulator, shopper, &mut ledger, &*self, rng) {
                 let experience = Experience {
-                    x: as_f32(&state),
-                    action: decision.action.index(),
-                    reward: (outcome.accounting.net_minor() / 100.0) as f32,
-                    next,
+                    x: as_f32(&transition.state),
+                    action: transition.action.index(),
+                    reward: (transition.reward_minor / 100.0) as f32,
+                    next: transition
+                        .next_state
+                        .map(|s| (as_f32(&s), allowed_actions(&s))),
                 };
                 if self.replay.len() < self.params.replay_capacity {
                     self.replay.push(experience);
@@ -271,11 +267,16 @@ impl Dqn {
                     self.gradient_step(&mut optimizer, &mut batch_rng)
                         .map_err(candle_error)?;
                 }
-                progress = outcome.next;
             }
         }
         self.epsilon = self.params.epsilon;
         Ok(())
+    }
+
+    /// The same network acting with another exploration floor (0 = greedy).
+    pub fn with_epsilon(mut self, epsilon: f64) -> Self {
+        self.epsilon = epsilon.clamp(0.0, 1.0);
+        self
     }
 
     pub fn gradient_steps(&self) -> usize {
@@ -324,21 +325,22 @@ impl Policy for Dqn {
 mod tests {
     use super::*;
     use crate::policies::DoNothing;
-    use crate::simulator::{expected_outcome, sample_population};
+    use crate::simulator::{SimulatorConfig, expected_outcome, sample_population};
 
     #[test]
     fn trained_dqn_beats_doing_nothing_on_fresh_shoppers() {
-        let config = SimulatorConfig::default();
+        let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
         let mut rng = SmallRng::seed_from_u64(4);
-        let train = sample_population(&config, 1_200, &mut rng);
-        let fresh = sample_population(&config, 200, &mut rng);
+        let train = sample_population(&simulator, 1_200, &mut rng);
+        let fresh = sample_population(&simulator, 200, &mut rng);
         let mut dqn = DqnParams::default().validate().unwrap();
-        dqn.train(&config, &train, &mut rng).unwrap();
+        dqn.train(&simulator, &train, &mut rng).unwrap();
         assert!(dqn.gradient_steps() > 500);
+        let ledger = DiscountLedger::default();
         let value = |p: &dyn Policy| {
             fresh
                 .iter()
-                .map(|s| expected_outcome(&config, s, p).net_revenue_minor)
+                .map(|s| expected_outcome(&simulator, s, &ledger, p).net_revenue_minor)
                 .sum::<f64>()
         };
         assert!(

@@ -3,8 +3,10 @@
 //! uplift-greedy policy's per-action reward models.
 
 use super::features::FEATURE_DIMENSION as D;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq)]
+/// Serde: a learned policy's state file (`cartback policy train`) stores its models.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RidgeRegression {
     /// `(λI + Σ x xᵀ)⁻¹`, row-major.
     inverse: [[f64; D]; D],

@@ -7,11 +7,12 @@ use super::linear_model::RidgeRegression;
 use super::{ActionDistribution, N_ACTIONS, Observation, Policy, PolicyError, allowed_actions};
 use crate::actions::ActionKind;
 use crate::simulator::{OnlineLearner, Transition};
+use serde::{Deserialize, Serialize};
 
 /// Rewards are learned in major units (minor / 100) to keep the ridge prior sensible.
 pub(crate) const REWARD_SCALE: f64 = 100.0;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinUcbParams {
     /// Width of the confidence bonus.
     pub alpha: f64,
@@ -63,7 +64,7 @@ pub(crate) fn check_params(spread: f64, epsilon: f64, ridge: f64) -> Result<(), 
     Ok(())
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LinUcb {
     params: LinUcbParams,
     models: [RidgeRegression; N_ACTIONS],
@@ -72,6 +73,14 @@ pub struct LinUcb {
 impl LinUcb {
     pub fn models(&self) -> &[RidgeRegression; N_ACTIONS] {
         &self.models
+    }
+
+    /// The same models acting greedily on their mean predictions: no confidence bonus, no
+    /// exploration floor (for evaluation after training).
+    pub fn greedy(mut self) -> Self {
+        self.params.alpha = 0.0;
+        self.params.epsilon = 0.0;
+        self
     }
 }
 

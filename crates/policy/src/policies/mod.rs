@@ -8,6 +8,8 @@
 //! - `uplift_greedy.rs`: largest predicted incremental value per cost, under a budget;
 //! - `linucb.rs`, `thompson.rs`: contextual bandits with an ε floor;
 //! - `q_learning.rs`: tabular Q-learning over a discretised multi-step cart state;
+//! - `fitted_q.rs`: model-based fitted Q — gradient-boosted purchase models per action and
+//!   exact planning over the observable next states, with a coupon shadow price;
 //! - `dqn.rs` (cargo feature `dqn`): a deep Q-network over the full feature vector;
 //! - `uniform_random.rs`: the randomised logging policy;
 //! - `oracle.rs`: the simulator's optimum, which knows every shopper's true response;
@@ -16,6 +18,7 @@
 #[cfg(feature = "dqn")]
 mod dqn;
 mod features;
+mod fitted_q;
 mod fixed_flow;
 mod linear_model;
 mod linucb;
@@ -29,6 +32,7 @@ mod uplift_greedy;
 #[cfg(feature = "dqn")]
 pub use dqn::{Dqn, DqnParams};
 pub use features::{FEATURE_DIMENSION, feature_vector};
+pub use fitted_q::{FittedQ, FittedQParams, PLANNER_FEATURES, planner_features};
 pub use fixed_flow::{DoNothing, FixedFlow};
 pub use linear_model::RidgeRegression;
 pub use linucb::{LinUcb, LinUcbParams};
@@ -36,11 +40,13 @@ pub use oracle::Oracle;
 pub use q_learning::{QLearning, QLearningParams, discretise};
 pub use thompson::{LinearThompson, LinearThompsonParams};
 pub use threshold::PropensityThreshold;
-pub use uniform_random::UniformRandom;
+pub use uniform_random::{BudgetedRandom, UniformRandom};
 pub use uplift_greedy::{UpliftGreedy, UpliftGreedyParams};
 
 use crate::actions::ActionKind;
-use crate::simulator::{CartFeatures, CartProgress, Shopper, SimulatorConfig};
+use crate::simulator::{
+    CartFeatures, CartProgress, DiscountLedger, Shopper, Simulator, SimulatorConfig,
+};
 use cartback_core::{Duration, Timestamp};
 use rand::RngExt;
 use rand::rngs::SmallRng;
@@ -83,6 +89,10 @@ pub struct HiddenTruth<'a> {
     pub shopper: &'a Shopper,
     pub progress: CartProgress,
     pub config: &'a SimulatorConfig,
+    /// The guarded environment (config, guardrails, calendar).
+    pub simulator: &'a Simulator,
+    /// Coupons other carts issued (the daily discount budget's state).
+    pub ledger: &'a DiscountLedger,
 }
 
 /// A policy's input.

@@ -22,7 +22,12 @@ impl Policy for Oracle {
                 "oracle: no simulator truth available".into(),
             );
         };
-        let values = optimal_action_values(truth.config, truth.shopper, &truth.progress);
+        let values = optimal_action_values(
+            truth.simulator,
+            truth.shopper,
+            truth.ledger,
+            &truth.progress,
+        );
         let mut best = ActionKind::DoNothing;
         for kind in ActionKind::ALL {
             // Ties go to the cheaper (earlier) action: strict improvement needed.

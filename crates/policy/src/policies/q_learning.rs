@@ -9,9 +9,10 @@ use super::{
 };
 use crate::actions::ActionKind;
 use crate::simulator::{OnlineLearner, Transition};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QLearningParams {
     /// Step size floor; the step size is `max(1 / visits, learning_rate)`.
     pub learning_rate: f64,
@@ -52,7 +53,7 @@ impl QLearningParams {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct QLearning {
     params: QLearningParams,
     /// Per discretised state: Q-values (major units) and visit counts per action.

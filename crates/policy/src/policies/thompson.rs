@@ -13,8 +13,9 @@ use crate::simulator::{OnlineLearner, Transition};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinearThompsonParams {
     /// Posterior scale `v`.
     pub scale: f64,
@@ -47,14 +48,25 @@ impl LinearThompsonParams {
         Ok(LinearThompson {
             params: self,
             models: std::array::from_fn(|_| RidgeRegression::new(self.ridge)),
+            greedy: false,
         })
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LinearThompson {
     params: LinearThompsonParams,
     models: [RidgeRegression; N_ACTIONS],
+    /// Act on the posterior means, without sampling or exploration floor.
+    greedy: bool,
+}
+
+impl LinearThompson {
+    /// The same posteriors acting greedily on their means (for evaluation after training).
+    pub fn greedy(mut self) -> Self {
+        self.greedy = true;
+        self
+    }
 }
 
 /// Lower-triangular `L` with `L Lᵀ = m` (a tiny jitter keeps it defined for PSD input).
@@ -92,6 +104,26 @@ impl Policy for LinearThompson {
     fn distribution(&self, observation: &Observation<'_>) -> ActionDistribution {
         let x = feature_vector(&observation.state);
         let allowed = allowed_actions(&observation.state);
+        if self.greedy {
+            let mut means = [f64::NEG_INFINITY; N_ACTIONS];
+            let mut best = ActionKind::DoNothing;
+            for kind in ActionKind::ALL {
+                if allowed[kind.index()] {
+                    means[kind.index()] = self.models[kind.index()].predict(&x);
+                    if means[kind.index()] > means[best.index()] {
+                        best = kind;
+                    }
+                }
+            }
+            return ActionDistribution::certain(
+                best,
+                means,
+                format!(
+                    "Thompson sampling (greedy): {best} has the highest posterior mean ({:.2})",
+                    means[best.index()]
+                ),
+            );
+        }
         let mut rng = SmallRng::seed_from_u64(state_seed(&x));
         // For each action: mean θ̂ᵀx and the factor giving the draw's spread along x.
         let mut means = [0.0; N_ACTIONS];

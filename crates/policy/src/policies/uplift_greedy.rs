@@ -13,8 +13,9 @@ use super::linucb::REWARD_SCALE;
 use super::{ActionDistribution, N_ACTIONS, Observation, Policy, PolicyError, allowed_actions};
 use crate::actions::{ActionCosts, ActionKind};
 use crate::simulator::Transition;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UpliftGreedyParams {
     /// Largest share of decisions that may contact the shopper.
     pub contact_budget_share: f64,
@@ -30,12 +31,47 @@ impl Default for UpliftGreedyParams {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UpliftGreedy {
     models: [RidgeRegression; N_ACTIONS],
     costs: ActionCosts,
-    /// Smallest value-per-cost ratio that is contacted.
+    /// Smallest value-per-cost ratio that is contacted (±∞ when the budget cuts nothing
+    /// or everything; written as text in JSON, which has no infinities).
+    #[serde(with = "extended_f64")]
     ratio_threshold: f64,
+}
+
+/// Serde for an `f64` that may be infinite: finite values as numbers, infinities as the
+/// text `"inf"` / `"-inf"`.
+mod extended_f64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match *value {
+            v if v.is_finite() => s.serialize_f64(v),
+            v if v > 0.0 => s.serialize_str("inf"),
+            v if v < 0.0 => s.serialize_str("-inf"),
+            _ => Err(serde::ser::Error::custom("NaN cannot be stored")),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Stored::deserialize(d)? {
+            Stored::Number(v) => Ok(v),
+            Stored::Text(t) if t == "inf" => Ok(f64::INFINITY),
+            Stored::Text(t) if t == "-inf" => Ok(f64::NEG_INFINITY),
+            Stored::Text(t) => Err(D::Error::custom(format!(
+                "expected a number, \"inf\" or \"-inf\", got {t:?}"
+            ))),
+        }
+    }
 }
 
 impl UpliftGreedyParams {

@@ -3,6 +3,9 @@
 //! the defaults; unknown fields are errors.
 
 use crate::actions::ActionCosts;
+use crate::guardrails::GuardrailSettings;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -28,6 +31,25 @@ pub struct SimulatorConfig {
     pub population: PopulationConfig,
     pub response: ResponseConfig,
     pub costs: ActionCosts,
+    pub shop: ShopConfig,
+    /// The engine's guardrails, applied to every simulated decision when
+    /// `shop.apply_guardrails` is true.
+    pub guardrails: GuardrailSettings,
+}
+
+/// The simulated shop around the shoppers: calendar, time zones, margins, earlier
+/// messages, and whether the guardrails apply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopConfig {
+    pub apply_guardrails: bool,
+    pub carts_per_day: u32,
+    pub start_date: String,
+    pub time_zones: Vec<String>,
+    pub time_zone_shares: Vec<f64>,
+    pub gross_margin_min: f64,
+    pub gross_margin_max: f64,
+    pub returning_recent_messages_mean: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -255,7 +277,88 @@ impl SimulatorConfig {
         self.costs.validate().map_err(|e| ConfigError::Invalid {
             field: "costs",
             message: e.to_string(),
+        })?;
+        self.validate_shop()?;
+        self.guardrails
+            .validate()
+            .map_err(|e| ConfigError::Invalid {
+                field: "guardrails",
+                message: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    fn validate_shop(&self) -> Result<(), ConfigError> {
+        let s = &self.shop;
+        if s.carts_per_day == 0 {
+            return Err(ConfigError::Invalid {
+                field: "shop.carts_per_day",
+                message: "must be at least 1".into(),
+            });
+        }
+        self.start_date()?;
+        self.time_zones()?;
+        probability("shop.gross_margin_min", s.gross_margin_min)?;
+        probability("shop.gross_margin_max", s.gross_margin_max)?;
+        if s.gross_margin_min > s.gross_margin_max || s.gross_margin_max >= 1.0 {
+            return Err(ConfigError::Invalid {
+                field: "shop.gross_margin_max",
+                message: format!(
+                    "must be at least gross_margin_min ({}) and below 1, got {}",
+                    s.gross_margin_min, s.gross_margin_max
+                ),
+            });
+        }
+        non_negative(
+            "shop.returning_recent_messages_mean",
+            s.returning_recent_messages_mean,
+        )
+    }
+
+    /// The first simulated day (`shop.start_date`).
+    pub fn start_date(&self) -> Result<NaiveDate, ConfigError> {
+        NaiveDate::parse_from_str(&self.shop.start_date, "%Y-%m-%d").map_err(|e| {
+            ConfigError::Invalid {
+                field: "shop.start_date",
+                message: format!("`{}` is not a YYYY-MM-DD date ({e})", self.shop.start_date),
+            }
         })
+    }
+
+    /// The shoppers' time zones with their shares (`shop.time_zones`,
+    /// `shop.time_zone_shares`).
+    pub fn time_zones(&self) -> Result<Vec<(Tz, f64)>, ConfigError> {
+        let s = &self.shop;
+        if s.time_zones.is_empty() || s.time_zones.len() != s.time_zone_shares.len() {
+            return Err(ConfigError::Invalid {
+                field: "shop.time_zone_shares",
+                message: format!(
+                    "needs one share per time zone ({} zones, {} shares) and at least one zone",
+                    s.time_zones.len(),
+                    s.time_zone_shares.len()
+                ),
+            });
+        }
+        if s.time_zone_shares.iter().any(|&w| w.is_nan() || w < 0.0)
+            || (s.time_zone_shares.iter().sum::<f64>() - 1.0).abs() > 1e-9
+        {
+            return Err(ConfigError::Invalid {
+                field: "shop.time_zone_shares",
+                message: "shares must be non-negative and sum to 1".into(),
+            });
+        }
+        s.time_zones
+            .iter()
+            .zip(&s.time_zone_shares)
+            .map(|(name, &share)| {
+                name.parse::<Tz>()
+                    .map(|tz| (tz, share))
+                    .map_err(|_| ConfigError::Invalid {
+                        field: "shop.time_zones",
+                        message: format!("`{name}` is not an IANA time zone"),
+                    })
+            })
+            .collect()
     }
 }
 
@@ -301,5 +404,30 @@ mod tests {
         assert!(err.to_string().contains("open_rate"), "{err}");
         let err = SimulatorConfig::from_toml("step_delays_hours = [1, 24]\n").unwrap_err();
         assert!(err.to_string().contains("unaided_purchase_timing"), "{err}");
+    }
+
+    #[test]
+    fn guardrails_default_to_the_engine_settings_and_shop_fields_are_checked() {
+        let config = SimulatorConfig::default();
+        assert_eq!(config.guardrails, GuardrailSettings::default());
+        assert!(config.shop.apply_guardrails);
+        assert_eq!(config.time_zones().unwrap().len(), 3);
+        let err = SimulatorConfig::from_toml(
+            "[shop]\ntime_zones = [\"Mars/Olympus\", \"UTC\", \"UTC\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("shop.time_zones"), "{err}");
+        assert!(err.to_string().contains("Mars/Olympus"), "{err}");
+        let err =
+            SimulatorConfig::from_toml("[shop]\ntime_zone_shares = [0.5, 0.5]\n").unwrap_err();
+        assert!(err.to_string().contains("shop.time_zone_shares"), "{err}");
+        let err = SimulatorConfig::from_toml("[shop]\nstart_date = \"2026-13-01\"\n").unwrap_err();
+        assert!(err.to_string().contains("shop.start_date"), "{err}");
+        let err = SimulatorConfig::from_toml("[shop]\ncarts_per_day = 0\n").unwrap_err();
+        assert!(err.to_string().contains("shop.carts_per_day"), "{err}");
+        let err = SimulatorConfig::from_toml("[guardrails]\nmargin_floor = 1.5\n").unwrap_err();
+        assert!(err.to_string().contains("margin_floor"), "{err}");
+        let err = SimulatorConfig::from_toml("[guardrails]\nquiet_hours = 3\n").unwrap_err();
+        assert!(err.to_string().contains("quiet_hours"), "{err}");
     }
 }

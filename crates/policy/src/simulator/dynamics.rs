@@ -3,11 +3,25 @@
 //! sums over these outcomes; sampled episodes draw one of them, so both use the same model.
 
 use super::config::SimulatorConfig;
-use super::shopper::{Segment, Shopper};
+use super::environment::{DecisionPoint, DiscountLedger, Executed, Simulator};
+use super::shopper::{Segment, Shopper, local_hour};
 use crate::actions::{ActionCosts, ActionKind, Channel};
 use crate::policies::ObservedState;
 use cartback_core::{Duration, Timestamp};
 use serde::Serialize;
+
+/// Most decision steps a simulated cart has (`step_delays_hours` holds 1 to 6).
+pub const MAX_STEPS: usize = 6;
+
+/// A message that went out about the cart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct SentMessage {
+    pub at: Timestamp,
+    /// UTC day of the decision, on which its coupon is booked against the daily budget.
+    pub decision_day: i64,
+    /// Coupon face value issued with it (0 without a coupon), minor units.
+    pub coupon_minor: i64,
+}
 
 /// Where a cart is in its contact sequence (part of it hidden from policies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -18,6 +32,9 @@ pub struct CartProgress {
     /// Largest coupon the shopper actually saw (hidden).
     pub coupon_seen_percent: u32,
     pub subscribed: bool,
+    /// The message sent at each earlier step, if any (for frequency caps, the cart gap
+    /// and the daily discount budget).
+    pub sends: [Option<SentMessage>; MAX_STEPS],
 }
 
 impl CartProgress {
@@ -27,6 +44,7 @@ impl CartProgress {
         coupon_sent_percent: 0,
         coupon_seen_percent: 0,
         subscribed: true,
+        sends: [None; MAX_STEPS],
     };
 }
 
@@ -64,37 +82,54 @@ fn is_night(hour: u32) -> bool {
     !(7..22).contains(&hour)
 }
 
+/// When step `step` of `shopper`'s cart would send a message (before any guardrail).
+pub fn nominal_send_at(config: &SimulatorConfig, shopper: &Shopper, step: usize) -> Timestamp {
+    shopper.context.abandoned_at + Duration::hours(i64::from(config.step_delays_hours[step]))
+}
+
 /// What the engine observes about `shopper` at `progress`.
-pub fn observe(
-    config: &SimulatorConfig,
-    shopper: &Shopper,
-    progress: &CartProgress,
-) -> ObservedState {
-    let delay = config.step_delays_hours[progress.step];
-    let abandoned_at = Timestamp(0);
+pub fn observe(simulator: &Simulator, shopper: &Shopper, progress: &CartProgress) -> ObservedState {
+    let config = simulator.config();
+    let send_at = nominal_send_at(config, shopper, progress.step);
     ObservedState {
         features: shopper.features,
         step: progress.step,
         n_steps: config.step_delays_hours.len(),
-        abandoned_at,
-        send_at: abandoned_at + Duration::hours(i64::from(delay)),
-        send_hour_local: (shopper.features.abandoned_hour + delay) % 24,
+        abandoned_at: shopper.context.abandoned_at,
+        send_at,
+        send_hour_local: local_hour(send_at, shopper.context.time_zone),
         messages_sent: progress.messages_sent,
         coupon_sent_percent: progress.coupon_sent_percent,
         subscribed: progress.subscribed,
     }
 }
 
-/// Every outcome of taking `action` at `progress`, with probabilities summing to 1.
+/// The guardrails' verdict on `proposal` and every outcome of what is then executed.
+pub fn guarded_step(
+    simulator: &Simulator,
+    shopper: &Shopper,
+    progress: &CartProgress,
+    ledger: &DiscountLedger,
+    proposal: ActionKind,
+) -> (Executed, Vec<StepOutcome>) {
+    let executed =
+        DecisionPoint::new(simulator, shopper, progress, ledger).execute(simulator, proposal);
+    let outcomes = step_outcomes(simulator.config(), shopper, progress, &executed);
+    (executed, outcomes)
+}
+
+/// Every outcome of executing `executed` at `progress`, with probabilities summing to 1.
+/// The message (if any) goes out at `executed.send_at`: its reach depends on the local
+/// hour then, its lift on the time since abandonment.
 pub fn step_outcomes(
     config: &SimulatorConfig,
     shopper: &Shopper,
     progress: &CartProgress,
-    action: ActionKind,
+    executed: &Executed,
 ) -> Vec<StepOutcome> {
     let r = &config.response;
+    let action = executed.kind;
     let step = progress.step;
-    let delay_hours = config.step_delays_hours[step];
     let last_step = step + 1 == config.step_delays_hours.len();
     let consented = match action.channel() {
         None => false,
@@ -114,7 +149,7 @@ pub fn step_outcomes(
         base *= (1.0 - r.sleeping_dog_harm).powi(messages_after as i32);
     }
 
-    let night = is_night((shopper.features.abandoned_hour + delay_hours) % 24);
+    let night = is_night(local_hour(executed.send_at, shopper.context.time_zone));
     let (reach, channel_multiplier, unsubscribe_rate) = match action.channel() {
         Some(Channel::Webhook) => (
             r.push_seen_rate,
@@ -146,7 +181,9 @@ pub fn step_outcomes(
         Segment::LostCause => r.lost_cause_responsiveness,
         Segment::SleepingDog => 0.0,
     };
-    let decay = (-r.intent_decay_per_day * f64::from(delay_hours) / 24.0).exp();
+    let delay_hours =
+        (executed.send_at.as_millis() - shopper.context.abandoned_at.as_millis()) as f64 / 3.6e6;
+    let decay = (-r.intent_decay_per_day * delay_hours / 24.0).exp();
     let content = r.persuadable_reminder_lift
         + if action == ActionKind::RecommendationEmail {
             r.recommendation_extra_lift
@@ -184,6 +221,14 @@ pub fn step_outcomes(
         0.0
     };
     let value = shopper.features.cart_value_minor;
+    let mut sends = progress.sends;
+    if sent {
+        sends[step] = Some(SentMessage {
+            at: executed.send_at,
+            decision_day: executed.decision_day,
+            coupon_minor: executed.coupon_minor,
+        });
+    }
 
     let mut outcomes = Vec::with_capacity(8);
     for (reached, p_reach) in [(true, reach), (false, 1.0 - reach)] {
@@ -237,6 +282,7 @@ pub fn step_outcomes(
                         },
                         coupon_seen_percent: coupon_seen,
                         subscribed: progress.subscribed && !unsubscribed,
+                        sends,
                     })
                 };
                 outcomes.push(StepOutcome {
@@ -251,10 +297,12 @@ pub fn step_outcomes(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::simulator::shopper::CartFeatures;
+    use crate::simulator::shopper::{CartContext, CartFeatures, MAX_EARLIER_MESSAGES};
 
+    /// A consenting (e-mail only) discount-sensitive persuadable in Berlin who abandoned a
+    /// 100.00 cart at 12:00 local on 2026-06-10 (10:00 UTC).
     pub(crate) fn persuadable() -> Shopper {
         Shopper {
             segment: Segment::Persuadable,
@@ -270,7 +318,32 @@ mod tests {
                 webhook_consent: false,
                 abandoned_hour: 12,
             },
+            context: CartContext {
+                user_key: 7,
+                time_zone: chrono_tz::Europe::Berlin,
+                abandoned_at: Timestamp(1_781_085_600_000),
+                gross_margin: 0.5,
+                earlier_messages: [None; MAX_EARLIER_MESSAGES],
+            },
         }
+    }
+
+    pub(crate) fn simulator(apply_guardrails: bool) -> Simulator {
+        let mut config = SimulatorConfig::default();
+        config.shop.apply_guardrails = apply_guardrails;
+        config.guardrails.holdout_share = 0.0;
+        Simulator::new(config).unwrap()
+    }
+
+    fn outcomes(simulator: &Simulator, shopper: &Shopper, kind: ActionKind) -> Vec<StepOutcome> {
+        guarded_step(
+            simulator,
+            shopper,
+            &CartProgress::START,
+            &DiscountLedger::default(),
+            kind,
+        )
+        .1
     }
 
     fn buy_probability(outcomes: &[StepOutcome]) -> f64 {
@@ -283,36 +356,23 @@ mod tests {
 
     #[test]
     fn outcome_probabilities_sum_to_one() {
-        let config = SimulatorConfig::default();
+        let simulator = simulator(true);
         for kind in ActionKind::ALL {
-            let outcomes = step_outcomes(&config, &persuadable(), &CartProgress::START, kind);
-            let total: f64 = outcomes.iter().map(|o| o.probability).sum();
+            let total: f64 = outcomes(&simulator, &persuadable(), kind)
+                .iter()
+                .map(|o| o.probability)
+                .sum();
             assert!((total - 1.0).abs() < 1e-12, "{kind}: {total}");
         }
     }
 
     #[test]
     fn contact_lifts_persuadables_and_coupons_cost_money() {
-        let config = SimulatorConfig::default();
+        let simulator = simulator(false);
         let shopper = persuadable();
-        let nothing = step_outcomes(
-            &config,
-            &shopper,
-            &CartProgress::START,
-            ActionKind::DoNothing,
-        );
-        let email = step_outcomes(
-            &config,
-            &shopper,
-            &CartProgress::START,
-            ActionKind::ReminderEmail,
-        );
-        let coupon = step_outcomes(
-            &config,
-            &shopper,
-            &CartProgress::START,
-            ActionKind::Discount20,
-        );
+        let nothing = outcomes(&simulator, &shopper, ActionKind::DoNothing);
+        let email = outcomes(&simulator, &shopper, ActionKind::ReminderEmail);
+        let coupon = outcomes(&simulator, &shopper, ActionKind::Discount20);
         assert!(buy_probability(&email) > buy_probability(&nothing) + 0.03);
         assert!(buy_probability(&coupon) > buy_probability(&email));
         let discount: f64 = coupon
@@ -321,12 +381,7 @@ mod tests {
             .sum();
         assert!(discount > 0.0);
         // No webhook consent: a push is not sent and costs nothing.
-        let push = step_outcomes(
-            &config,
-            &shopper,
-            &CartProgress::START,
-            ActionKind::WebhookPush,
-        );
+        let push = outcomes(&simulator, &shopper, ActionKind::WebhookPush);
         assert!(
             push.iter()
                 .all(|o| !o.accounting.message_sent && o.accounting.message_cost_minor == 0.0)
@@ -336,17 +391,106 @@ mod tests {
 
     #[test]
     fn sleeping_dogs_buy_less_when_contacted() {
-        let config = SimulatorConfig::default();
+        let simulator = simulator(true);
         let mut dog = persuadable();
         dog.segment = Segment::SleepingDog;
         dog.unaided_purchase_rate = 0.12;
-        let nothing = step_outcomes(&config, &dog, &CartProgress::START, ActionKind::DoNothing);
-        let email = step_outcomes(
-            &config,
-            &dog,
+        let nothing = outcomes(&simulator, &dog, ActionKind::DoNothing);
+        let email = outcomes(&simulator, &dog, ActionKind::ReminderEmail);
+        assert!(buy_probability(&email) < buy_probability(&nothing));
+    }
+
+    #[test]
+    fn guardrails_change_what_is_sent_and_when() {
+        let guarded = simulator(true);
+        let free = simulator(false);
+        // Abandoned at 22:30 Berlin: the 1 h message would arrive at 23:30, inside the
+        // quiet hours; it waits until 08:00 local and, arriving in the day, is opened more
+        // often than a night-time message.
+        let mut late = persuadable();
+        late.context.abandoned_at = Timestamp(1_781_085_600_000 + 10 * 3_600_000 + 1_800_000);
+        late.features.abandoned_hour = 22;
+        let ledger = DiscountLedger::default();
+        let (executed, guarded_outcomes) = guarded_step(
+            &guarded,
+            &late,
             &CartProgress::START,
+            &ledger,
             ActionKind::ReminderEmail,
         );
-        assert!(buy_probability(&email) < buy_probability(&nothing));
+        assert!(
+            executed
+                .changed_by
+                .contains(crate::guardrails::Guardrail::QuietHours)
+        );
+        assert_eq!(local_hour(executed.send_at, late.context.time_zone), 8);
+        let (unchanged, free_outcomes) = guarded_step(
+            &free,
+            &late,
+            &CartProgress::START,
+            &ledger,
+            ActionKind::ReminderEmail,
+        );
+        assert!(unchanged.changed_by.is_empty());
+        assert!(buy_probability(&guarded_outcomes) > buy_probability(&free_outcomes));
+
+        // A 25 % margin cart: the 20 % margin floor allows at most a 5 % coupon.
+        let mut thin = persuadable();
+        thin.context.gross_margin = 0.25;
+        let (executed, _) = guarded_step(
+            &guarded,
+            &thin,
+            &CartProgress::START,
+            &ledger,
+            ActionKind::Discount20,
+        );
+        assert_eq!(executed.kind, ActionKind::Discount5);
+        assert!(
+            executed
+                .changed_by
+                .contains(crate::guardrails::Guardrail::MarginFloor)
+        );
+        assert_eq!(executed.coupon_minor, 500);
+
+        // The daily budget: with 499.00 of 500.00 spent today a 10 % coupon (10.00) does
+        // not fit, a 5 % one (5.00) does not either: a plain reminder goes out.
+        let mut spent = DiscountLedger::default();
+        spent.add(executed.decision_day, 49_900.0);
+        let (executed, _) = guarded_step(
+            &guarded,
+            &persuadable(),
+            &CartProgress::START,
+            &spent,
+            ActionKind::Discount10,
+        );
+        assert_eq!(executed.kind, ActionKind::ReminderEmail);
+        assert!(
+            executed
+                .changed_by
+                .contains(crate::guardrails::Guardrail::DiscountBudget)
+        );
+
+        // The user frequency cap: three messages about other carts this week.
+        let mut busy = persuadable();
+        busy.context.earlier_messages = [
+            Some(busy.context.abandoned_at - Duration::hours(5)),
+            Some(busy.context.abandoned_at - Duration::hours(30)),
+            Some(busy.context.abandoned_at - Duration::hours(60)),
+            None,
+        ];
+        let (executed, outcomes) = guarded_step(
+            &guarded,
+            &busy,
+            &CartProgress::START,
+            &ledger,
+            ActionKind::ReminderEmail,
+        );
+        assert_eq!(executed.kind, ActionKind::DoNothing);
+        assert!(
+            executed
+                .changed_by
+                .contains(crate::guardrails::Guardrail::UserFrequencyCap)
+        );
+        assert!(outcomes.iter().all(|o| !o.accounting.message_sent));
     }
 }

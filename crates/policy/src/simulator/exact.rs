@@ -1,9 +1,10 @@
-//! Exact expected outcomes: a policy's expected net revenue, recovery, messages, discount
-//! and unsubscribes for one shopper, summed over every outcome path (no sampling), and the
-//! optimal action values the oracle uses (dynamic programming over the same paths).
+//! Exact expected outcomes: a policy's expected net revenue, recovery, messages, discount,
+//! unsubscribes and guardrail changes for one shopper, summed over every outcome path (no
+//! sampling) with every proposal passed through the guardrails, and the optimal action
+//! values the oracle uses (dynamic programming over the same guarded paths).
 
-use super::config::SimulatorConfig;
 use super::dynamics::{CartProgress, observe, step_outcomes};
+use super::environment::{DecisionPoint, DiscountLedger, GUARDRAILS, Simulator};
 use super::shopper::Shopper;
 use crate::actions::ActionKind;
 use crate::policies::{HiddenTruth, N_ACTIONS, Observation, Policy};
@@ -18,35 +19,93 @@ pub struct CartExpectation {
     pub messages: f64,
     pub discount_minor: f64,
     pub unsubscribe_probability: f64,
+    /// Expected number of decisions (any proposal, doing nothing included) made.
+    pub decisions: f64,
+    /// Expected number of decisions whose proposal a guardrail changed.
+    pub guardrail_changes: f64,
+    /// Expected number of decisions each guardrail changed (by `GUARDRAILS` order).
+    pub changes_by_guardrail: [f64; GUARDRAILS.len()],
+    /// Expected number of times each action was executed (after the guardrails).
+    pub executed: [f64; N_ACTIONS],
 }
 
-/// Exact expectation of `policy` on `shopper` (the policy's randomisation included).
+/// A cart's expectation and the coupon face value it issues per UTC day (expected).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CartEvaluation {
+    pub expectation: CartExpectation,
+    pub coupons_by_day: Vec<(i64, f64)>,
+}
+
+impl CartEvaluation {
+    /// Books this cart's expected coupons in `ledger`.
+    pub fn book(&self, ledger: &mut DiscountLedger) {
+        for (day, minor) in &self.coupons_by_day {
+            ledger.add(*day, *minor);
+        }
+    }
+}
+
+/// Exact expectation of `policy` on `shopper` (the policy's randomisation included), the
+/// other carts' coupons being those in `ledger`.
 pub fn expected_outcome(
-    config: &SimulatorConfig,
+    simulator: &Simulator,
     shopper: &Shopper,
+    ledger: &DiscountLedger,
     policy: &dyn Policy,
 ) -> CartExpectation {
+    evaluate_cart(simulator, shopper, ledger, policy).expectation
+}
+
+/// [`expected_outcome`] and the cart's expected coupons per day.
+pub fn evaluate_cart(
+    simulator: &Simulator,
+    shopper: &Shopper,
+    ledger: &DiscountLedger,
+    policy: &dyn Policy,
+) -> CartEvaluation {
     let mut total = CartExpectation::default();
+    let mut coupons: HashMap<i64, f64> = HashMap::new();
     let mut frontier: Vec<(CartProgress, f64)> = vec![(CartProgress::START, 1.0)];
     while !frontier.is_empty() {
         let mut next: HashMap<CartProgress, f64> = HashMap::new();
         for (progress, mass) in frontier {
             let observation = Observation {
-                state: observe(config, shopper, &progress),
+                state: observe(simulator, shopper, &progress),
                 truth: Some(HiddenTruth {
                     shopper,
                     progress,
-                    config,
+                    config: simulator.config(),
+                    simulator,
+                    ledger,
                 }),
             };
             let distribution = policy.distribution(&observation);
+            let point = DecisionPoint::new(simulator, shopper, &progress, ledger);
+            total.decisions += mass;
             for kind in ActionKind::ALL {
                 let p_action = distribution.probabilities[kind.index()];
                 if p_action <= 0.0 {
                     continue;
                 }
-                for outcome in step_outcomes(config, shopper, &progress, kind) {
-                    let weight = mass * p_action * outcome.probability;
+                let executed = point.execute(simulator, kind);
+                let branch = mass * p_action;
+                if !executed.changed_by.is_empty() {
+                    total.guardrail_changes += branch;
+                    for g in executed.changed_by.iter() {
+                        total.changes_by_guardrail[super::environment::guardrail_index(g)] +=
+                            branch;
+                    }
+                }
+                total.executed[executed.kind.index()] += branch;
+                let outcomes = step_outcomes(simulator.config(), shopper, &progress, &executed);
+                if outcomes.first().is_some_and(|o| o.accounting.message_sent)
+                    && executed.coupon_minor > 0
+                {
+                    *coupons.entry(executed.decision_day).or_insert(0.0) +=
+                        branch * executed.coupon_minor as f64;
+                }
+                for outcome in outcomes {
+                    let weight = branch * outcome.probability;
                     let a = &outcome.accounting;
                     total.net_revenue_minor += weight * a.net_minor();
                     total.discount_minor += weight * a.discount_minor;
@@ -67,33 +126,57 @@ pub fn expected_outcome(
         }
         frontier = next.into_iter().collect();
     }
-    total
+    let mut coupons_by_day: Vec<(i64, f64)> = coupons.into_iter().collect();
+    coupons_by_day.sort_by_key(|(day, _)| *day);
+    CartEvaluation {
+        expectation: total,
+        coupons_by_day,
+    }
 }
 
-/// Expected net revenue of each action at `progress` when every later step is played
-/// optimally (the oracle's Q-values), for a shopper whose true response is known.
+/// Expected net revenue of proposing each action at `progress` (after the guardrails) when
+/// every later step is played optimally: the oracle's Q-values, for a shopper whose true
+/// response is known.
 pub fn optimal_action_values(
-    config: &SimulatorConfig,
+    simulator: &Simulator,
     shopper: &Shopper,
+    ledger: &DiscountLedger,
     progress: &CartProgress,
 ) -> [f64; N_ACTIONS] {
     let mut memo = HashMap::new();
-    action_values(config, shopper, progress, &mut memo)
+    action_values(simulator, shopper, ledger, progress, &mut memo)
 }
 
 fn action_values(
-    config: &SimulatorConfig,
+    simulator: &Simulator,
     shopper: &Shopper,
+    ledger: &DiscountLedger,
     progress: &CartProgress,
     memo: &mut HashMap<CartProgress, f64>,
 ) -> [f64; N_ACTIONS] {
+    let point = DecisionPoint::new(simulator, shopper, progress, ledger);
+    let executed = point.execute_all(simulator);
     let mut values = [0.0; N_ACTIONS];
     for kind in ActionKind::ALL {
+        // Proposals the guardrails turn into the same execution have the same value.
+        let same = ActionKind::ALL[..kind.index()].iter().find(|k| {
+            executed[k.index()].kind == executed[kind.index()].kind
+                && executed[k.index()].send_at == executed[kind.index()].send_at
+        });
+        if let Some(earlier) = same {
+            values[kind.index()] = values[earlier.index()];
+            continue;
+        }
         let mut value = 0.0;
-        for outcome in step_outcomes(config, shopper, progress, kind) {
+        for outcome in step_outcomes(
+            simulator.config(),
+            shopper,
+            progress,
+            &executed[kind.index()],
+        ) {
             value += outcome.probability * outcome.accounting.net_minor();
             if let Some(next) = outcome.next {
-                value += outcome.probability * state_value(config, shopper, &next, memo);
+                value += outcome.probability * state_value(simulator, shopper, ledger, &next, memo);
             }
         }
         values[kind.index()] = value;
@@ -102,15 +185,16 @@ fn action_values(
 }
 
 fn state_value(
-    config: &SimulatorConfig,
+    simulator: &Simulator,
     shopper: &Shopper,
+    ledger: &DiscountLedger,
     progress: &CartProgress,
     memo: &mut HashMap<CartProgress, f64>,
 ) -> f64 {
     if let Some(v) = memo.get(progress) {
         return *v;
     }
-    let best = action_values(config, shopper, progress, memo)
+    let best = action_values(simulator, shopper, ledger, progress, memo)
         .into_iter()
         .fold(f64::NEG_INFINITY, f64::max);
     memo.insert(*progress, best);
@@ -121,16 +205,18 @@ fn state_value(
 mod tests {
     use super::*;
     use crate::policies::{DoNothing, FixedFlow, Oracle};
+    use crate::simulator::SimulatorConfig;
     use crate::simulator::shopper::sample_population;
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
 
     #[test]
     fn doing_nothing_recovers_exactly_the_unaided_rate() {
-        let config = SimulatorConfig::default();
+        let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
+        let ledger = DiscountLedger::default();
         let mut rng = SmallRng::seed_from_u64(1);
-        for shopper in sample_population(&config, 50, &mut rng) {
-            let e = expected_outcome(&config, &shopper, &DoNothing);
+        for shopper in sample_population(&simulator, 50, &mut rng) {
+            let e = expected_outcome(&simulator, &shopper, &ledger, &DoNothing);
             assert!((e.recovery_probability - shopper.unaided_purchase_rate).abs() < 1e-12);
             assert_eq!(e.messages, 0.0);
             let value = shopper.features.cart_value_minor as f64;
@@ -140,17 +226,21 @@ mod tests {
 
     #[test]
     fn the_oracle_is_never_worse_than_any_other_policy() {
-        let config = SimulatorConfig::default();
+        let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
+        let ledger = DiscountLedger::default();
         let mut rng = SmallRng::seed_from_u64(2);
-        for shopper in sample_population(&config, 40, &mut rng) {
-            let oracle = expected_outcome(&config, &shopper, &Oracle).net_revenue_minor;
-            let flow = expected_outcome(&config, &shopper, &FixedFlow::default()).net_revenue_minor;
-            let nothing = expected_outcome(&config, &shopper, &DoNothing).net_revenue_minor;
+        for shopper in sample_population(&simulator, 40, &mut rng) {
+            let value = |p: &dyn Policy| {
+                expected_outcome(&simulator, &shopper, &ledger, p).net_revenue_minor
+            };
+            let oracle = value(&Oracle);
+            let flow = value(&FixedFlow::default());
+            let nothing = value(&DoNothing);
             assert!(
                 oracle >= flow - 1e-9 && oracle >= nothing - 1e-9,
                 "{oracle} {flow} {nothing}"
             );
-            let q = optimal_action_values(&config, &shopper, &CartProgress::START);
+            let q = optimal_action_values(&simulator, &shopper, &ledger, &CartProgress::START);
             let best = q.into_iter().fold(f64::NEG_INFINITY, f64::max);
             assert!((best - oracle).abs() < 1e-6, "{best} vs {oracle}");
         }

@@ -3,30 +3,54 @@
 //! sensitivity, channel preference, time of day, fatigue, unsubscribes), configured by TOML.
 //!
 //! - `config.rs` / `default_config.toml`: the settings, every field commented;
-//! - `shopper.rs`: drawing shoppers and their observable features;
-//! - `dynamics.rs`: every outcome of one step's action, with its probability;
+//! - `environment.rs`: the validated [`Simulator`] and the guardrails every simulated
+//!   decision passes through (the engine's own functions), with the daily discount ledger;
+//! - `shopper.rs`: drawing shoppers, their observable features and shop-side context;
+//! - `dynamics.rs`: every outcome of one step's executed action, with its probability;
 //! - `exact.rs`: exact expected value of any policy, and the oracle's optimal values;
+//! - `bayes.rs`: the Bayes-optimal policy for the observable features (knows the model,
+//!   not the shopper): the ceiling of any real policy, a diagnostic;
 //! - `episode.rs`: sampled episodes and online training of learning policies;
 //! - `comparison.rs`: trains the learned policies, evaluates every policy on fresh shoppers
 //!   and reports incremental net revenue with confidence intervals;
 //! - `ope_study.rs`: bias and RMSE of the off-policy estimators against exact ground truth.
 
+mod bayes;
 mod comparison;
 mod config;
 mod dynamics;
+mod environment;
 mod episode;
 mod exact;
 mod ope_study;
 mod shopper;
 
+pub use bayes::{
+    Revealed, bayes_evaluation, bayes_evaluation_revealed, posterior_first_step_purchase,
+};
 pub use comparison::{
-    ComparisonParams, POLICY_NAMES, PolicySummary, SimulationError, compare_policies,
+    ComparisonEvent, ComparisonParams, KNOWN_POLICIES, POLICY_NAMES, PolicySummary,
+    SimulationError, compare_policies, compare_policies_with_progress, evaluate, segment_name,
 };
 pub use config::{
-    ConfigError, DEFAULT_CONFIG_TOML, PopulationConfig, ResponseConfig, SimulatorConfig,
+    ConfigError, DEFAULT_CONFIG_TOML, PopulationConfig, ResponseConfig, ShopConfig, SimulatorConfig,
 };
-pub use dynamics::{CartProgress, StepAccounting, StepOutcome, observe, step_outcomes};
-pub use episode::{OnlineLearner, Transition, run_episode, sample_step, train_online};
-pub use exact::{CartExpectation, expected_outcome, optimal_action_values};
+pub use dynamics::{
+    CartProgress, MAX_STEPS, SentMessage, StepAccounting, StepOutcome, guarded_step,
+    nominal_send_at, observe, step_outcomes,
+};
+pub use environment::{
+    DecisionPoint, DiscountLedger, Executed, GUARDRAILS, GuardrailSet, Simulator, guardrail_index,
+    guardrail_name, utc_day,
+};
+pub use episode::{
+    OnlineLearner, Transition, log_episodes, run_episode, sample_step, train_online,
+};
+pub use exact::{
+    CartEvaluation, CartExpectation, evaluate_cart, expected_outcome, optimal_action_values,
+};
 pub use ope_study::{EstimatorAccuracy, OpeStudyParams, ope_study};
-pub use shopper::{CartFeatures, Segment, Shopper, sample_population};
+pub use shopper::{
+    CartContext, CartFeatures, MAX_EARLIER_MESSAGES, Segment, Shopper, local_hour, mobile_share,
+    returning_share, sample_population,
+};

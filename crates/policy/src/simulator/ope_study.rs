@@ -11,6 +11,7 @@
 //! context-free mean reward per action of the same log, as in the OBD reference.
 
 use super::config::SimulatorConfig;
+use super::environment::{DiscountLedger, Simulator};
 use super::episode::run_episode;
 use super::exact::expected_outcome;
 use super::shopper::sample_population;
@@ -114,24 +115,39 @@ pub fn ope_study(
             message: "must all be at least 1".into(),
         });
     }
+    let simulator = Simulator::new(config.clone()).map_err(|e| OpeError::Parameter {
+        name: "config".into(),
+        message: e.to_string(),
+    })?;
     let logging = uniform_first_step();
     let target = target_first_step();
     let mut rng = SmallRng::seed_from_u64(params.seed);
     let mut truths = Vec::with_capacity(params.datasets);
     let mut estimates: Vec<(String, Vec<f64>)> = Vec::new();
     for _ in 0..params.datasets {
-        let shoppers = sample_population(config, params.carts_per_dataset, &mut rng);
+        let shoppers = sample_population(&simulator, params.carts_per_dataset, &mut rng);
+        // Coupons of the study's policies are rare enough that the daily budget is judged
+        // per cart (an empty ledger), in the truth and in the logs alike.
+        let no_coupons = DiscountLedger::default();
         truths.push(
             shoppers
                 .iter()
-                .map(|s| expected_outcome(config, s, &target).net_revenue_minor / 100.0)
+                .map(|s| {
+                    expected_outcome(&simulator, s, &no_coupons, &target).net_revenue_minor / 100.0
+                })
                 .sum::<f64>()
                 / shoppers.len() as f64,
         );
         let mut rounds = Vec::with_capacity(shoppers.len());
         let mut target_tables = Vec::with_capacity(shoppers.len());
         for shopper in &shoppers {
-            let episode = run_episode(config, shopper, &logging, &mut rng);
+            let episode = run_episode(
+                &simulator,
+                shopper,
+                &mut DiscountLedger::default(),
+                &logging,
+                &mut rng,
+            );
             let first = episode[0];
             let p_logging = logging.probabilities(&first.state)[first.action.index()];
             rounds.push(LoggedRound {

@@ -18,8 +18,10 @@ impl Channel for LogChannel {
                 idempotency_key = %m.idempotency_key,
                 user_id = %m.user_id,
                 cart_id = %m.cart_id,
+                action = m.payload["action"].as_str().unwrap_or("reminder"),
+                coupon = outgoing.coupon.as_ref().map_or("", |c| c.code.as_str()),
                 restore_link = %outgoing.restore_link,
-                "reminder sent (log channel)"
+                "message sent (log channel)"
             );
             Ok(())
         })

@@ -1,13 +1,15 @@
 //! Where messages go: the [`Channel`] trait and the channels cartback ships — e-mail over
 //! SMTP (`email/`), HMAC-signed webhooks for SMS / push / WhatsApp providers (`webhook.rs`)
 //! and a log channel for development (`log.rs`). A channel gets an [`Outgoing`]: the outbox
-//! message with its signed links, and reports success or a retryable error.
+//! message with its signed links and, for a discount, its signed coupon code, and reports
+//! success or a retryable error.
 
 pub mod email;
 pub mod log;
 pub mod webhook;
 
-use crate::records::OutboxMessage;
+use crate::decide::Coupon;
+use cartback_store::OutboxMessage;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +22,25 @@ pub struct Outgoing {
     pub restore_link: String,
     pub open_pixel: String,
     pub unsubscribe_link: String,
+    /// The coupon of a discount action, its code derived from the message id.
+    pub coupon: Option<Coupon>,
+}
+
+impl Outgoing {
+    /// The coupon as templates and webhook bodies show it: `code`, `percent`, `expires_at`
+    /// (epoch ms) and `expires` (`2026-06-20 11:00 UTC`); `null` without one.
+    pub fn coupon_json(&self) -> serde_json::Value {
+        match &self.coupon {
+            None => serde_json::Value::Null,
+            Some(coupon) => serde_json::json!({
+                "code": coupon.code,
+                "percent": coupon.percent,
+                "expires_at": coupon.expires_at,
+                "expires": chrono::DateTime::from_timestamp_millis(coupon.expires_at.as_millis())
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

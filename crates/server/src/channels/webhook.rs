@@ -1,7 +1,8 @@
 //! The webhook channel: POSTs the message as JSON to a provider-facing receiver, signed with
 //! `X-Cartback-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` and
-//! carrying `Idempotency-Key`, with a per-request timeout. Any non-2xx answer is retried by
-//! the dispatcher.
+//! carrying `Idempotency-Key`, with a per-request timeout. The body names the `action` and,
+//! for a discount, carries the signed `coupon` (`code`, `percent`, `expires_at`, `expires`).
+//! Any non-2xx answer is retried by the dispatcher.
 
 use super::{Channel, ChannelError, Outgoing, SendFuture};
 use hmac::{Hmac, KeyInit, Mac};
@@ -57,6 +58,8 @@ impl Channel for WebhookChannel {
                 "user_id": m.user_id,
                 "cart_id": m.cart_id,
                 "cart": m.payload,
+                "action": m.payload.get("action"),
+                "coupon": outgoing.coupon_json(),
                 "restore_link": outgoing.restore_link,
                 "unsubscribe_link": outgoing.unsubscribe_link,
             }))

@@ -4,7 +4,7 @@
 //! and field. A body where nothing is valid gets 400.
 
 use super::error::ApiError;
-use super::{AppState, blocking, body_error};
+use super::{AppState, body_error};
 use crate::auth::Scope;
 use crate::engine::IngestOutcome;
 use axum::Json;
@@ -92,8 +92,13 @@ async fn store_events(state: &AppState, events: Vec<Event>) -> Result<IngestOutc
     if events.is_empty() {
         return Ok(IngestOutcome::default());
     }
-    let engine = state.engine.clone();
-    blocking(move || engine.ingest(events)).await
+    // Group commit: stored in one transaction with the events of the requests waiting
+    // beside it, answered after the commit.
+    state
+        .engine
+        .ingest_queued(events)
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// `X-Shopify-Hmac-Sha256` must be the base64 HMAC-SHA256 of the raw body under the

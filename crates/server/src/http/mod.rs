@@ -1,8 +1,10 @@
 //! The HTTP API: shared state, authentication of each request, the router, and the JSON
 //! fallbacks for unknown paths and methods. Handlers live in `ingest.rs` (events, Segment,
-//! Shopify), `read.rs` (carts, decisions), `users.rs` (consent, erasure), `tracking.rs`
-//! (pixel, restore, unsubscribe) and `ops.rs` (health, readiness, metrics, OpenAPI).
+//! Shopify), `read.rs` (carts, decisions), `coupons.rs` (coupon verification), `users.rs`
+//! (consent, erasure), `tracking.rs` (pixel, restore, unsubscribe) and `ops.rs` (health,
+//! readiness, metrics, OpenAPI).
 
+mod coupons;
 pub mod error;
 mod ingest;
 mod openapi;
@@ -13,6 +15,7 @@ mod users;
 
 use crate::auth::{KeyRing, Scope};
 use crate::config::ServerConfig;
+use crate::decide::CouponSigner;
 use crate::engine::{Engine, EngineError};
 use crate::metrics::Metrics;
 use crate::tracking::TokenSigner;
@@ -28,6 +31,8 @@ pub struct AppContext {
     pub engine: Arc<Engine>,
     pub keys: KeyRing,
     pub signer: Arc<TokenSigner>,
+    /// Verifies coupon codes (`GET /v1/coupons/{code}`).
+    pub coupons: Arc<CouponSigner>,
     pub config: ServerConfig,
     pub metrics: Arc<Metrics>,
 }
@@ -93,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/carts/{id}", get(read::cart))
         .route("/v1/users/{id}/carts", get(read::carts_of_user))
         .route("/v1/decisions", get(read::decisions))
+        .route("/v1/coupons/{code}", get(coupons::verify))
         .route(
             "/v1/users/{id}/consent",
             put(users::put_consent).get(users::get_consent),

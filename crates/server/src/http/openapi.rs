@@ -71,6 +71,12 @@ pub fn openapi() -> Value {
                 "parameters": [{"name": "cart_id", "in": "query", "required": true, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "the decisions"}}
             }))},
+            "/v1/coupons/{code}": {"get": with_errors(json!({
+                "summary": "Check a coupon code from a message: validity, percent, cart and expiry (scope read); 400 malformed, 404 unknown or tampered, 410 expired",
+                "security": [{"apiKey": []}],
+                "parameters": [path_param("code")],
+                "responses": {"200": {"description": "{valid, code, percent, cart_id, user_id, message_id, expires_at, expires}"}}
+            }))},
             "/v1/users/{id}/consent": {
                 "put": with_errors(json!({
                     "summary": "Give or withdraw consent per channel, e.g. {\"email\": false} (scope ingest)",

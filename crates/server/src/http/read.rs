@@ -4,11 +4,11 @@
 use super::error::ApiError;
 use super::{AppState, blocking};
 use crate::auth::Scope;
-use crate::records::{Decision, OutboxMessage};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use cartback_core::Cart;
+use cartback_store::{Decision, OutboxMessage};
 use serde::{Deserialize, Serialize};
 
 pub async fn cart(

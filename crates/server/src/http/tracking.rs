@@ -5,11 +5,11 @@
 
 use super::error::ApiError;
 use super::{AppState, blocking};
-use crate::records::OutboxMessage;
 use crate::tracking::{TokenError, TokenPurpose};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use cartback_store::OutboxMessage;
 
 /// A transparent 1×1 GIF.
 const PIXEL: &[u8] = &[

@@ -4,12 +4,12 @@
 use super::error::ApiError;
 use super::{AppState, blocking, body_error};
 use crate::auth::Scope;
-use crate::engine::FullErasure;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use cartback_store::ErasureReport;
 use std::collections::BTreeMap;
 
 /// Channels consent can be given or withdrawn for.
@@ -91,7 +91,7 @@ pub async fn erase(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<FullErasure>, ApiError> {
+) -> Result<Json<ErasureReport>, ApiError> {
     state.authorize(&headers, Scope::Admin)?;
     let engine = state.engine.clone();
     Ok(Json(blocking(move || engine.erase_user(&id)).await?))

@@ -33,12 +33,77 @@ pub fn base_config(dir: &tempfile::TempDir) -> ServerConfig {
     config
 }
 
+/// Wall-clock tests: carts abandon within a second, and the flow is one reminder at the
+/// abandonment, with no quiet hours (tests run at any hour).
 pub fn fast_timers(config: &mut ServerConfig) {
     config.tracker.idle_after = cartback_core::Duration::millis(100);
     config.tracker.idle_timeout = cartback_core::Duration::millis(300);
     config.tracker.lateness = cartback_core::Duration::ZERO;
-    config.flow.reminder_delay = cartback_core::Duration::ZERO;
+    config.policy.step_delays = vec![cartback_core::Duration::ZERO];
+    config.policy.fixed_flow = vec!["reminder_email".into()];
+    config.guardrails.quiet_start_hour = 0;
+    config.guardrails.quiet_end_hour = 0;
     config.dispatch.initial_backoff = cartback_core::Duration::millis(100);
+}
+
+/// A clock the test sets: the engine's timers, the dispatcher and token expiry all read it,
+/// so multi-day flows run in milliseconds and land on chosen local hours.
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn at(start: cartback_core::Timestamp) -> Arc<ManualClock> {
+        Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(
+            start.as_millis(),
+        )))
+    }
+
+    pub fn set(&self, to: cartback_core::Timestamp) {
+        self.0
+            .store(to.as_millis(), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn get(&self) -> cartback_core::Timestamp {
+        cartback_core::Timestamp(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+impl cartback_server::Clock for ManualClock {
+    fn now(&self) -> cartback_core::Timestamp {
+        self.get()
+    }
+}
+
+pub async fn start_with_clock(config: ServerConfig, clock: Arc<ManualClock>) -> RunningServer {
+    cartback_server::start(config, clock)
+        .await
+        .expect("server starts")
+}
+
+/// [`add_to_cart`] stamped at `at`, for a cart worth `price` minor units, in `timezone`.
+pub fn add_to_cart_at(
+    user: &str,
+    item: &str,
+    price: i64,
+    at: cartback_core::Timestamp,
+    timezone: &str,
+) -> serde_json::Value {
+    let mut e = add_to_cart(user, item);
+    e["timestamp"] = serde_json::json!(at.as_millis());
+    e["items"][0]["price"] = serde_json::json!(price);
+    e["timezone"] = serde_json::json!(timezone);
+    e
+}
+
+/// An `order_completed` for `user`'s cart, stamped at `at`.
+pub fn order_at(user: &str, item: &str, at: cartback_core::Timestamp) -> serde_json::Value {
+    let mut e = event(
+        "order_completed",
+        user,
+        serde_json::json!({"order_id": format!("o-{user}"), "currency": "EUR",
+            "items": [{"id": item, "price": 1999, "quantity": 1}]}),
+    );
+    e["timestamp"] = serde_json::json!(at.as_millis());
+    e
 }
 
 fn key(name: &str, key: &str, scopes: &[&str]) -> ApiKeyConfig {

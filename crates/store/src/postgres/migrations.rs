@@ -11,10 +11,11 @@ pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS sch
 )";
 
 /// Every PostgreSQL migration, oldest first.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "events_and_carts",
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events_and_carts",
+        sql: "
 -- The event log. Each event is split between the columns and `payload`: the event's own
 -- JSON (serde of cartback_core::Event) without the fields that have a column.
 CREATE TABLE events (
@@ -47,7 +48,110 @@ CREATE TABLE carts (
 CREATE INDEX carts_by_user ON carts (user_id, created_at);
 CREATE INDEX carts_by_state ON carts (state, last_activity);
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "engine_records",
+        sql: ENGINE_RECORDS,
+    },
+    Migration {
+        version: 3,
+        name: "decision_steps",
+        sql: DECISION_STEPS,
+    },
+];
+
+/// Migration 3: multi-step flows. A decision is keyed by (cart, abandonment, `step`)
+/// instead of (cart, abandonment) — existing decisions become step 0 — and records the
+/// coupon value it committed (`discount_minor`, for the daily discount budget). The old
+/// unique constraint has the name PostgreSQL gave it in migration 2.
+const DECISION_STEPS: &str = "
+ALTER TABLE engine_decisions
+    ADD COLUMN step BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN discount_minor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE engine_decisions DROP CONSTRAINT engine_decisions_cart_id_abandonment_key;
+ALTER TABLE engine_decisions
+    ADD CONSTRAINT engine_decisions_cart_id_abandonment_step_key UNIQUE (cart_id, abandonment, step);
+CREATE INDEX engine_decisions_discounts ON engine_decisions (decided_at) WHERE discount_minor > 0;
+";
+
+/// Migration 2: the live engine's decisions, outbox, consent and tracking.
+///
+/// Before this migration the server created these tables itself, with the SQL of
+/// `engine_tables!` (`CREATE TABLE IF NOT EXISTS`, verbatim), JSON in `TEXT` columns. The
+/// migration runs that SQL — a database the server made adopts its tables and rows, a new one
+/// gets them — and then turns the JSON columns into `jsonb` (as `events.payload` and
+/// `carts.payload`), which checks every stored value on the way.
+macro_rules! engine_tables {
+    () => {
+        "
+CREATE TABLE IF NOT EXISTS engine_decisions (
+    id BIGSERIAL PRIMARY KEY,
+    cart_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    abandonment BIGINT NOT NULL,
+    decided_at BIGINT NOT NULL,
+    action TEXT NOT NULL,
+    channel TEXT,
+    send_at BIGINT,
+    propensity DOUBLE PRECISION NOT NULL,
+    scores TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    guardrail TEXT NOT NULL,
+    holdout BOOLEAN NOT NULL,
+    UNIQUE (cart_id, abandonment)
+);
+CREATE INDEX IF NOT EXISTS engine_decisions_user ON engine_decisions (user_id);
+CREATE TABLE IF NOT EXISTS engine_outbox (
+    id BIGSERIAL PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    decision_id BIGINT NOT NULL REFERENCES engine_decisions (id),
+    cart_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due_at BIGINT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at BIGINT,
+    cancel_reason TEXT,
+    attributed_order TEXT
+);
+CREATE INDEX IF NOT EXISTS engine_outbox_due ON engine_outbox (status, due_at);
+CREATE INDEX IF NOT EXISTS engine_outbox_cart ON engine_outbox (cart_id);
+CREATE INDEX IF NOT EXISTS engine_outbox_user ON engine_outbox (user_id);
+CREATE TABLE IF NOT EXISTS engine_consent (
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    granted BOOLEAN NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, channel)
+);
+CREATE TABLE IF NOT EXISTS engine_tracking (
+    message_id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS engine_tracking_message ON engine_tracking (message_id);
+"
+    };
+}
+
+const ENGINE_RECORDS: &str = concat!(
+    engine_tables!(),
+    "
+ALTER TABLE engine_decisions
+    ALTER COLUMN scores TYPE jsonb USING scores::jsonb,
+    ALTER COLUMN reasons TYPE jsonb USING reasons::jsonb;
+ALTER TABLE engine_outbox ALTER COLUMN payload TYPE jsonb USING payload::jsonb;
+"
+);
+
+/// The engine tables as the server created them before migration 2: the starting point of
+/// the test that migrates such a database.
+#[cfg(test)]
+pub(crate) const LEGACY_ENGINE_TABLES: &str = engine_tables!();
 
 /// Per-connection staging tables that binary `COPY` fills before one set-based
 /// `INSERT … ON CONFLICT` moves the rows into the real tables. Emptied at every commit.

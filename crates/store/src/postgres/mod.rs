@@ -6,7 +6,8 @@
 //! staging tables and one set-based `INSERT … ON CONFLICT` into the real table; scans read
 //! from a portal (server-side cursor) page by page, so memory stays constant.
 
-mod migrations;
+mod engine;
+pub(crate) mod migrations;
 
 pub(crate) use migrations::MIGRATIONS;
 
@@ -45,7 +46,7 @@ const EVENT_COLUMN_TYPES: [Type; 8] = [
 const MOVE_EVENTS: &str = "INSERT INTO events \
     (id, ts, kind, user_id, session_id, cart_id, order_id, payload) \
     SELECT id, ts, kind, user_id, session_id, cart_id, order_id, payload FROM events_incoming \
-    ON CONFLICT (id) DO NOTHING";
+    ON CONFLICT (id) DO NOTHING RETURNING id";
 
 const COPY_CARTS: &str = "COPY carts_incoming \
     (id, user_id, state, created_at, last_activity, abandoned_at, closed_at, value, currency, \
@@ -110,6 +111,7 @@ impl Statements {
 pub struct PostgresStore {
     client: Client,
     statements: Statements,
+    engine_statements: engine::EngineStatements,
 }
 
 impl PostgresStore {
@@ -155,7 +157,11 @@ impl PostgresStore {
             .batch_execute(migrations::CREATE_STAGING_TABLES)
             .map_err(StoreError::postgres("creating staging tables"))?;
         let statements = Statements::prepare(&mut client)?;
-        Ok(PostgresStore { client, statements })
+        Ok(PostgresStore {
+            client,
+            statements,
+            engine_statements: engine::EngineStatements::default(),
+        })
     }
 
     fn write_carts(&mut self, carts: &[Cart], replace_all: bool) -> Result<(), StoreError> {
@@ -358,6 +364,15 @@ impl Store for PostgresStore {
     }
 
     fn insert_events(&mut self, events: &[Event]) -> Result<InsertReport, StoreError> {
+        self.insert_events_flagged(events, &mut Vec::new())
+    }
+
+    fn insert_events_flagged(
+        &mut self,
+        events: &[Event],
+        stored: &mut Vec<bool>,
+    ) -> Result<InsertReport, StoreError> {
+        stored.clear();
         if events.is_empty() {
             return Ok(InsertReport::default());
         }
@@ -397,11 +412,32 @@ impl Store for PostgresStore {
                 .finish()
                 .map_err(StoreError::postgres("copying events"))?;
         }
-        let inserted = tx
-            .execute(&self.statements.move_events, &[])
-            .map_err(StoreError::postgres("inserting events"))?;
+        // The ids the move stored; an event is new when its id is among them and it is the
+        // first occurrence in the slice (later repeats were never copied).
+        let moved: HashSet<[u8; 16]> = tx
+            .query(&self.statements.move_events, &[])
+            .map_err(StoreError::postgres("inserting events"))?
+            .iter()
+            .map(|row| {
+                row.try_get::<_, &[u8]>(0)
+                    .ok()
+                    .and_then(|id| <[u8; 16]>::try_from(id).ok())
+                    .ok_or_else(|| StoreError::CorruptRow {
+                        table: "events",
+                        key: "an id returned by the insert".into(),
+                        reason: "not a 16-byte event id".into(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         tx.commit()
             .map_err(StoreError::postgres("committing events"))?;
+        let mut first = HashSet::with_capacity(moved.len());
+        stored.extend(
+            events
+                .iter()
+                .map(|event| moved.contains(&event.id.0) && first.insert(event.id.0)),
+        );
+        let inserted = moved.len() as u64;
         Ok(InsertReport {
             inserted,
             duplicates: events.len() as u64 - inserted,
@@ -521,9 +557,14 @@ impl Store for PostgresStore {
         let carts = tx
             .execute("DELETE FROM carts WHERE user_id = $1", &[&user_id])
             .map_err(StoreError::postgres("erasing a user's carts"))?;
+        let records = engine::erase_user_records(&mut tx, user_id)?;
         tx.commit()
             .map_err(StoreError::postgres("committing an erasure"))?;
-        Ok(ErasureReport { events, carts })
+        Ok(ErasureReport {
+            events,
+            carts,
+            ..records
+        })
     }
 }
 

@@ -10,10 +10,11 @@ pub(crate) const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS sch
 )";
 
 /// Every SQLite migration, oldest first.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "events_and_carts",
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events_and_carts",
+        sql: "
 -- The event log. Each event is split between the columns and `payload`: the event's own
 -- JSON (serde of cartback_core::Event) without the fields that have a column.
 CREATE TABLE events (
@@ -46,4 +47,147 @@ CREATE TABLE carts (
 CREATE INDEX carts_by_user ON carts (user_id, created_at);
 CREATE INDEX carts_by_state ON carts (state, last_activity);
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "engine_records",
+        sql: ENGINE_RECORDS,
+    },
+    Migration {
+        version: 3,
+        name: "decision_steps",
+        sql: DECISION_STEPS,
+    },
+];
+
+/// Migration 3: multi-step flows. A decision is keyed by (cart, abandonment, `step`)
+/// instead of (cart, abandonment) — existing decisions become step 0 — and records the
+/// coupon value it committed (`discount_minor`, for the daily discount budget).
+///
+/// SQLite cannot drop a table constraint, so both tables are rebuilt in the documented
+/// order that keeps foreign keys enforced throughout (they stay on inside the migration's
+/// transaction): copy decisions, copy the outbox (pointing at the copy), drop the old
+/// outbox, then the old decisions, and rename; renaming a table rewrites the foreign keys
+/// that name it. Ids are kept, so messages, tracking and tokens still match.
+const DECISION_STEPS: &str = "
+CREATE TABLE engine_decisions_v3 (
+    id INTEGER PRIMARY KEY,
+    cart_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    abandonment INTEGER NOT NULL,
+    decided_at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    channel TEXT,
+    send_at INTEGER,
+    propensity REAL NOT NULL,
+    scores TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    guardrail TEXT NOT NULL,
+    holdout INTEGER NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    discount_minor INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (cart_id, abandonment, step)
+);
+INSERT INTO engine_decisions_v3 (id, cart_id, user_id, abandonment, decided_at, action,
+    channel, send_at, propensity, scores, reasons, guardrail, holdout)
+SELECT id, cart_id, user_id, abandonment, decided_at, action, channel, send_at, propensity,
+    scores, reasons, guardrail, holdout FROM engine_decisions;
+CREATE TABLE engine_outbox_v3 (
+    id INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    decision_id INTEGER NOT NULL REFERENCES engine_decisions_v3 (id),
+    cart_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at INTEGER,
+    cancel_reason TEXT,
+    attributed_order TEXT
+);
+INSERT INTO engine_outbox_v3 SELECT id, idempotency_key, decision_id, cart_id, user_id,
+    channel, payload, status, due_at, attempts, last_error, sent_at, cancel_reason,
+    attributed_order FROM engine_outbox;
+DROP TABLE engine_outbox;
+DROP TABLE engine_decisions;
+ALTER TABLE engine_decisions_v3 RENAME TO engine_decisions;
+ALTER TABLE engine_outbox_v3 RENAME TO engine_outbox;
+CREATE INDEX engine_decisions_user ON engine_decisions (user_id);
+CREATE INDEX engine_decisions_discounts ON engine_decisions (decided_at) WHERE discount_minor > 0;
+CREATE INDEX engine_outbox_due ON engine_outbox (status, due_at);
+CREATE INDEX engine_outbox_cart ON engine_outbox (cart_id);
+CREATE INDEX engine_outbox_user ON engine_outbox (user_id);
+";
+
+/// Migration 2: the live engine's decisions, outbox, consent and tracking, in the same file
+/// as the events.
+///
+/// Before this migration the server created these tables itself, with this very SQL
+/// (`CREATE TABLE IF NOT EXISTS`, verbatim): a database it made adopts its tables and rows
+/// unchanged, and a new one gets the same tables. JSON columns (`scores`, `reasons`,
+/// `payload`) are `TEXT`; `status` is `MessageStatus::as_str`.
+macro_rules! engine_tables {
+    () => {
+        "
+CREATE TABLE IF NOT EXISTS engine_decisions (
+    id INTEGER PRIMARY KEY,
+    cart_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    abandonment INTEGER NOT NULL,
+    decided_at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    channel TEXT,
+    send_at INTEGER,
+    propensity REAL NOT NULL,
+    scores TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    guardrail TEXT NOT NULL,
+    holdout INTEGER NOT NULL,
+    UNIQUE (cart_id, abandonment)
+);
+CREATE INDEX IF NOT EXISTS engine_decisions_user ON engine_decisions (user_id);
+CREATE TABLE IF NOT EXISTS engine_outbox (
+    id INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    decision_id INTEGER NOT NULL REFERENCES engine_decisions (id),
+    cart_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent_at INTEGER,
+    cancel_reason TEXT,
+    attributed_order TEXT
+);
+CREATE INDEX IF NOT EXISTS engine_outbox_due ON engine_outbox (status, due_at);
+CREATE INDEX IF NOT EXISTS engine_outbox_cart ON engine_outbox (cart_id);
+CREATE INDEX IF NOT EXISTS engine_outbox_user ON engine_outbox (user_id);
+CREATE TABLE IF NOT EXISTS engine_consent (
+    user_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    granted INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, channel)
+);
+CREATE TABLE IF NOT EXISTS engine_tracking (
+    message_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS engine_tracking_message ON engine_tracking (message_id);
+"
+    };
+}
+
+const ENGINE_RECORDS: &str = engine_tables!();
+
+/// The engine tables as the server created them before migration 2: the starting point of
+/// the test that migrates such a database.
+#[cfg(test)]
+pub(crate) const LEGACY_ENGINE_TABLES: &str = engine_tables!();

@@ -6,7 +6,8 @@
 //! per connection and cached by rusqlite; writes take the write lock up front
 //! (`BEGIN IMMEDIATE`) so two writers never deadlock on a lock upgrade.
 
-mod migrations;
+mod engine;
+pub(crate) mod migrations;
 
 pub(crate) use migrations::MIGRATIONS;
 
@@ -131,7 +132,7 @@ impl SqliteStore {
              PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
         ))
         .map_err(StoreError::sqlite("setting connection pragmas"))?;
-        conn.set_prepared_statement_cache_capacity(32);
+        conn.set_prepared_statement_cache_capacity(64);
         let mut store = SqliteStore {
             conn,
             payload: Vec::with_capacity(1024),
@@ -286,9 +287,19 @@ impl Store for SqliteStore {
     }
 
     fn insert_events(&mut self, events: &[Event]) -> Result<InsertReport, StoreError> {
+        self.insert_events_flagged(events, &mut Vec::new())
+    }
+
+    fn insert_events_flagged(
+        &mut self,
+        events: &[Event],
+        stored: &mut Vec<bool>,
+    ) -> Result<InsertReport, StoreError> {
+        stored.clear();
         if events.is_empty() {
             return Ok(InsertReport::default());
         }
+        stored.reserve(events.len());
         let SqliteStore { conn, payload } = self;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -313,6 +324,7 @@ impl Store for SqliteStore {
                     ])
                     .map_err(StoreError::sqlite("inserting an event"))?;
                 inserted += changed as u64;
+                stored.push(changed == 1);
             }
         }
         tx.commit()
@@ -430,11 +442,13 @@ impl Store for SqliteStore {
         let carts = tx
             .execute("DELETE FROM carts WHERE user_id = ?1", [user_id])
             .map_err(StoreError::sqlite("erasing a user's carts"))?;
+        let records = engine::erase_user_records(&tx, user_id)?;
         tx.commit()
             .map_err(StoreError::sqlite("committing an erasure"))?;
         Ok(ErasureReport {
             events: events as u64,
             carts: carts as u64,
+            ..records
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The e-mail's words: minijinja templates (subject, HTML, plain text) read from a
-//! user-editable directory or the bundled defaults, rendered with the cart snapshot and the
-//! signed links.
+//! user-editable directory or the bundled defaults, rendered with the cart snapshot, the
+//! signed links and, for a discount, the coupon (`coupon.code`, `coupon.percent`,
+//! `coupon.expires`).
 
 use super::super::{ChannelError, Outgoing};
 use minijinja::{AutoEscape, Environment};
@@ -59,7 +60,8 @@ impl EmailTemplates {
         let context = minijinja::context! {
             lines => payload.get("lines"),
             value => payload.get("value"),
-            coupon => payload.get("coupon"),
+            coupon => outgoing.coupon_json(),
+            action => payload.get("action"),
             recommended => payload.get("recommended"),
             restore_link => outgoing.restore_link,
             unsubscribe_link => outgoing.unsubscribe_link,

@@ -1,0 +1,360 @@
+//! The adapter between what the live engine knows about a real cart and what the decision
+//! layer reads: the propensity model's input columns (named like the episode columns of
+//! `docs/episodes.md`, computed at the abandonment instant as in training) and the policy
+//! crate's [`ObservedState`] for one decision step. Pure: every input is handed in.
+//!
+//! What the engine does not know is left out rather than guessed: session features,
+//! `channel` and `device` are missing values for the model (a missing number encodes as
+//! the training mean, a missing category as none), and `mobile` is false for the policies.
+
+use cartback_core::{Cart, CartState, Timestamp};
+use cartback_policy::policies::ObservedState;
+use cartback_policy::simulator::CartFeatures;
+use chrono::{DateTime, Timelike};
+use chrono_tz::Tz;
+
+/// The user's earlier carts, summarised (from the store's carts of the user).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UserHistory {
+    /// Carts the user created before this one.
+    pub past_carts: u32,
+    /// Carts of the user ordered (purchased or recovered) before the decision point.
+    pub past_orders: u32,
+    /// Abandonments of the user's other carts before the decision point.
+    pub past_abandonments: u32,
+    /// The user's recovered carts before the decision point.
+    pub past_recoveries: u32,
+    pub last_order_at: Option<Timestamp>,
+}
+
+impl UserHistory {
+    /// Summarises `carts` (every cart of the user) as seen at `at`, leaving out `current`.
+    pub fn from_carts(carts: &[Cart], current: &str, at: Timestamp) -> UserHistory {
+        let mut history = UserHistory::default();
+        for cart in carts.iter().filter(|c| c.id != current) {
+            if cart.created_at < at {
+                history.past_carts += 1;
+            }
+            if cart.abandoned_at.is_some_and(|t| t < at) {
+                history.past_abandonments += cart.abandonments.max(1);
+            }
+            let ordered = matches!(cart.state, CartState::Purchased | CartState::Recovered);
+            if let (true, Some(closed)) = (ordered, cart.closed_at)
+                && closed < at
+            {
+                history.past_orders += 1;
+                if cart.state == CartState::Recovered {
+                    history.past_recoveries += 1;
+                }
+                history.last_order_at = history.last_order_at.max(Some(closed));
+            }
+        }
+        history
+    }
+}
+
+/// One input value for the propensity model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FeatureValue {
+    Number(f64),
+    Text(String),
+    /// Unknown to the engine: the model encodes it as missing.
+    Missing,
+}
+
+fn major(minor: i64, cart: &Cart) -> f64 {
+    let exponent = cart.currency.map_or(2, |c| c.exponent());
+    minor as f64 / 10f64.powi(exponent as i32)
+}
+
+/// The cart's model inputs at `at` (its abandonment), by episode column name.
+pub fn model_features(
+    cart: &Cart,
+    history: &UserHistory,
+    at: Timestamp,
+) -> Vec<(&'static str, FeatureValue)> {
+    use FeatureValue::{Missing, Number, Text};
+    let lines: Vec<_> = cart.lines.iter().filter(|l| l.quantity > 0).collect();
+    let units: u32 = lines.iter().map(|l| l.quantity).sum();
+    let priced_units: i64 = lines
+        .iter()
+        .filter(|l| l.unit_price.is_some())
+        .map(|l| i64::from(l.quantity))
+        .sum();
+    let mut categories: Vec<&str> = lines.iter().filter_map(|l| l.category.as_deref()).collect();
+    categories.sort_unstable();
+    categories.dedup();
+    let max_price = lines.iter().filter_map(|l| l.unit_price).max().unwrap_or(0);
+    let mean_price = if priced_units > 0 {
+        cart.value.saturating_add(priced_units / 2) / priced_units
+    } else {
+        0
+    };
+    let flag = |b: bool| Number(if b { 1.0 } else { 0.0 });
+    let count = |n: u32| Number(f64::from(n));
+    vec![
+        ("cart_value", Number(major(cart.value, cart))),
+        ("cart_units", count(units)),
+        ("cart_lines", count(lines.len() as u32)),
+        ("cart_categories", count(categories.len() as u32)),
+        ("max_item_price", Number(major(max_price, cart))),
+        ("mean_item_price", Number(major(mean_price, cart))),
+        ("adds", count(cart.adds)),
+        ("removes", count(cart.removes)),
+        ("cart_views", count(cart.views)),
+        ("checkout_started", flag(cart.checkout_started)),
+        (
+            "seconds_since_cart_created",
+            Number((at - cart.created_at).as_secs_f64().max(0.0)),
+        ),
+        ("session_events", Missing),
+        ("session_views", Missing),
+        ("session_products_viewed", Missing),
+        ("session_length_seconds", Missing),
+        ("session_dwell_seconds", Missing),
+        ("hour_utc", count(at.hour_utc())),
+        ("weekday_utc", count(at.weekday_utc())),
+        ("returning_user", flag(history.past_carts > 0)),
+        ("past_sessions", Missing),
+        ("past_orders", count(history.past_orders)),
+        ("past_abandonments", count(history.past_abandonments)),
+        ("past_recoveries", count(history.past_recoveries)),
+        (
+            "days_since_last_order",
+            Number(
+                history
+                    .last_order_at
+                    .map_or(-1.0, |t| (at - t).as_millis() as f64 / 86_400_000.0),
+            ),
+        ),
+        ("has_email", flag(cart.email.is_some())),
+        ("channel", Missing),
+        ("device", Missing),
+        ("timezone", cart.timezone.clone().map_or(Missing, Text)),
+    ]
+}
+
+/// The cart's IANA time zone, else `default` (also when the cart's zone is unknown to the
+/// time-zone database).
+pub fn time_zone(cart: &Cart, default: Tz) -> Tz {
+    cart.timezone
+        .as_deref()
+        .and_then(|name| name.parse::<Tz>().ok())
+        .unwrap_or(default)
+}
+
+/// Local hour (0..24) of `at` in `zone`.
+pub fn local_hour(at: Timestamp, zone: Tz) -> u32 {
+    DateTime::from_timestamp_millis(at.as_millis())
+        .map_or(at.hour_utc(), |utc| utc.with_timezone(&zone).hour())
+}
+
+/// What the engine knows about one decision step besides the cart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepFacts {
+    pub step: usize,
+    pub n_steps: usize,
+    /// The instant of this abandonment.
+    pub abandoned_at: Timestamp,
+    /// When a message of this step would go out.
+    pub send_at: Timestamp,
+    pub zone: Tz,
+    /// Messages about this cart not cancelled or failed so far.
+    pub messages_sent: u32,
+    /// Largest coupon among them, percent.
+    pub coupon_sent_percent: u32,
+    /// The shopper can be reached on each channel (consent not withdrawn, address known).
+    pub email_reachable: bool,
+    pub webhook_reachable: bool,
+    pub predicted_propensity: f64,
+}
+
+/// The policy crate's view of the cart at this step.
+pub fn observed_state(cart: &Cart, history: &UserHistory, facts: &StepFacts) -> ObservedState {
+    ObservedState {
+        features: CartFeatures {
+            cart_value_minor: cart.value,
+            predicted_propensity: facts.predicted_propensity,
+            returning_customer: history.past_orders > 0,
+            mobile: false,
+            email_consent: facts.email_reachable,
+            webhook_consent: facts.webhook_reachable,
+            abandoned_hour: local_hour(facts.abandoned_at, facts.zone),
+        },
+        step: facts.step,
+        n_steps: facts.n_steps,
+        abandoned_at: facts.abandoned_at,
+        send_at: facts.send_at,
+        send_hour_local: local_hour(facts.send_at, facts.zone),
+        messages_sent: facts.messages_sent,
+        coupon_sent_percent: facts.coupon_sent_percent,
+        subscribed: facts.email_reachable || facts.webhook_reachable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cartback_core::{CartLine, Currency, Duration};
+
+    const T0: Timestamp = Timestamp(1_780_000_000_000); // 2026-05-28T20:26:40Z, a Thursday
+
+    fn cart(id: &str) -> Cart {
+        Cart {
+            id: id.into(),
+            user_id: "u1".into(),
+            state: CartState::Abandoned,
+            lines: vec![
+                CartLine {
+                    item_id: "mug".into(),
+                    name: Some("Mug".into()),
+                    category: Some("kitchen".into()),
+                    unit_price: Some(1_250),
+                    quantity: 2,
+                },
+                CartLine {
+                    item_id: "pot".into(),
+                    name: None,
+                    category: Some("kitchen".into()),
+                    unit_price: Some(3_000),
+                    quantity: 1,
+                },
+                CartLine {
+                    item_id: "gone".into(),
+                    name: None,
+                    category: Some("garden".into()),
+                    unit_price: Some(99),
+                    quantity: 0,
+                },
+            ],
+            currency: Some(Currency::parse("EUR").unwrap()),
+            value: 5_500,
+            adds: 4,
+            removes: 1,
+            views: 2,
+            checkout_started: true,
+            created_at: T0 - Duration::minutes(40),
+            last_activity: T0 - Duration::minutes(30),
+            abandoned_at: Some(T0),
+            abandonments: 1,
+            email: Some("ann@example.com".into()),
+            timezone: Some("America/New_York".into()),
+            closed_at: None,
+            order_id: None,
+            order_value: None,
+            direct_purchase: false,
+            order_cancelled: false,
+        }
+    }
+
+    fn value<'a>(features: &'a [(&str, FeatureValue)], name: &str) -> &'a FeatureValue {
+        &features.iter().find(|(n, _)| *n == name).unwrap().1
+    }
+
+    #[test]
+    fn model_features_follow_the_episode_columns() {
+        let history = UserHistory {
+            past_carts: 2,
+            past_orders: 1,
+            past_abandonments: 1,
+            past_recoveries: 0,
+            last_order_at: Some(T0 - Duration::days(3)),
+        };
+        let f = model_features(&cart("c1"), &history, T0);
+        assert_eq!(value(&f, "cart_value"), &FeatureValue::Number(55.0));
+        assert_eq!(value(&f, "cart_units"), &FeatureValue::Number(3.0));
+        assert_eq!(value(&f, "cart_lines"), &FeatureValue::Number(2.0));
+        assert_eq!(value(&f, "cart_categories"), &FeatureValue::Number(1.0));
+        assert_eq!(value(&f, "max_item_price"), &FeatureValue::Number(30.0));
+        // 55.00 / 3 units = 18.333… → 18.33
+        assert_eq!(value(&f, "mean_item_price"), &FeatureValue::Number(18.33));
+        assert_eq!(value(&f, "checkout_started"), &FeatureValue::Number(1.0));
+        assert_eq!(
+            value(&f, "seconds_since_cart_created"),
+            &FeatureValue::Number(2_400.0)
+        );
+        assert_eq!(value(&f, "hour_utc"), &FeatureValue::Number(20.0));
+        assert_eq!(value(&f, "weekday_utc"), &FeatureValue::Number(3.0));
+        assert_eq!(value(&f, "returning_user"), &FeatureValue::Number(1.0));
+        assert_eq!(
+            value(&f, "days_since_last_order"),
+            &FeatureValue::Number(3.0)
+        );
+        assert_eq!(value(&f, "session_events"), &FeatureValue::Missing);
+        assert_eq!(
+            value(&f, "timezone"),
+            &FeatureValue::Text("America/New_York".into())
+        );
+        let none = model_features(&cart("c1"), &UserHistory::default(), T0);
+        assert_eq!(
+            value(&none, "days_since_last_order"),
+            &FeatureValue::Number(-1.0)
+        );
+    }
+
+    #[test]
+    fn history_counts_only_other_carts_before_the_decision_point() {
+        let mut old = cart("c0");
+        old.state = CartState::Recovered;
+        old.created_at = T0 - Duration::days(10);
+        old.abandoned_at = Some(T0 - Duration::days(10));
+        old.closed_at = Some(T0 - Duration::days(9));
+        let mut later = cart("c2");
+        later.state = CartState::Purchased;
+        later.created_at = T0 + Duration::hours(1);
+        later.abandoned_at = None;
+        later.closed_at = Some(T0 + Duration::hours(2));
+        let history = UserHistory::from_carts(&[old, cart("c1"), later], "c1", T0);
+        assert_eq!(
+            history,
+            UserHistory {
+                past_carts: 1,
+                past_orders: 1,
+                past_abandonments: 1,
+                past_recoveries: 1,
+                last_order_at: Some(T0 - Duration::days(9)),
+            }
+        );
+    }
+
+    #[test]
+    fn the_observed_state_uses_local_hours_in_the_shoppers_zone() {
+        let zone = time_zone(&cart("c1"), Tz::UTC);
+        assert_eq!(zone, chrono_tz::America::New_York);
+        let mut unknown = cart("c1");
+        unknown.timezone = Some("Mars/Olympus".into());
+        assert_eq!(
+            time_zone(&unknown, chrono_tz::Europe::Berlin),
+            chrono_tz::Europe::Berlin
+        );
+        let facts = StepFacts {
+            step: 1,
+            n_steps: 3,
+            abandoned_at: T0,
+            send_at: T0 + Duration::hours(24),
+            zone,
+            messages_sent: 1,
+            coupon_sent_percent: 0,
+            email_reachable: true,
+            webhook_reachable: false,
+            predicted_propensity: 0.07,
+        };
+        let state = observed_state(&cart("c1"), &UserHistory::default(), &facts);
+        // 20:26 UTC in May is 16:26 in New York (EDT, UTC−4).
+        assert_eq!(state.features.abandoned_hour, 16);
+        assert_eq!(state.send_hour_local, 16);
+        assert_eq!(state.features.cart_value_minor, 5_500);
+        assert!(!state.features.returning_customer);
+        assert!(state.features.email_consent && !state.features.webhook_consent);
+        assert!(state.subscribed);
+        assert_eq!((state.step, state.n_steps, state.messages_sent), (1, 3, 1));
+        let unreachable = StepFacts {
+            email_reachable: false,
+            ..facts
+        };
+        assert!(!observed_state(&cart("c1"), &UserHistory::default(), &unreachable).subscribed);
+        // Winter: Berlin is UTC+1.
+        let january = Timestamp(1_767_225_600_000); // 2026-01-01T00:00:00Z
+        assert_eq!(local_hour(january, chrono_tz::Europe::Berlin), 1);
+    }
+}
