@@ -217,8 +217,60 @@ impl PropensityModel {
                 version.map_or("missing".to_string(), |version| version.to_string())
             )));
         }
-        serde_json::from_value(header)
-            .map_err(|error| MlError::ModelFile(format!("malformed model: {error}")))
+        let model: Self = serde_json::from_value(header)
+            .map_err(|error| MlError::ModelFile(format!("malformed model: {error}")))?;
+        model.check_structure()?;
+        Ok(model)
+    }
+
+    /// Checks what serde cannot: that the estimator's inputs match the schema and every tree
+    /// is a well-formed tree over them, so a damaged or hand-edited file is refused at load
+    /// instead of panicking (or looping) when a row is scored.
+    fn check_structure(&self) -> Result<()> {
+        let n_inputs = self.schema.n_inputs();
+        let malformed =
+            |message: String| Err(MlError::ModelFile(format!("malformed model: {message}")));
+        match &self.estimator {
+            FittedEstimator::Logistic(model) => {
+                if model.weights.len() != n_inputs {
+                    return malformed(format!(
+                        "{} weights for {n_inputs} schema inputs",
+                        model.weights.len()
+                    ));
+                }
+            }
+            FittedEstimator::Gbdt(model) => {
+                if model.n_inputs != n_inputs {
+                    return malformed(format!(
+                        "`n_inputs` is {}, the schema has {n_inputs} inputs",
+                        model.n_inputs
+                    ));
+                }
+                for (t, tree) in model.trees.iter().enumerate() {
+                    if tree.nodes.is_empty() {
+                        return malformed(format!("tree {t} has no nodes"));
+                    }
+                    for (i, node) in tree.nodes.iter().enumerate() {
+                        if node.is_leaf {
+                            continue;
+                        }
+                        let n = tree.nodes.len();
+                        // Children after their parent: no cycles, every walk ends at a leaf.
+                        let child_ok = |c: u32| (c as usize) > i && (c as usize) < n;
+                        if node.feature as usize >= n_inputs
+                            || !child_ok(node.left)
+                            || !child_ok(node.right)
+                        {
+                            return malformed(format!(
+                                "tree {t} node {i}: feature {} / children {}, {} out of range ({n} nodes, {n_inputs} inputs)",
+                                node.feature, node.left, node.right
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the model file.

@@ -136,3 +136,37 @@ fn a_calibrated_model_scores_with_its_calibrator() {
     }
     assert!(changed > 100, "only {changed} of 200 probabilities changed");
 }
+
+#[test]
+fn a_damaged_tree_in_a_model_file_is_refused_at_load_not_at_scoring() {
+    let spec = EstimatorSpec::Gbdt(GbdtParams {
+        n_trees: 5,
+        ..GbdtParams::default()
+    });
+    let (model, _) = train(&table(), &options(spec, Evaluation::None)).unwrap();
+    let good = serde_json::to_value(&model).unwrap();
+    assert!(PropensityModel::from_json(&good.to_string()).is_ok());
+    let first_split = good["estimator"]["trees"][0]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|node| node["is_leaf"] == serde_json::json!(false))
+        .expect("a split in the first tree");
+    for (field, value) in [
+        ("feature", serde_json::json!(100_000)),
+        ("left", serde_json::json!(0)),
+        ("right", serde_json::json!(1_000_000)),
+    ] {
+        let mut damaged = good.clone();
+        damaged["estimator"]["trees"][0]["nodes"][first_split][field] = value;
+        let error = PropensityModel::from_json(&damaged.to_string()).unwrap_err();
+        assert!(
+            error.to_string().contains("tree 0 node"),
+            "{field}: {error}"
+        );
+    }
+    let mut wrong_width = good.clone();
+    wrong_width["estimator"]["n_inputs"] = serde_json::json!(3);
+    let error = PropensityModel::from_json(&wrong_width.to_string()).unwrap_err();
+    assert!(error.to_string().contains("n_inputs"), "{error}");
+}
