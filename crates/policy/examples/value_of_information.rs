@@ -1,7 +1,8 @@
 //! Diagnostic: what the oracle's hidden information is worth. Evaluates the Bayes-optimal
 //! policy for the observable features (which knows the simulator's model but not the
 //! shopper) when it is also told some of the shopper's hidden traits — the response type,
-//! discount sensitivity, channel preference — next to the oracle, which knows them all:
+//! discount sensitivity, channel preference — next to the oracle, which knows them all
+//! (and also whether each message was opened):
 //! `cargo run --release -p cartback-policy --example value_of_information -- [carts] [seed]
 //! [config.toml]`. The coupon shadow price of each variant is picked on 1,000 separate
 //! carts (a grid, by exact value).
@@ -96,7 +97,7 @@ fn main() {
             },
         ),
         (
-            "everything (= oracle)",
+            "all three (the oracle also sees opens)",
             Revealed {
                 segment: t,
                 discount_sensitivity: t,

@@ -13,6 +13,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap, linear};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
+use rand_distr::Distribution;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DqnParams {
@@ -99,6 +100,46 @@ fn candle_error(e: candle_core::Error) -> PolicyError {
     }
 }
 
+/// Re-initialises every weight from a seeded generator (candle's CPU generator cannot be
+/// seeded, which made training irreproducible), with candle's own schemes: weights
+/// Kaiming-normal (std √2 / √fan-in), biases uniform in ±1 / √fan-in.
+fn seeded_init(varmap: &VarMap, seed: u64, device: &Device) -> candle_core::Result<()> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let data = varmap.data().lock().expect("varmap lock");
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    // Fan-in of each layer, from its weight's shape (out, in).
+    for name in names {
+        let var = &data[name];
+        let dims = var.as_tensor().dims().to_vec();
+        let layer = name.rsplit_once('.').map_or(name.as_str(), |(l, _)| l);
+        let fan_in = if dims.len() == 2 {
+            dims[1]
+        } else {
+            data.get(&format!("{layer}.weight"))
+                .map_or(1, |w| w.as_tensor().dims().get(1).copied().unwrap_or(1))
+        }
+        .max(1) as f64;
+        let count: usize = dims.iter().product();
+        let values: Vec<f32> = if dims.len() == 2 {
+            let std = (2.0 / fan_in).sqrt();
+            (0..count)
+                .map(|_| {
+                    let z: f64 = rand_distr::StandardNormal.sample(&mut rng);
+                    (z * std) as f32
+                })
+                .collect()
+        } else {
+            let bound = 1.0 / fan_in.sqrt();
+            (0..count)
+                .map(|_| rng.random_range(-bound..bound) as f32)
+                .collect()
+        };
+        var.set(&Tensor::from_vec(values, dims.as_slice(), device)?)?;
+    }
+    Ok(())
+}
+
 impl DqnParams {
     pub fn validate(self) -> Result<Dqn, PolicyError> {
         if self.hidden == 0
@@ -149,6 +190,7 @@ impl DqnParams {
             replay: Vec::new(),
             updates: 0,
         };
+        seeded_init(&dqn.varmap, self.seed, &dqn.device).map_err(candle_error)?;
         dqn.sync_target().map_err(candle_error)?;
         Ok(dqn)
     }

@@ -270,7 +270,8 @@ impl Solver<'_> {
 }
 
 /// Hidden traits the Bayes policy may additionally be told, to price the information the
-/// oracle has: with all three it equals the oracle.
+/// oracle has. Told all three it still trails the oracle slightly: the oracle also sees
+/// whether each earlier message was opened (whether a coupon was seen).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Revealed {
     /// The response type (sure thing, persuadable, lost cause, sleeping dog).
@@ -410,23 +411,33 @@ mod tests {
     }
 
     #[test]
-    fn told_every_hidden_trait_it_is_the_oracle() {
-        let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
-        let ledger = DiscountLedger::default();
-        let mut rng = SmallRng::seed_from_u64(13);
-        let everything = Revealed {
-            segment: true,
-            discount_sensitivity: true,
-            channel_preference: true,
-        };
-        for s in sample_population(&simulator, 25, &mut rng) {
-            let told = bayes_evaluation_revealed(&simulator, &s, &ledger, 0.0, everything);
-            let oracle = expected_outcome(&simulator, &s, &ledger, &Oracle);
+    fn told_every_hidden_trait_it_nearly_matches_the_oracle() {
+        for guardrails in [true, false] {
+            let mut config = SimulatorConfig::default();
+            config.shop.apply_guardrails = guardrails;
+            let simulator = Simulator::new(config).unwrap();
+            let ledger = DiscountLedger::default();
+            let mut rng = SmallRng::seed_from_u64(13);
+            let everything = Revealed {
+                segment: true,
+                discount_sensitivity: true,
+                channel_preference: true,
+            };
+            let (mut told_total, mut oracle_total) = (0.0, 0.0);
+            for s in sample_population(&simulator, 40, &mut rng) {
+                let told = bayes_evaluation_revealed(&simulator, &s, &ledger, 0.0, everything)
+                    .expectation
+                    .net_revenue_minor;
+                let oracle = expected_outcome(&simulator, &s, &ledger, &Oracle).net_revenue_minor;
+                // The oracle also knows whether each message was opened (hidden from the
+                // engine), so it can only be better, and not by much.
+                assert!(told <= oracle + 1e-6, "{told} vs oracle {oracle}");
+                told_total += told;
+                oracle_total += oracle;
+            }
             assert!(
-                (told.expectation.net_revenue_minor - oracle.net_revenue_minor).abs() < 1e-6,
-                "{} vs oracle {}",
-                told.expectation.net_revenue_minor,
-                oracle.net_revenue_minor
+                told_total > 0.97 * oracle_total,
+                "{told_total} vs {oracle_total}"
             );
         }
     }

@@ -359,13 +359,13 @@ pub fn compare_policies_with_progress(
     for name in &params.policies {
         progress(ComparisonEvent::TrainingStarted(name));
         if name == "bayes" {
+            // Its "training" is picking the coupon shadow price.
+            let price = bayes_shadow_price(&simulator, &train);
             progress(ComparisonEvent::TrainingFinished(name));
-            summaries.push(summarise(name, &shoppers, &baseline, {
-                let price = bayes_shadow_price(&simulator, &train);
-                evaluate_in_order(&shoppers, |s, ledger| {
-                    bayes_evaluation(&simulator, s, ledger, price)
-                })
-            }));
+            let outcomes = evaluate_in_order(&shoppers, |s, ledger| {
+                bayes_evaluation(&simulator, s, ledger, price)
+            });
+            summaries.push(summarise(name, &shoppers, &baseline, outcomes));
             progress(ComparisonEvent::EvaluationFinished(name));
             continue;
         }
