@@ -57,7 +57,9 @@ impl LinearThompsonParams {
 pub struct LinearThompson {
     params: LinearThompsonParams,
     models: [RidgeRegression; N_ACTIONS],
-    /// Act on the posterior means, without sampling or exploration floor.
+    /// Act on the posterior means, without sampling or exploration floor (absent from
+    /// state files written before it existed: sampling).
+    #[serde(default)]
     greedy: bool,
 }
 

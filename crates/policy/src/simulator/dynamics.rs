@@ -1,6 +1,8 @@
-//! How one shopper responds to one step's action: every possible outcome (message reached
-//! or not, unsubscribed or not, bought or not) with its probability. The exact evaluator
-//! sums over these outcomes; sampled episodes draw one of them, so both use the same model.
+//! How one shopper responds to one step's action: the proposal first goes through the
+//! guardrails ([`guarded_step`]), then every possible outcome of what is executed, when it
+//! is sent (message reached or not, unsubscribed or not, bought or not), with its
+//! probability. The exact evaluator sums over these outcomes; sampled episodes draw one of
+//! them, so both use the same model.
 
 use super::config::SimulatorConfig;
 use super::environment::{DecisionPoint, DiscountLedger, Executed, Simulator};
