@@ -9,37 +9,17 @@ use cartback_ml::dataset::table::category_key;
 use cartback_ml::dataset::{CsvTable, RawColumn};
 use std::path::Path;
 
-/// Episode columns the adapter computes (with a value or as missing on purpose).
-const ADAPTER_COLUMNS: &[&str] = &[
-    "cart_value",
-    "cart_units",
-    "cart_lines",
-    "cart_categories",
-    "max_item_price",
-    "mean_item_price",
-    "adds",
-    "removes",
-    "cart_views",
-    "checkout_started",
-    "seconds_since_cart_created",
-    "session_events",
-    "session_views",
-    "session_products_viewed",
-    "session_length_seconds",
-    "session_dwell_seconds",
-    "hour_utc",
-    "weekday_utc",
-    "returning_user",
-    "past_sessions",
-    "past_orders",
-    "past_abandonments",
-    "past_recoveries",
-    "days_since_last_order",
-    "has_email",
-    "channel",
-    "device",
-    "timezone",
-];
+/// Episode columns the adapter computes (with a value or as missing on purpose): the
+/// feature columns of `Episode::COLUMNS`, from `cart_value` on (before it come ids, times and
+/// the label).
+fn adapter_columns() -> &'static [&'static str] {
+    let columns = cartback_core::episodes::Episode::COLUMNS;
+    let first = columns
+        .iter()
+        .position(|c| *c == "cart_value")
+        .expect("episode columns include cart_value");
+    &columns[first..]
+}
 
 /// A loaded propensity model.
 pub struct CartScorer {
@@ -58,7 +38,7 @@ impl CartScorer {
             .schema
             .columns
             .iter()
-            .filter(|c| !ADAPTER_COLUMNS.contains(&c.name.as_str()))
+            .filter(|c| !adapter_columns().contains(&c.name.as_str()))
             .map(|c| c.name.clone())
             .collect();
         CartScorer {
