@@ -217,15 +217,7 @@ pub fn penalised_loss_and_gradient(
             .zip(&partial)
             .for_each(|(total, value)| *total += value);
     }
-    let mut penalty = 0.0;
-    for (index, g) in gradient.iter_mut().enumerate() {
-        *g = gradient_sum[index] / weight_sum;
-        if index < n_cols {
-            *g += l2 * weights[index];
-            penalty += weights[index] * weights[index];
-        }
-    }
-    loss_sum / weight_sum + 0.5 * l2 * penalty
+    super::average_with_l2(loss_sum, &gradient_sum, weight_sum, weights, l2, gradient)
 }
 
 impl LogisticParams {

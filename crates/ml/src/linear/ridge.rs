@@ -76,15 +76,7 @@ fn penalised_loss_and_gradient(
             .zip(&partial)
             .for_each(|(total, value)| *total += value);
     }
-    let mut penalty = 0.0;
-    for (index, g) in gradient.iter_mut().enumerate() {
-        *g = gradient_sum[index] / rows;
-        if index < n_cols {
-            *g += l2 * weights[index];
-            penalty += weights[index] * weights[index];
-        }
-    }
-    loss_sum / rows + 0.5 * l2 * penalty
+    super::average_with_l2(loss_sum, &gradient_sum, rows, weights, l2, gradient)
 }
 
 impl RidgeParams {
