@@ -8,6 +8,11 @@
 //! `cargo run --release -p cartback-server --example loadgen -- [SECONDS] [RATE] [BATCH] [CLIENTS]`
 //! (defaults 10 s, 2000 requests/s, 500 events per batch, 4 clients).
 //!
+//! `LOADGEN_PHASES=batched` or `=single` runs one phase only (default both, batched first,
+//! on the same database); `LOADGEN_TIMELINE=1` adds, for the single-event phase, the
+//! request count, p99 and maximum latency of every 500 ms window of scheduled send times,
+//! which shows whether the tail is periodic (timers, checkpoints) or spread out.
+//!
 //! Beside wall-clock figures it prints the CPU time the server process used in each phase
 //! (from `/proc`), which stays meaningful on a machine shared with other work, and the load
 //! average at the start. The targets of issue 5 are ≥ 20,000 events/s batched and
@@ -177,16 +182,34 @@ async fn bench(url: String, server_pid: String) {
         .build()
         .unwrap();
 
-    // (1) Batched ingest, closed loop.
+    let phases = std::env::var("LOADGEN_PHASES").unwrap_or_default();
+    if phases != "single" {
+        batched_phase(&client, &url, &server_pid, seconds, batch, clients).await;
+    }
+    if phases != "batched" {
+        single_event_phase(&client, &url, &server_pid, seconds, rate).await;
+    }
+}
+
+/// (1) Batched ingest, closed loop: `clients` clients each post `batch` events per request
+/// for `seconds`.
+async fn batched_phase(
+    client: &reqwest::Client,
+    url: &str,
+    server_pid: &str,
+    seconds: u64,
+    batch: u64,
+    clients: u64,
+) {
     let accepted = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let (cpu_server, cpu_self) = (cpu_seconds(&server_pid), cpu_seconds("self"));
-    let waited = run_queue_wait_seconds(&server_pid);
+    let (cpu_server, cpu_self) = (cpu_seconds(server_pid), cpu_seconds("self"));
+    let waited = run_queue_wait_seconds(server_pid);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut workers = Vec::new();
     for worker in 0..clients {
-        let (client, url) = (client.clone(), url.clone());
+        let (client, url) = (client.clone(), url.to_string());
         let (accepted, failed) = (accepted.clone(), failed.clone());
         workers.push(tokio::spawn(async move {
             let mut n = 0;
@@ -226,8 +249,8 @@ async fn bench(url: String, server_pid: String) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let total = accepted.load(Ordering::Relaxed);
-    let server_cpu = cpu_seconds(&server_pid) - cpu_server;
-    let waited = run_queue_wait_seconds(&server_pid) - waited;
+    let server_cpu = cpu_seconds(server_pid) - cpu_server;
+    let waited = run_queue_wait_seconds(server_pid) - waited;
     println!(
         "batched ingest: {total} events in {elapsed:.1} s = {:.0} events/s ({clients} clients, {batch} events per request, {} failed requests)",
         total as f64 / elapsed,
@@ -239,18 +262,26 @@ async fn bench(url: String, server_pid: String) {
         total as f64 / server_cpu,
         cpu_seconds("self") - cpu_self,
     );
+}
 
-    // (2) Single events at a fixed rate, open loop.
+/// (2) Single events at a fixed rate, open loop, for `seconds`.
+async fn single_event_phase(
+    client: &reqwest::Client,
+    url: &str,
+    server_pid: &str,
+    seconds: u64,
+    rate: u64,
+) {
     let requests = rate * seconds;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let (cpu_server, cpu_self) = (cpu_seconds(&server_pid), cpu_seconds("self"));
-    let waited = run_queue_wait_seconds(&server_pid);
+    let (cpu_server, cpu_self) = (cpu_seconds(server_pid), cpu_seconds("self"));
+    let waited = run_queue_wait_seconds(server_pid);
     let begin = Instant::now();
     let mut tasks = Vec::with_capacity(requests as usize);
     for i in 0..requests {
         let scheduled = begin + interval.mul_f64(i as f64);
         tokio::time::sleep_until(scheduled.into()).await;
-        let (client, url) = (client.clone(), url.clone());
+        let (client, url) = (client.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
             let body = event(5_000_000 + i % 20_000, 10_000_000 + i, now_ms());
             let sent = client.post(&url).bearer_auth(KEY).json(&body).send().await;
@@ -265,14 +296,23 @@ async fn bench(url: String, server_pid: String) {
     let achieved = requests as f64 / begin.elapsed().as_secs_f64();
     let mut latencies = Vec::with_capacity(tasks.len());
     let mut failures = 0;
-    for t in tasks {
+    // Latencies by 500 ms window of scheduled send time.
+    let per_window = (rate / 2).max(1) as usize;
+    let mut windows: Vec<Vec<f64>> = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
         match t.await.unwrap() {
-            Some(ms) => latencies.push(ms),
+            Some(ms) => {
+                latencies.push(ms);
+                if windows.len() <= i / per_window {
+                    windows.resize(i / per_window + 1, Vec::new());
+                }
+                windows[i / per_window].push(ms);
+            }
             None => failures += 1,
         }
     }
-    let server_cpu = cpu_seconds(&server_pid) - cpu_server;
-    let waited = run_queue_wait_seconds(&server_pid) - waited;
+    let server_cpu = cpu_seconds(server_pid) - cpu_server;
+    let waited = run_queue_wait_seconds(server_pid) - waited;
     latencies.sort_by(|a, b| a.total_cmp(b));
     println!(
         "single events at {rate}/s target ({achieved:.0}/s achieved, {requests} requests, {failures} failed): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -286,4 +326,16 @@ async fn bench(url: String, server_pid: String) {
         server_cpu * 1e6 / requests.max(1) as f64,
         cpu_seconds("self") - cpu_self,
     );
+    if std::env::var_os("LOADGEN_TIMELINE").is_some() {
+        for (index, window) in windows.iter_mut().enumerate() {
+            window.sort_by(|a, b| a.total_cmp(b));
+            println!(
+                "  {:>5.1} s: {:>5} requests, p99 {:>7.2} ms, max {:>7.2} ms",
+                index as f64 * 0.5,
+                window.len(),
+                percentile(window, 0.99),
+                window.last().copied().unwrap_or(f64::NAN),
+            );
+        }
+    }
 }
