@@ -35,6 +35,9 @@ mod validate;
 
 pub use format::Format;
 pub use limits::ParseOptions;
+/// Differential-testing hook (the fuzz targets); not part of the stable API.
+#[doc(hidden)]
+pub use ndjson::parse_line_both_ways;
 pub use payload::{ParsedBatch, parse_json_payload};
 pub use rejection::{IngestError, Rejection};
 pub use shopify::{ShopifyTopic, parse_shopify};
