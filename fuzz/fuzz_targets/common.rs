@@ -59,8 +59,13 @@ pub fn check_event(event: &Event, options: &ParseOptions) {
     assert!(event.timestamp >= Timestamp(946_684_800_000));
     assert!(event.timestamp <= options.latest_accepted());
     let json = serde_json::to_string(event).expect("events serialise");
-    let round = parse_json_payload(Format::Ndjson, json.as_bytes(), options).expect("ndjson payloads never fail");
-    assert!(round.rejections.is_empty(), "{json} was rejected: {:?}", round.rejections);
+    let round = parse_json_payload(Format::Ndjson, json.as_bytes(), options)
+        .expect("ndjson payloads never fail");
+    assert!(
+        round.rejections.is_empty(),
+        "{json} was rejected: {:?}",
+        round.rejections
+    );
     assert_eq!(round.events.len(), 1);
     assert_eq!(&round.events[0], event, "round trip of {json}");
 }
