@@ -1,6 +1,7 @@
-//! Measures how fast the store takes events: insert (new events), re-insert (all duplicates)
-//! and scan, for SQLite in a temporary file and optionally PostgreSQL in a throw-away schema.
-//! The events are built in memory first, so only the store's own work is timed.
+//! Measures how fast the store takes events: insert (new events), re-insert (all duplicates),
+//! scan and the erasure of two users, for SQLite in a temporary file and optionally
+//! PostgreSQL in a throw-away schema. The events are built in memory first, so only the
+//! store's own work is timed.
 //!
 //! ```text
 //! cargo run --release -p cartback-store --example insert_throughput -- \
@@ -131,6 +132,14 @@ impl Stopwatch {
         }
     }
 
+    /// "N ms CPU", or that it is unknown.
+    fn cpu_text(&self) -> String {
+        self.cpu.zip(thread_cpu_seconds()).map_or_else(
+            || "CPU time unknown".to_string(),
+            |(a, b)| format!("{:.1} ms CPU", (b - a) * 1e3),
+        )
+    }
+
     /// "N events/s wall, M events/s per CPU-second".
     fn rates(&self, count: u64) -> String {
         let wall = self.wall.elapsed().as_secs_f64();
@@ -192,6 +201,25 @@ fn measure(
         "{label} scan:      {scanned} events (checksum {value}): {}",
         stopwatch.rates(scanned)
     );
+
+    // Erasure: the users of the first and the middle event (a user's events are spread over
+    // the whole log, the worst case for SQLite's erasure by user-hour).
+    for event in [events.first(), events.get(events.len() / 2)]
+        .into_iter()
+        .flatten()
+    {
+        let stopwatch = Stopwatch::start();
+        let erased = store
+            .erase_user(&event.user_id)
+            .map_err(|e| e.to_string())?
+            .events;
+        println!(
+            "{label} erase:     user {} ({erased} events): {:.1} ms wall, {}",
+            event.user_id,
+            stopwatch.wall.elapsed().as_secs_f64() * 1e3,
+            stopwatch.cpu_text()
+        );
+    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 
 use crate::migrate::LATEST_VERSION;
 use crate::{
-    Decision, ErasureReport, InsertReport, MessageStatus, OutboxMessage, Store, StoreError,
+    Backend, Decision, ErasureReport, InsertReport, MessageStatus, OutboxMessage, Store, StoreError,
 };
 use cartback_core::{
     Cart, CartLine, CartState, Currency, Event, EventId, EventKind, Item, Timestamp,
@@ -15,6 +15,8 @@ use cartback_core::{
 
 /// Opens handles on one test database (a file, a schema) that the harness owns.
 pub trait Harness: Sync {
+    /// The database the harness opens (for SQL that differs between backends).
+    fn backend(&self) -> Backend;
     /// A new handle on the harness's database, migrated.
     fn open(&self) -> Result<Box<dyn Store>, StoreError>;
     /// Runs SQL on the database directly, outside any store.
@@ -112,6 +114,10 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
         "message_times_and_discounts_feed_the_guardrails",
         message_times_and_discounts_feed_the_guardrails,
     ),
+    (
+        "erasure_finds_a_users_events_at_any_time",
+        erasure_finds_a_users_events_at_any_time,
+    ),
 ];
 
 /// Checks that open and reopen the harness's database, by name.
@@ -144,6 +150,10 @@ pub const HARNESS_CHECKS: &[(&str, HarnessCheck)] = &[
     (
         "single_step_decisions_migrate_to_steps",
         single_step_decisions_migrate_to_steps,
+    ),
+    (
+        "events_survive_the_split_event_ids_migration",
+        events_survive_the_split_event_ids_migration,
     ),
 ];
 
@@ -558,6 +568,53 @@ pub fn erasure_removes_exactly_one_user(store: &mut dyn Store) {
     assert_eq!(store.erase_user("nobody").unwrap().total(), 0);
     // The erased user's events can be imported again (nothing is remembered about them).
     assert_eq!(store.insert_events(&events).unwrap().inserted, 3);
+}
+
+/// [`event`] at `millis` since the Unix epoch (not after [`BASE_MILLIS`]).
+fn event_at_epoch_millis(n: u32, user: &str, millis: i64) -> Event {
+    Event {
+        timestamp: Timestamp(millis),
+        ..event(n, user, 0)
+    }
+}
+
+/// Erasure finds every event of a user wherever its time falls: both sides of the epoch, on
+/// hour boundaries, and at the ends of the timestamp range, next to another user's events
+/// at the same times.
+pub fn erasure_finds_a_users_events_at_any_time(store: &mut dyn Store) {
+    let times = [
+        i64::MIN,
+        -3_600_001,
+        -3_600_000,
+        -1,
+        0,
+        1,
+        3_599_999,
+        3_600_000,
+        BASE_MILLIS,
+        i64::MAX,
+    ];
+    let mut events = Vec::new();
+    for (n, &millis) in (0u32..).zip(&times) {
+        events.push(event_at_epoch_millis(n, "alice", millis));
+        events.push(event_at_epoch_millis(100 + n, "bob", millis));
+    }
+    assert_eq!(store.insert_events(&events).unwrap().inserted, 20);
+    assert_eq!(
+        store.time_bounds().unwrap(),
+        Some((Timestamp(i64::MIN), Timestamp(i64::MAX)))
+    );
+    assert_eq!(store.erase_user("alice").unwrap().events, 10);
+    let left = scan_all(store);
+    assert_eq!(left.len(), 10);
+    assert!(left.iter().all(|e| e.user_id == "bob"), "{left:?}");
+    let bob_times: Vec<i64> = left.iter().map(|e| e.timestamp.0).collect();
+    assert_eq!(bob_times, times);
+    assert_eq!(store.erase_user("alice").unwrap().events, 0);
+    // Erased ids are forgotten: the same events are stored again.
+    assert_eq!(store.insert_events(&events).unwrap().inserted, 10);
+    assert_eq!(store.erase_user("bob").unwrap().events, 10);
+    assert_eq!(store.event_count().unwrap(), 10);
 }
 
 pub fn nul_characters_are_refused_whole(store: &mut dyn Store) {
@@ -1406,6 +1463,127 @@ pub fn single_step_decisions_migrate_to_steps(harness: &dyn Harness) {
     );
     drop(store);
     drop(harness.open().expect("reopen"));
+    assert_eq!(
+        harness.count_rows("schema_migrations"),
+        u64::from(LATEST_VERSION)
+    );
+}
+
+/// An `INSERT` of event rows written directly into `events`, as every migration so far
+/// shares its columns (for databases built at an older version).
+fn raw_event_rows(backend: Backend, events: &[Event]) -> String {
+    let text = |value: &str| format!("'{}'", value.replace('\'', "''"));
+    let optional = |value: Option<&str>| value.map_or_else(|| "NULL".to_string(), text);
+    let rows: Vec<String> = events
+        .iter()
+        .map(|event| {
+            let (columns, details) = crate::codec::split_event(event);
+            let hex: String = columns.id.iter().map(|b| format!("{b:02x}")).collect();
+            let id = match backend {
+                Backend::Sqlite => format!("X'{hex}'"),
+                Backend::Postgres => format!("decode('{hex}', 'hex')"),
+            };
+            let payload = serde_json::to_string(&details).expect("event details as JSON");
+            format!(
+                "({id}, {}, {}, {}, {}, {}, {}, {})",
+                columns.ts,
+                text(columns.kind),
+                text(columns.user_id),
+                optional(columns.session_id),
+                optional(columns.cart_id),
+                optional(columns.order_id),
+                text(&payload),
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO events (id, ts, kind, user_id, session_id, cart_id, order_id, payload) \
+         VALUES {};",
+        rows.join(", ")
+    )
+}
+
+/// A version-3 database holding events (migration 4 rebuilds the SQLite event log) opens
+/// with every event intact: the same scan, count and bounds, the stored ids still dedupe,
+/// and erasure still finds every event of a user, the migrated and the new.
+pub fn events_survive_the_split_event_ids_migration(harness: &dyn Harness) {
+    harness.create_database_at(3);
+    let mut old = vec![
+        full_event(),
+        event(1, "alice", 0),
+        event(2, "bob", 0),
+        event(3, "alice", 3_599_999),
+        event(4, "alice", 3_600_000),
+        event(5, "bob", 86_400_000 * 40),
+        event(6, "alice", 86_400_000 * 40),
+        event_at_epoch_millis(7, "alice", -3_600_001),
+        event_at_epoch_millis(8, "alice", -1),
+        event_at_epoch_millis(9, "alice", 0),
+        event_at_epoch_millis(10, "carol", 1),
+    ];
+    harness.execute_sql(&raw_event_rows(harness.backend(), &old));
+    let mut store = harness
+        .open()
+        .expect("a version-3 database with events opens");
+    assert_eq!(store.schema_version().unwrap(), LATEST_VERSION);
+    old.sort_by_key(|e| (e.timestamp, e.id.0));
+    assert_eq!(
+        scan_all(&mut *store),
+        old,
+        "every event scans back identically"
+    );
+    assert_eq!(store.event_count().unwrap(), old.len() as u64);
+    assert_eq!(
+        store.time_bounds().unwrap(),
+        Some((Timestamp(-3_600_001), at(86_400_000 * 40)))
+    );
+    // The migrated ids still dedupe: the first stored version wins over a changed copy.
+    let mut changed = old[3].clone();
+    changed.user_id = "mallory".into();
+    let fresh = event(100, "alice", 7_200_000);
+    let mut flags = Vec::new();
+    let report = store
+        .insert_events_flagged(
+            &[changed, fresh.clone(), old[0].clone(), fresh.clone()],
+            &mut flags,
+        )
+        .unwrap();
+    assert_eq!(
+        report,
+        InsertReport {
+            inserted: 1,
+            duplicates: 3
+        }
+    );
+    assert_eq!(flags, [false, true, false, false]);
+    assert_eq!(
+        store.insert_events(&old).unwrap(),
+        InsertReport {
+            inserted: 0,
+            duplicates: old.len() as u64
+        }
+    );
+    // Erasure finds the migrated events (on both sides of the epoch) and the new one.
+    let alice = old.iter().filter(|e| e.user_id == "alice").count() as u64 + 1;
+    assert_eq!(store.erase_user("alice").unwrap().events, alice);
+    let left: Vec<Event> = old
+        .iter()
+        .filter(|e| e.user_id != "alice")
+        .cloned()
+        .collect();
+    assert_eq!(scan_all(&mut *store), left);
+    // Erased ids are forgotten; the others are still known.
+    let report = store.insert_events(&old).unwrap();
+    assert_eq!(
+        report,
+        InsertReport {
+            inserted: alice - 1,
+            duplicates: left.len() as u64
+        }
+    );
+    drop(store);
+    let mut store = harness.open().expect("reopen");
+    assert_eq!(scan_all(&mut *store), old);
     assert_eq!(
         harness.count_rows("schema_migrations"),
         u64::from(LATEST_VERSION)

@@ -31,6 +31,10 @@ impl SqliteHarness {
 }
 
 impl Harness for SqliteHarness {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
     fn open(&self) -> Result<Box<dyn Store>, StoreError> {
         Ok(Box::new(SqliteStore::open(&self.path)?))
     }
@@ -111,6 +115,10 @@ impl PostgresHarness {
 }
 
 impl Harness for PostgresHarness {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
     fn open(&self) -> Result<Box<dyn Store>, StoreError> {
         Ok(Box::new(PostgresStore::connect_in_schema(
             &self.url,
@@ -248,6 +256,7 @@ conformance_tests! {
         engine_text_with_nul_is_refused_or_replaced,
         steps_of_one_abandonment_are_kept_apart,
         message_times_and_discounts_feed_the_guardrails,
+        erasure_finds_a_users_events_at_any_time,
     ],
     harness: [
         reopening_keeps_data_and_migrates_once,
@@ -258,6 +267,7 @@ conformance_tests! {
         legacy_engine_tables_are_adopted,
         corrupt_engine_rows_are_reported,
         single_step_decisions_migrate_to_steps,
+        events_survive_the_split_event_ids_migration,
     ],
 }
 
@@ -313,6 +323,61 @@ fn sqlite_in_memory_stores_work_and_are_private() {
         first.schema_version().unwrap(),
         crate::migrate::LATEST_VERSION
     );
+}
+
+/// The SQLite event log after migration 4: ids in `event_ids`, `events` indexed only by
+/// `(ts, id)`, and one `event_user_hours` row per user and hour with events — kept in step
+/// by inserts and erasure.
+#[test]
+fn sqlite_keeps_event_ids_and_user_hours_beside_the_events() {
+    let harness = SqliteHarness::new().unwrap();
+    let mut store = harness.open().unwrap();
+    let indexes: Vec<String> = harness
+        .raw()
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(indexes, ["events_by_time"]);
+    let events = [
+        conformance::event(1, "alice", 0),
+        conformance::event(2, "alice", 1),
+        conformance::event(3, "alice", 3_600_000),
+        conformance::event(4, "bob", 1),
+        conformance::event(1, "repeat", 5),
+    ];
+    assert_eq!(store.insert_events(&events).unwrap().inserted, 4);
+    assert_eq!(harness.count_rows("event_ids"), 4);
+    assert_eq!(harness.count_rows("event_user_hours"), 3);
+    assert_eq!(store.erase_user("alice").unwrap().events, 3);
+    assert_eq!(harness.count_rows("event_ids"), 1);
+    assert_eq!(harness.count_rows("event_user_hours"), 1);
+    assert_eq!(harness.count_rows("events"), 1);
+}
+
+/// The event insert says `OR IGNORE` (no statement journal) but must never drop a row: when a
+/// hand-made constraint makes it skip one, the whole call fails and stores nothing.
+#[test]
+fn sqlite_refuses_to_skip_event_rows_silently() {
+    let harness = SqliteHarness::new().unwrap();
+    let mut store = harness.open().unwrap();
+    harness.execute_sql("CREATE UNIQUE INDEX one_event_per_user ON events (user_id)");
+    for count in [2u32, 20] {
+        let events: Vec<_> = (0..count)
+            .map(|n| conformance::event(n, "u1", i64::from(n)))
+            .collect();
+        match store.insert_events(&events) {
+            Err(StoreError::EventRowsSkipped { expected, appended }) => {
+                assert!(appended < expected, "{appended} of {expected}");
+            }
+            other => panic!("expected EventRowsSkipped, got {other:?}"),
+        }
+        assert_eq!(store.event_count().unwrap(), 0);
+        assert_eq!(harness.count_rows("event_ids"), 0);
+        assert_eq!(harness.count_rows("event_user_hours"), 0);
+    }
 }
 
 #[test]

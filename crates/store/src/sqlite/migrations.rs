@@ -58,7 +58,53 @@ CREATE INDEX carts_by_state ON carts (state, last_activity);
         name: "decision_steps",
         sql: DECISION_STEPS,
     },
+    Migration {
+        version: 4,
+        name: "split_event_ids",
+        sql: SPLIT_EVENT_IDS,
+    },
 ];
+
+/// Migration 4: the split event layout, for bulk imports. Every new event used to descend
+/// two B-trees with random keys (the unique index on `id` and the index on `user_id`);
+/// now the ids live in their own `WITHOUT ROWID` table, which the store fills in id order
+/// per batch (the dedupe), `events` keeps only its rowid and the `(ts, id)` index (both
+/// mostly appends), and `event_user_hours` records every (user, hour) that has events, so
+/// erasing a user walks that user's hours through `(ts, id)` instead of needing a `user_id`
+/// index. `hour` is `ts / 3600000` truncated towards zero (SQLite's integer division, the
+/// same as Rust's `/`), so hour 0 spans the hour on either side of the epoch.
+///
+/// SQLite cannot drop the primary key of a rowid table, so `events` is rebuilt: copied into a
+/// new table in `(ts, id)` order, dropped and replaced; every row and column is kept.
+const SPLIT_EVENT_IDS: &str = "
+CREATE TABLE event_ids (
+    id BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16)
+) WITHOUT ROWID;
+INSERT INTO event_ids (id) SELECT id FROM events ORDER BY id;
+CREATE TABLE events_v4 (
+    id         BLOB NOT NULL,               -- unique: every id is also in event_ids
+    ts         INTEGER NOT NULL,            -- milliseconds since the Unix epoch, UTC
+    kind       TEXT NOT NULL,               -- EventKind::as_str
+    user_id    TEXT NOT NULL,
+    session_id TEXT,
+    cart_id    TEXT,
+    order_id   TEXT,
+    payload    TEXT NOT NULL
+);
+INSERT INTO events_v4 (id, ts, kind, user_id, session_id, cart_id, order_id, payload)
+SELECT id, ts, kind, user_id, session_id, cart_id, order_id, payload FROM events
+ORDER BY ts, id;
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+CREATE INDEX events_by_time ON events (ts, id);
+CREATE TABLE event_user_hours (
+    user_id TEXT NOT NULL,
+    hour    INTEGER NOT NULL,               -- ts / 3600000, truncated towards zero
+    PRIMARY KEY (user_id, hour)
+) WITHOUT ROWID;
+INSERT INTO event_user_hours (user_id, hour)
+SELECT DISTINCT user_id, ts / 3600000 FROM events ORDER BY 1, 2;
+";
 
 /// Migration 3: multi-step flows. A decision is keyed by (cart, abandonment, `step`)
 /// instead of (cart, abandonment) — existing decisions become step 0 — and records the

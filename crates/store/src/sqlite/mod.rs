@@ -5,20 +5,27 @@
 //! SQLite migration runner and the SQL of every [`Store`] method. Statements are prepared once
 //! per connection and cached by rusqlite; writes take the write lock up front
 //! (`BEGIN IMMEDIATE`) so two writers never deadlock on a lock upgrade.
+//!
+//! The event log is split over three tables (migration 4): `event_ids` (the dedupe, filled in
+//! id order per batch), `events` (rows in arrival order, indexed by `(ts, id)` only) and
+//! `event_user_hours` (every hour in which a user has events, for erasure).
 
 mod engine;
 pub(crate) mod migrations;
 
 pub(crate) use migrations::MIGRATIONS;
 
-use crate::codec::{EventRow, decode_cart, decode_event, decode_state, encode_cart, encode_event};
+use crate::codec::{
+    EventColumns, EventRow, check_storable_event, decode_cart, decode_event, decode_state,
+    encode_cart, encode_checked_event,
+};
 use crate::error::count_from_i64;
 use crate::migrate::{AppliedMigration, pending};
 use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
 use cartback_core::{Cart, CartState, Event, Timestamp};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -38,9 +45,85 @@ const WAL_AUTOCHECKPOINT_BYTES: u32 = 64 * 1024 * 1024;
 /// Size the WAL file is truncated back to after a checkpoint, so it does not stay at its peak.
 const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Claims an event id: changes one row when the id is new, none when it is known.
+const CLAIM_EVENT_ID: &str = "INSERT OR IGNORE INTO event_ids (id) VALUES (?1)";
+
+/// Appends an event whose id this transaction has just claimed. `OR IGNORE` although
+/// `events` has no unique key: an insert that cannot abort half-way needs no statement
+/// journal, which otherwise copies the table's and the index's last pages (16 KiB each) at
+/// every execution (measured 10% of the insert's CPU time). Every NOT NULL column is bound
+/// from a non-optional value, and [`append_events`] checks that every row went in.
 const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events \
     (id, ts, kind, user_id, session_id, cart_id, order_id, payload) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// Event rows appended by one execution of [`INSERT_EVENTS`]: fewer statement executions
+/// for the same rows (1M events: 16 rows 10% less CPU than 1, 64 rows no better than 16).
+const ROWS_PER_INSERT: usize = 16;
+/// Columns bound per event row.
+const EVENT_COLUMNS: usize = 8;
+
+/// [`INSERT_EVENT`] with [`ROWS_PER_INSERT`] rows.
+static INSERT_EVENTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let rows: Vec<String> = (0..ROWS_PER_INSERT)
+        .map(|row| {
+            let first = row * EVENT_COLUMNS + 1;
+            let placeholders: Vec<String> = (first..first + EVENT_COLUMNS)
+                .map(|n| format!("?{n}"))
+                .collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
+    let (first_row, _) = INSERT_EVENT
+        .split_once("VALUES")
+        .expect("INSERT_EVENT has VALUES");
+    format!("{first_row}VALUES {}", rows.join(", "))
+});
+
+/// Binds one event's columns as row `row` (from 0) of an event insert.
+fn bind_event(
+    statement: &mut rusqlite::Statement<'_>,
+    row: usize,
+    columns: &EventColumns<'_>,
+    payload: &[u8],
+) -> Result<(), StoreError> {
+    let first = row * EVENT_COLUMNS + 1;
+    let bind = |statement: &mut rusqlite::Statement<'_>| -> rusqlite::Result<()> {
+        statement.raw_bind_parameter(first, columns.id)?;
+        statement.raw_bind_parameter(first + 1, columns.ts)?;
+        statement.raw_bind_parameter(first + 2, columns.kind)?;
+        statement.raw_bind_parameter(first + 3, columns.user_id)?;
+        statement.raw_bind_parameter(first + 4, columns.session_id)?;
+        statement.raw_bind_parameter(first + 5, columns.cart_id)?;
+        statement.raw_bind_parameter(first + 6, columns.order_id)?;
+        statement.raw_bind_parameter(first + 7, json_text(payload))
+    };
+    bind(statement).map_err(StoreError::sqlite("binding an event"))
+}
+
+const INSERT_USER_HOUR: &str =
+    "INSERT OR IGNORE INTO event_user_hours (user_id, hour) VALUES (?1, ?2)";
+
+/// Milliseconds in an `event_user_hours.hour`.
+const MILLIS_PER_HOUR: i64 = 3_600_000;
+
+/// The `event_user_hours.hour` of an event time: truncated towards zero, like SQLite's
+/// integer division in migration 4.
+fn hour_of(ts: i64) -> i64 {
+    ts / MILLIS_PER_HOUR
+}
+
+/// The event times (inclusive) that [`hour_of`] maps to `hour`. Hour 0 covers the hour on
+/// either side of the epoch; the ends saturate at the limits of `i64`.
+fn hour_bounds(hour: i64) -> (i64, i64) {
+    let start = hour.saturating_mul(MILLIS_PER_HOUR);
+    let span = MILLIS_PER_HOUR - 1;
+    match hour.signum() {
+        1 => (start, start.saturating_add(span)),
+        -1 => (start.saturating_sub(span), start),
+        _ => (-span, span),
+    }
+}
 
 const UPSERT_CART: &str = "INSERT INTO carts \
     (id, user_id, state, created_at, last_activity, abandoned_at, closed_at, value, currency, \
@@ -57,6 +140,8 @@ pub struct SqliteStore {
     conn: Connection,
     /// Reused JSON buffer, so encoding a payload allocates nothing in steady state.
     payload: Vec<u8>,
+    /// Reused buffer: the positions of an insert's events, sorted by id.
+    by_id: Vec<(u128, usize)>,
 }
 
 impl SqliteStore {
@@ -136,6 +221,7 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             payload: Vec::with_capacity(1024),
+            by_id: Vec::new(),
         };
         store.migrate()?;
         Ok(store)
@@ -178,7 +264,7 @@ impl SqliteStore {
     }
 
     fn write_carts(&mut self, carts: &[Cart], replace_all: bool) -> Result<(), StoreError> {
-        let SqliteStore { conn, payload } = self;
+        let SqliteStore { conn, payload, .. } = self;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("starting a cart transaction"))?;
@@ -234,6 +320,131 @@ impl SqliteStore {
         }
         Ok(carts)
     }
+}
+
+/// Appends the events flagged in `stored` to `events`, in slice order (their rowids follow
+/// arrival), and records the hours they add to their users in `event_user_hours`.
+fn append_events(
+    conn: &Connection,
+    events: &[Event],
+    stored: &[bool],
+    payload: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let new_events: Vec<&Event> = events
+        .iter()
+        .zip(stored)
+        .filter(|(_, new)| **new)
+        .map(|(event, _)| event)
+        .collect();
+    // A batch's events come from a few thousand user-hours: deduplicated here, so the
+    // table is written once per user-hour and not once per event.
+    let mut hours = UserHours::default();
+    let mut chunks = new_events.chunks_exact(ROWS_PER_INSERT);
+    let mut insert_many = conn
+        .prepare_cached(&INSERT_EVENTS)
+        .map_err(StoreError::sqlite("preparing the event insert"))?;
+    for chunk in &mut chunks {
+        append_rows(&mut insert_many, chunk, payload, &mut hours)?;
+    }
+    let mut insert_one = conn
+        .prepare_cached(INSERT_EVENT)
+        .map_err(StoreError::sqlite("preparing the event insert"))?;
+    for event in chunks.remainder() {
+        append_rows(
+            &mut insert_one,
+            std::slice::from_ref(event),
+            payload,
+            &mut hours,
+        )?;
+    }
+    // In key order, so consecutive inserts share leaves.
+    let mut hours: Vec<(&str, i64)> = hours.into_iter().collect();
+    hours.sort_unstable();
+    let mut insert_hour = conn
+        .prepare_cached(INSERT_USER_HOUR)
+        .map_err(StoreError::sqlite("preparing the user-hour insert"))?;
+    for (user_id, hour) in hours {
+        insert_hour
+            .execute(params![user_id, hour])
+            .map_err(StoreError::sqlite("recording a user's hour"))?;
+    }
+    Ok(())
+}
+
+/// Distinct (user id, hour) pairs.
+type UserHours<'e> = HashSet<(&'e str, i64), foldhash::fast::RandomState>;
+
+/// Binds `rows` to an insert of as many rows and runs it; adds their hours to `hours`.
+fn append_rows<'e>(
+    statement: &mut rusqlite::Statement<'_>,
+    rows: &[&'e Event],
+    payload: &mut Vec<u8>,
+    hours: &mut UserHours<'e>,
+) -> Result<(), StoreError> {
+    for (row, event) in rows.iter().enumerate() {
+        let columns = encode_checked_event(event, payload)?;
+        bind_event(statement, row, &columns, payload)?;
+        hours.insert((columns.user_id, hour_of(columns.ts)));
+    }
+    let appended = statement
+        .raw_execute()
+        .map_err(StoreError::sqlite("inserting events"))?;
+    if appended != rows.len() {
+        return Err(StoreError::EventRowsSkipped {
+            expected: rows.len(),
+            appended,
+        });
+    }
+    Ok(())
+}
+
+/// Deletes a user's events inside the caller's erasure transaction: for every hour of the
+/// user in `event_user_hours`, finds the user's events of that hour through `(ts, id)` and
+/// deletes them and their ids; then the user's hours. Returns the number of events deleted.
+/// The cost is that of reading every event (any user's) in those hours.
+fn erase_user_events(conn: &Connection, user_id: &str) -> Result<u64, StoreError> {
+    let hours: Vec<i64> = conn
+        .prepare_cached("SELECT hour FROM event_user_hours WHERE user_id = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_map([user_id], |row| row.get(0))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(StoreError::sqlite("reading a user's hours"))?;
+    let mut find = conn
+        .prepare_cached("SELECT rowid, id FROM events WHERE ts BETWEEN ?1 AND ?2 AND user_id = ?3")
+        .map_err(StoreError::sqlite(
+            "preparing the search for a user's events",
+        ))?;
+    let mut delete_event = conn
+        .prepare_cached("DELETE FROM events WHERE rowid = ?1")
+        .map_err(StoreError::sqlite("preparing the erasure of events"))?;
+    let mut forget_id = conn
+        .prepare_cached("DELETE FROM event_ids WHERE id = ?1")
+        .map_err(StoreError::sqlite("preparing the erasure of event ids"))?;
+    let mut erased = 0u64;
+    for hour in hours {
+        let (first, last) = hour_bounds(hour);
+        let found: Vec<(i64, Vec<u8>)> = find
+            .query_map(params![first, last, user_id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(StoreError::sqlite("finding a user's events"))?;
+        erased += found.len() as u64;
+        for (rowid, id) in &found {
+            delete_event
+                .execute([rowid])
+                .map_err(StoreError::sqlite("erasing a user's events"))?;
+            forget_id
+                .execute([id])
+                .map_err(StoreError::sqlite("erasing a user's event ids"))?;
+        }
+    }
+    conn.prepare_cached("DELETE FROM event_user_hours WHERE user_id = ?1")
+        .and_then(|mut statement| statement.execute([user_id]))
+        .map_err(StoreError::sqlite("erasing a user's hours"))?;
+    Ok(erased)
 }
 
 /// Borrows the columns of a scanned event row.
@@ -299,34 +510,50 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(InsertReport::default());
         }
-        stored.reserve(events.len());
-        let SqliteStore { conn, payload } = self;
+        // Refused before anything is written, like any other failure: the call is one
+        // transaction.
+        for event in events {
+            check_storable_event(event)?;
+        }
+        stored.resize(events.len(), false);
+        let SqliteStore {
+            conn,
+            payload,
+            by_id,
+        } = self;
+        // Ids are claimed in id order: consecutive claims land on the same or the next leaf
+        // of `event_ids`, instead of one random leaf each. Equal ids stay in slice order, so
+        // the first occurrence is the one that claims.
+        by_id.clear();
+        by_id.extend(
+            events
+                .iter()
+                .enumerate()
+                .map(|(n, event)| (u128::from_be_bytes(event.id.0), n)),
+        );
+        by_id.sort_unstable();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("starting an event transaction"))?;
-        let mut inserted = 0u64;
         {
-            let mut insert = tx
-                .prepare_cached(INSERT_EVENT)
-                .map_err(StoreError::sqlite("preparing the event insert"))?;
-            for event in events {
-                let columns = encode_event(event, payload)?;
-                let changed = insert
-                    .execute(params![
-                        columns.id,
-                        columns.ts,
-                        columns.kind,
-                        columns.user_id,
-                        columns.session_id,
-                        columns.cart_id,
-                        columns.order_id,
-                        json_text(payload),
-                    ])
-                    .map_err(StoreError::sqlite("inserting an event"))?;
-                inserted += changed as u64;
-                stored.push(changed == 1);
+            let mut claim = tx
+                .prepare_cached(CLAIM_EVENT_ID)
+                .map_err(StoreError::sqlite("preparing the event id claim"))?;
+            let mut previous = None;
+            for &(key, n) in by_id.iter() {
+                if previous.replace(key) == Some(key) {
+                    continue; // a repeat inside the slice: the earlier occurrence decided
+                }
+                // The id from the sorted key, not from `events[n]`: reading the events in id
+                // order would jump around the batch's memory (a cache miss per event).
+                let claimed = claim
+                    .execute([&key.to_be_bytes()[..]])
+                    .map_err(StoreError::sqlite("claiming an event id"))?;
+                stored[n] = claimed == 1;
             }
         }
+        let inserted = stored.iter().filter(|new| **new).count() as u64;
+        append_events(&tx, events, stored, payload)?;
         tx.commit()
             .map_err(StoreError::sqlite("committing events"))?;
         Ok(InsertReport {
@@ -436,9 +663,7 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("starting an erasure"))?;
-        let events = tx
-            .execute("DELETE FROM events WHERE user_id = ?1", [user_id])
-            .map_err(StoreError::sqlite("erasing a user's events"))?;
+        let events = erase_user_events(&tx, user_id)?;
         let carts = tx
             .execute("DELETE FROM carts WHERE user_id = ?1", [user_id])
             .map_err(StoreError::sqlite("erasing a user's carts"))?;
@@ -446,7 +671,7 @@ impl Store for SqliteStore {
         tx.commit()
             .map_err(StoreError::sqlite("committing an erasure"))?;
         Ok(ErasureReport {
-            events: events as u64,
+            events,
             carts: carts as u64,
             ..records
         })
