@@ -18,8 +18,8 @@ if ! "$venv/bin/python" -c 'import pandas' 2>/dev/null; then
   "$venv/bin/pip" install --quiet pandas numpy
 fi
 
-cargo build --release --quiet -p cartback
-bin="${CARGO_TARGET_DIR:-target}/release/cartback"
+[ -n "${CARTBACK_BIN:-}" ] || cargo build --release --quiet -p cartback
+bin="${CARTBACK_BIN:-${CARGO_TARGET_DIR:-target}/release/cartback}"
 one_core="taskset -c 0"
 command -v taskset >/dev/null || one_core=""
 
