@@ -2,10 +2,14 @@
 //! policy for the observable features (which knows the simulator's model but not the
 //! shopper) when it is also told some of the shopper's hidden traits — the response type,
 //! discount sensitivity, channel preference — next to the oracle, which knows them all
-//! (and also whether each message was opened):
+//! (and also whether each message was opened); and without the customer history (coupon
+//! use, e-mail engagement of returning customers), to show what the history is worth:
 //! `cargo run --release -p cartback-policy --example value_of_information -- [carts] [seed]
 //! [config.toml]`. The coupon shadow price of each variant is picked on 1,000 separate
 //! carts (a grid, by exact value).
+//!
+//! The rows "… of returning customers" tell the traits of returning customers only: no
+//! history signal (history exists only for returning customers) can be worth more.
 
 use cartback_policy::policies::{DoNothing, Oracle};
 use cartback_policy::simulator::{
@@ -15,18 +19,51 @@ use cartback_policy::simulator::{
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-/// Total incremental net revenue per 1,000 carts of the Bayes policy told `revealed`.
-fn bayes(simulator: &Simulator, shoppers: &[Shopper], price: f64, revealed: Revealed) -> f64 {
+/// What the Bayes policy is told about one shopper.
+type Reveal = fn(&Shopper) -> Revealed;
+
+/// Total incremental net revenue per 1,000 carts of the Bayes policy told `reveal`.
+fn bayes(simulator: &Simulator, shoppers: &[Shopper], price: f64, reveal: Reveal) -> f64 {
     let mut ledger = DiscountLedger::default();
     let none = DiscountLedger::default();
     let mut total = 0.0;
     for s in shoppers {
-        let e = bayes_evaluation_revealed(simulator, s, &ledger, price, revealed);
+        let e = bayes_evaluation_revealed(simulator, s, &ledger, price, reveal(s));
         e.book(&mut ledger);
         total += e.expectation.net_revenue_minor
             - expected_outcome(simulator, s, &none, &DoNothing).net_revenue_minor;
     }
     total / shoppers.len() as f64 * 10.0
+}
+
+/// The coupon shadow price (of a grid) with the highest value on `tuning`.
+fn best_price(simulator: &Simulator, tuning: &[Shopper], reveal: Reveal) -> f64 {
+    let prices = if simulator.guardrails().is_some() {
+        vec![0.0, 0.03, 0.06, 0.1, 0.2]
+    } else {
+        vec![0.0]
+    };
+    prices
+        .into_iter()
+        .map(|p| (bayes(simulator, tuning, p, reveal), p))
+        .fold(
+            (f64::NEG_INFINITY, 0.0),
+            |a, b| if b.0 > a.0 { b } else { a },
+        )
+        .1
+}
+
+/// The shoppers with their customer history wiped (what the shop observed before it kept
+/// coupon use and e-mail engagement; the oracle does not use it).
+fn without_history(shoppers: &[Shopper]) -> Vec<Shopper> {
+    shoppers
+        .iter()
+        .map(|s| {
+            let mut s = *s;
+            s.features.history = Default::default();
+            s
+        })
+        .collect()
 }
 
 fn main() {
@@ -57,72 +94,70 @@ fn main() {
     oracle = oracle / shoppers.len() as f64 * 10.0;
     println!("{carts} carts, seed {seed}: incremental net revenue per 1,000 carts");
     println!(
-        "{:<44} {:>8} {:>7} {:>9}",
+        "{:<52} {:>8} {:>7} {:>9}",
         "Bayes policy also told …", "value", "price", "/ oracle"
     );
-    let t = true;
-    let f = false;
-    for (label, revealed) in [
-        ("nothing (observable features only)", Revealed::default()),
-        (
-            "channel preference",
+    let (tuning_blind, shoppers_blind) = (without_history(&tuning), without_history(&shoppers));
+    let variants: [(&str, bool, Reveal); 9] = [
+        ("nothing, and no customer history", false, |_| {
+            Revealed::default()
+        }),
+        ("nothing (observable features + history)", true, |_| {
+            Revealed::default()
+        }),
+        ("channel preference", true, |_| Revealed {
+            channel_preference: true,
+            ..Revealed::default()
+        }),
+        ("discount sensitivity", true, |_| Revealed {
+            discount_sensitivity: true,
+            ..Revealed::default()
+        }),
+        ("response type", true, |_| Revealed {
+            segment: true,
+            ..Revealed::default()
+        }),
+        ("response type + discount sensitivity", true, |_| Revealed {
+            segment: true,
+            discount_sensitivity: true,
+            ..Revealed::default()
+        }),
+        ("all three (the oracle also sees opens)", true, |_| {
             Revealed {
-                segment: f,
-                discount_sensitivity: f,
-                channel_preference: t,
+                segment: true,
+                discount_sensitivity: true,
+                channel_preference: true,
+            }
+        }),
+        (
+            "no history; discount sensitivity of returning ones",
+            false,
+            |s| Revealed {
+                discount_sensitivity: s.features.returning_customer,
+                ..Revealed::default()
             },
         ),
-        (
-            "discount sensitivity",
+        ("no history; all three of returning customers", false, |s| {
+            let returning = s.features.returning_customer;
             Revealed {
-                segment: f,
-                discount_sensitivity: t,
-                channel_preference: f,
-            },
-        ),
-        (
-            "response type",
-            Revealed {
-                segment: t,
-                discount_sensitivity: f,
-                channel_preference: f,
-            },
-        ),
-        (
-            "response type + discount sensitivity",
-            Revealed {
-                segment: t,
-                discount_sensitivity: t,
-                channel_preference: f,
-            },
-        ),
-        (
-            "all three (the oracle also sees opens)",
-            Revealed {
-                segment: t,
-                discount_sensitivity: t,
-                channel_preference: t,
-            },
-        ),
-    ] {
-        let prices = if simulator.guardrails().is_some() {
-            vec![0.0, 0.03, 0.06, 0.1, 0.2]
+                segment: returning,
+                discount_sensitivity: returning,
+                channel_preference: returning,
+            }
+        }),
+    ];
+    for (label, history, reveal) in variants {
+        let (tuning, shoppers) = if history {
+            (&tuning, &shoppers)
         } else {
-            vec![0.0]
+            (&tuning_blind, &shoppers_blind)
         };
-        let price = prices
-            .into_iter()
-            .map(|p| (bayes(&simulator, &tuning, p, revealed), p))
-            .fold(
-                (f64::NEG_INFINITY, 0.0),
-                |a, b| if b.0 > a.0 { b } else { a },
-            )
-            .1;
-        let value = bayes(&simulator, &shoppers, price, revealed);
+        let price = best_price(&simulator, tuning, reveal);
+        let value = bayes(&simulator, shoppers, price, reveal);
         println!(
-            "{label:<44} {value:>8.1} {price:>7.2} {:>8.1} %",
+            "{label:<52} {value:>8.1} {price:>7.2} {:>8.1} %",
             100.0 * value / oracle
         );
     }
-    println!("{:<44} {oracle:>8.1}", "oracle (greedy per cart)");
+    println!("{:<52} {oracle:>8.1}", "oracle (greedy per cart)");
 }

@@ -15,7 +15,7 @@
 //! decisions already stored, which are keyed by (cart, abandonment, step).
 
 use crate::clock::Clock;
-use crate::decide::adapter::UserHistory;
+use crate::decide::adapter::{ENGAGEMENT_WINDOW, TrackedMessage, UserHistory};
 use crate::decide::step::ends_flow_record;
 use crate::decide::{CouponPlan, Decider, PastMessage, ReloadOutcome, StepInput, StepPlan};
 use crate::metrics::{Metrics, Snapshot};
@@ -564,7 +564,9 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let settings = &self.decider.settings;
         let carts = core.store.carts_of_user(&cart.user_id)?;
-        let history = UserHistory::from_carts(&carts, &cart.id, abandoned_at);
+        let tracked = tracked_emails(core, &carts, abandoned_at)?;
+        let history = UserHistory::from_carts(&carts, &cart.id, abandoned_at)
+            .with_engagement(&tracked, abandoned_at);
         let mut cart_messages = Vec::new();
         for m in core.store.messages_of_cart(&cart.id)? {
             let live = matches!(
@@ -788,6 +790,48 @@ impl Engine {
             messages_by_status: core.store.message_counts()?,
         })
     }
+}
+
+/// The user's e-mails sent in the engagement window before `at` (messages about any of
+/// `carts`), each with whether it was opened or clicked: the e-mail engagement the policies
+/// see in the customer history. A message's action names its channel (older messages
+/// without one count as e-mails when they went out on the `email` channel).
+fn tracked_emails(
+    core: &mut Core,
+    carts: &[Cart],
+    at: Timestamp,
+) -> Result<Vec<TrackedMessage>, EngineError> {
+    let mut tracked = Vec::new();
+    for cart in carts {
+        for m in core.store.messages_of_cart(&cart.id)? {
+            let Some(sent_at) = m.sent_at else {
+                continue;
+            };
+            if m.status != MessageStatus::Sent || sent_at >= at || sent_at < at - ENGAGEMENT_WINDOW
+            {
+                continue;
+            }
+            let email = match m.payload["action"]
+                .as_str()
+                .and_then(cartback_policy::actions::ActionKind::from_name)
+            {
+                Some(kind) => kind.channel() == Some(cartback_policy::actions::Channel::Email),
+                None => m.channel == "email",
+            };
+            if !email {
+                continue;
+            }
+            let counts = core.store.tracking_counts(m.id)?;
+            let seen = |kind: &str| counts.iter().any(|(k, n)| k == kind && *n > 0);
+            tracked.push(TrackedMessage {
+                email,
+                sent_at,
+                opened: seen("open"),
+                clicked: seen("click"),
+            });
+        }
+    }
+    Ok(tracked)
 }
 
 /// What a message shows, frozen at decision time: the cart, the action and step, the

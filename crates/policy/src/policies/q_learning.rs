@@ -1,8 +1,8 @@
 //! Tabular Q-learning over a discretised cart state (predicted propensity and cart value
 //! buckets, returning customer, webhook consent, step, messages sent, coupon sent,
-//! subscribed), multi-step: the value of an action includes what later steps can still
-//! win. Trained on simulated episodes with ε-greedy exploration; acts greedily with an ε
-//! floor.
+//! subscribed, coupon history and e-mail clicks of the customer), multi-step: the value of
+//! an action includes what later steps can still win. Trained on simulated episodes with
+//! ε-greedy exploration; acts greedily with an ε floor.
 
 use super::{
     ActionDistribution, N_ACTIONS, Observation, ObservedState, Policy, PolicyError, allowed_actions,
@@ -79,6 +79,19 @@ pub fn discretise(state: &ObservedState) -> u32 {
         p if p <= 10 => 1,
         _ => 2,
     };
+    let h = &f.history;
+    // Coupon history: unknown, orders without a coupon only, at least one coupon order.
+    let coupon_user = match (h.orders, h.coupon_orders) {
+        (0, _) => 0,
+        (_, 0) => 1,
+        _ => 2,
+    };
+    // E-mail engagement: no tracked e-mails, tracked but never clicked, clicked.
+    let engaged = match (h.emails, h.email_clicks) {
+        (0, _) => 0,
+        (_, 0) => 1,
+        _ => 2,
+    };
     let mut key = propensity;
     for (digit, base) in [
         (value, 3),
@@ -89,6 +102,8 @@ pub fn discretise(state: &ObservedState) -> u32 {
         (state.messages_sent.min(3), 4),
         (coupon, 3),
         (u32::from(state.subscribed), 2),
+        (coupon_user, 3),
+        (engaged, 3),
     ] {
         key = key * base + digit;
     }

@@ -117,6 +117,7 @@ mod tests {
                 email_consent: true,
                 webhook_consent: webhook,
                 abandoned_hour: 14,
+                history: Default::default(),
             },
             step: 0,
             n_steps: 3,

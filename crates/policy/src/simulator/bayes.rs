@@ -1,8 +1,9 @@
 //! The Bayes-optimal policy for what a shop can observe: it knows the simulator's model
 //! and priors (the response types' shares and behaviour, how the observable features are
 //! generated from them) but not the shopper's hidden traits. At each step it holds the
-//! exact posterior over the shopper's hidden type given the observed features and the
-//! observed history (what was sent, that the shopper has not bought yet, whether they
+//! exact posterior over the shopper's hidden type given the observed features (including a
+//! returning customer's coupon use and marketing e-mail engagement) and the observed
+//! history of the cart (what was sent, that the shopper has not bought yet, whether they
 //! unsubscribed), and plays the action with the highest posterior expected net revenue
 //! over the remaining steps (dynamic programming over the observable history tree, every
 //! proposal passing through the guardrails).
@@ -14,7 +15,7 @@
 use super::dynamics::{CartProgress, step_outcomes};
 use super::environment::{DecisionPoint, DiscountLedger, Executed, Simulator, guardrail_index};
 use super::exact::{CartEvaluation, CartExpectation};
-use super::shopper::{Segment, Shopper, mobile_share, returning_share};
+use super::shopper::{Segment, Shopper, history_likelihood, mobile_share, returning_share};
 use crate::actions::ActionKind;
 use crate::policies::N_ACTIONS;
 use std::collections::HashMap;
@@ -64,7 +65,9 @@ fn logit(p: f64) -> f64 {
 }
 
 /// Every combination of hidden traits with its prior × likelihood of `shopper`'s
-/// observable features (normalised).
+/// observable features (normalised): the propensity score, returning, mobile and the
+/// customer history (coupon use, e-mail opens and clicks). Consent, cart value, hour and
+/// the numbers of past orders and e-mails do not depend on the hidden traits.
 fn hypotheses(simulator: &Simulator, shopper: &Shopper) -> Vec<(f64, Hypothesis)> {
     let p = &simulator.config().population;
     let lost_share = 1.0 - p.sure_thing_share - p.persuadable_share - p.sleeping_dog_share;
@@ -119,7 +122,14 @@ fn hypotheses(simulator: &Simulator, shopper: &Shopper) -> Vec<(f64, Hypothesis)
                         mobile
                     } else {
                         1.0 - mobile
-                    };
+                    }
+                    * history_likelihood(
+                        &simulator.config().history,
+                        segment,
+                        sensitive,
+                        webhook,
+                        &shopper.features.history,
+                    );
                 if weight > 0.0 {
                     out.push((
                         weight,
@@ -387,7 +397,7 @@ mod tests {
     use crate::policies::{DoNothing, FixedFlow, Oracle, Policy};
     use crate::simulator::SimulatorConfig;
     use crate::simulator::exact::expected_outcome;
-    use crate::simulator::shopper::sample_population;
+    use crate::simulator::shopper::{CustomerHistory, sample_population};
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
 
@@ -408,6 +418,105 @@ mod tests {
         }
         posterior_on_truth /= shoppers.len() as f64;
         assert!(posterior_on_truth > 0.7, "{posterior_on_truth}");
+    }
+
+    #[test]
+    fn the_customer_history_moves_the_posterior_towards_the_truth() {
+        let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(8);
+        let shoppers = sample_population(&simulator, 3_000, &mut rng);
+        // Posterior mass on the true discount sensitivity, with and without the history,
+        // over returning customers (new ones have none).
+        let on_truth = |s: &Shopper| -> f64 {
+            hypotheses(&simulator, s)
+                .iter()
+                .filter(|(_, h)| h.shopper.discount_sensitive == s.discount_sensitive)
+                .map(|(w, _)| w)
+                .sum()
+        };
+        let (mut with, mut without, mut n) = (0.0, 0.0, 0.0);
+        for s in shoppers.iter().filter(|s| s.features.returning_customer) {
+            let mut wiped = *s;
+            wiped.features.history = Default::default();
+            with += on_truth(s);
+            without += on_truth(&wiped);
+            n += 1.0;
+        }
+        assert!(
+            with / n > without / n + 0.02,
+            "{} vs {}",
+            with / n,
+            without / n
+        );
+    }
+
+    /// The value of information cannot be negative: averaged over the histories a cart's
+    /// shopper can show (each with its exact probability) and over the hidden traits (with
+    /// their posterior given the other features), the Bayes policy that sees the history
+    /// makes at least what the one that does not makes. Small history (one order, three
+    /// e-mails) so every history can be listed.
+    #[test]
+    fn the_bayes_ceiling_does_not_drop_when_the_history_is_observed() {
+        let mut config = SimulatorConfig::default();
+        config.history.extra_orders_mean = 0.0;
+        config.history.marketing_emails = 3;
+        config.guardrails.holdout_share = 0.0;
+        let simulator = Simulator::new(config.clone()).unwrap();
+        let ledger = DiscountLedger::default();
+        let mut rng = SmallRng::seed_from_u64(17);
+        let mut histories = Vec::new();
+        for coupon_orders in 0..=1 {
+            for email_opens in 0..=3 {
+                for email_clicks in 0..=email_opens {
+                    histories.push(CustomerHistory {
+                        orders: 1,
+                        coupon_orders,
+                        emails: 3,
+                        email_opens,
+                        email_clicks,
+                    });
+                }
+            }
+        }
+        let mut gained = 0.0;
+        let candidates = sample_population(&simulator, 400, &mut rng);
+        for mut cart in candidates
+            .into_iter()
+            .filter(|s| s.features.returning_customer && s.features.email_consent)
+            .take(4)
+        {
+            cart.features.history = CustomerHistory::default();
+            let (mut blind, mut informed) = (0.0, 0.0);
+            for (prior, hypothesis) in hypotheses(&simulator, &cart) {
+                let truth = hypothesis.shopper;
+                blind += prior
+                    * bayes_evaluation(&simulator, &truth, &ledger, 0.0)
+                        .expectation
+                        .net_revenue_minor;
+                let mut total_likelihood = 0.0;
+                for history in &histories {
+                    let likelihood = history_likelihood(
+                        &config.history,
+                        truth.segment,
+                        truth.discount_sensitive,
+                        truth.prefers_webhook,
+                        history,
+                    );
+                    total_likelihood += likelihood;
+                    let mut seen = truth;
+                    seen.features.history = *history;
+                    informed += prior
+                        * likelihood
+                        * bayes_evaluation(&simulator, &seen, &ledger, 0.0)
+                            .expectation
+                            .net_revenue_minor;
+                }
+                assert!((total_likelihood - 1.0).abs() < 1e-12);
+            }
+            assert!(informed >= blind - 1e-6, "{informed} < {blind}");
+            gained += informed - blind;
+        }
+        assert!(gained > 0.0, "the history was worth nothing");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct SimulatorConfig {
     pub response: ResponseConfig,
     pub costs: ActionCosts,
     pub shop: ShopConfig,
+    /// The behavioural history the shop keeps per returning customer.
+    pub history: HistoryConfig,
     /// The engine's guardrails, applied to every simulated decision when
     /// `shop.apply_guardrails` is true.
     pub guardrails: GuardrailSettings,
@@ -50,6 +52,29 @@ pub struct ShopConfig {
     pub gross_margin_min: f64,
     pub gross_margin_max: f64,
     pub returning_recent_messages_mean: f64,
+}
+
+/// How the observable history of a returning customer (past orders and their coupon use,
+/// engagement with the shop's marketing e-mails) is generated from the hidden traits. New
+/// customers have no history. Every field is commented in `default_config.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryConfig {
+    pub extra_orders_mean: f64,
+    pub coupon_order_share_sensitive: f64,
+    pub coupon_order_share_insensitive: f64,
+    pub marketing_emails: u32,
+    pub open_rate_sure_thing: f64,
+    pub open_rate_persuadable: f64,
+    pub open_rate_lost_cause: f64,
+    pub open_rate_sleeping_dog: f64,
+    pub open_rate_webhook_preferring_factor: f64,
+    pub open_rate_concentration: f64,
+    pub machine_open_share: f64,
+    pub click_rate_sure_thing: f64,
+    pub click_rate_persuadable: f64,
+    pub click_rate_lost_cause: f64,
+    pub click_rate_sleeping_dog: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -279,6 +304,7 @@ impl SimulatorConfig {
             message: e.to_string(),
         })?;
         self.validate_shop()?;
+        self.validate_history()?;
         self.guardrails
             .validate()
             .map_err(|e| ConfigError::Invalid {
@@ -313,6 +339,49 @@ impl SimulatorConfig {
             "shop.returning_recent_messages_mean",
             s.returning_recent_messages_mean,
         )
+    }
+
+    fn validate_history(&self) -> Result<(), ConfigError> {
+        let h = &self.history;
+        non_negative("history.extra_orders_mean", h.extra_orders_mean)?;
+        for (field, value) in [
+            (
+                "history.coupon_order_share_sensitive",
+                h.coupon_order_share_sensitive,
+            ),
+            (
+                "history.coupon_order_share_insensitive",
+                h.coupon_order_share_insensitive,
+            ),
+            ("history.open_rate_sure_thing", h.open_rate_sure_thing),
+            ("history.open_rate_persuadable", h.open_rate_persuadable),
+            ("history.open_rate_lost_cause", h.open_rate_lost_cause),
+            ("history.open_rate_sleeping_dog", h.open_rate_sleeping_dog),
+            (
+                "history.open_rate_webhook_preferring_factor",
+                h.open_rate_webhook_preferring_factor,
+            ),
+            ("history.machine_open_share", h.machine_open_share),
+            ("history.click_rate_sure_thing", h.click_rate_sure_thing),
+            ("history.click_rate_persuadable", h.click_rate_persuadable),
+            ("history.click_rate_lost_cause", h.click_rate_lost_cause),
+            ("history.click_rate_sleeping_dog", h.click_rate_sleeping_dog),
+        ] {
+            probability(field, value)?;
+        }
+        if !(h.open_rate_concentration.is_finite() && h.open_rate_concentration > 0.0) {
+            return Err(ConfigError::Invalid {
+                field: "history.open_rate_concentration",
+                message: format!("must be positive, got {}", h.open_rate_concentration),
+            });
+        }
+        if h.marketing_emails > 100 {
+            return Err(ConfigError::Invalid {
+                field: "history.marketing_emails",
+                message: format!("must be at most 100, got {}", h.marketing_emails),
+            });
+        }
+        Ok(())
     }
 
     /// The first simulated day (`shop.start_date`).
@@ -427,6 +496,17 @@ mod tests {
         assert!(err.to_string().contains("shop.carts_per_day"), "{err}");
         let err = SimulatorConfig::from_toml("[guardrails]\nmargin_floor = 1.5\n").unwrap_err();
         assert!(err.to_string().contains("margin_floor"), "{err}");
+        let err = SimulatorConfig::from_toml("[history]\nmachine_open_share = 2\n").unwrap_err();
+        assert!(
+            err.to_string().contains("history.machine_open_share"),
+            "{err}"
+        );
+        let err =
+            SimulatorConfig::from_toml("[history]\nopen_rate_concentration = 0\n").unwrap_err();
+        assert!(
+            err.to_string().contains("history.open_rate_concentration"),
+            "{err}"
+        );
         let err = SimulatorConfig::from_toml("[guardrails]\nquiet_hours = 3\n").unwrap_err();
         assert!(err.to_string().contains("quiet_hours"), "{err}");
     }

@@ -301,7 +301,9 @@ pub fn step_outcomes(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::simulator::shopper::{CartContext, CartFeatures, MAX_EARLIER_MESSAGES};
+    use crate::simulator::shopper::{
+        CartContext, CartFeatures, CustomerHistory, MAX_EARLIER_MESSAGES,
+    };
 
     /// A consenting (e-mail only) discount-sensitive persuadable in Berlin who abandoned a
     /// 100.00 cart at 12:00 local on 2026-06-10 (10:00 UTC).
@@ -319,6 +321,7 @@ pub(crate) mod tests {
                 email_consent: true,
                 webhook_consent: false,
                 abandoned_hour: 12,
+                history: CustomerHistory::default(),
             },
             context: CartContext {
                 user_key: 7,

@@ -2,14 +2,19 @@
 //! observable features a policy sees ([`CartFeatures`]), and the shop-side context the
 //! guardrails need ([`CartContext`]: user, time zone, abandonment instant, margin, earlier
 //! messages). Carts arrive in order, `shop.carts_per_day` per day from `shop.start_date`.
+//! Returning customers carry an observable [`CustomerHistory`] (coupon use on past orders,
+//! marketing e-mail opens and clicks) drawn from their hidden traits; [`history_likelihood`]
+//! is its exact probability under given traits, for the Bayes-optimal policy.
 
+use super::config::HistoryConfig;
 use super::environment::Simulator;
 use cartback_core::{Duration, Timestamp};
 use chrono::{Duration as ChronoDuration, TimeZone, Timelike};
 use chrono_tz::Tz;
 use rand::RngExt;
+use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use rand_distr::{Distribution, LogNormal, Normal, Poisson};
+use rand_distr::{Beta, Binomial, Distribution, LogNormal, Normal, Poisson};
 use serde::Serialize;
 
 /// How a shopper responds to being contacted (hidden from policies).
@@ -34,6 +39,26 @@ pub struct CartFeatures {
     pub webhook_consent: bool,
     /// Local hour (0..24) at which the cart was abandoned.
     pub abandoned_hour: u32,
+    /// The customer's observed past behaviour (all zero for new customers).
+    pub history: CustomerHistory,
+}
+
+/// What a shop keeps about a customer's past behaviour: coupon use on past orders and
+/// engagement with its marketing e-mails. All zero when the shop knows nothing (a new
+/// customer, or a signal the shop does not record): zero counts carry no evidence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct CustomerHistory {
+    /// Past orders (last 365 days) whose use of a coupon or discount code is known.
+    pub orders: u32,
+    /// Of those, orders placed with a coupon or discount code.
+    pub coupon_orders: u32,
+    /// Marketing e-mails delivered in the last 90 days whose opens and clicks are tracked.
+    pub emails: u32,
+    /// Of those, e-mails that counted as opened (tracking pixel loaded; mail clients that
+    /// preload images open every message).
+    pub email_opens: u32,
+    /// Of those, e-mails with a tracked click.
+    pub email_clicks: u32,
 }
 
 /// Most earlier messages (about other carts) a simulated user carries into the cap window.
@@ -186,24 +211,199 @@ pub fn sample_population(simulator: &Simulator, n: usize, rng: &mut SmallRng) ->
                 email_consent: rng.random_bool(p.email_consent_share),
                 webhook_consent: rng.random_bool(p.webhook_consent_share),
                 abandoned_hour,
+                history: CustomerHistory::default(),
             };
+            let user_key: u64 = rng.random();
             let context = CartContext {
-                user_key: rng.random(),
+                user_key,
                 time_zone,
                 abandoned_at,
                 gross_margin: rng.random_range(shop.gross_margin_min..=shop.gross_margin_max),
                 earlier_messages,
             };
-            Shopper {
+            let mut shopper = Shopper {
                 segment,
                 unaided_purchase_rate,
                 prefers_webhook,
                 discount_sensitive,
                 features,
                 context,
-            }
+            };
+            // The history has its own random stream (seeded by the user), so adding it
+            // left every other draw of the population unchanged.
+            let mut history_rng = SmallRng::seed_from_u64(user_key ^ HISTORY_STREAM);
+            shopper.features.history = sample_history(&config.history, &shopper, &mut history_rng);
+            shopper
         })
         .collect()
+}
+
+/// Mixed into the user key to seed the history's random stream.
+const HISTORY_STREAM: u64 = 0x6869_7374_6f72_7921;
+
+/// Mean and Beta parameters of the share of marketing e-mails a shopper of `segment` opens.
+fn open_rate_beta(config: &HistoryConfig, segment: Segment, prefers_webhook: bool) -> (f64, f64) {
+    let mean = match segment {
+        Segment::SureThing => config.open_rate_sure_thing,
+        Segment::Persuadable => config.open_rate_persuadable,
+        Segment::LostCause => config.open_rate_lost_cause,
+        Segment::SleepingDog => config.open_rate_sleeping_dog,
+    } * if prefers_webhook {
+        config.open_rate_webhook_preferring_factor
+    } else {
+        1.0
+    };
+    let mean = mean.clamp(1e-6, 1.0 - 1e-6);
+    let k = config.open_rate_concentration;
+    (k * mean, k * (1.0 - mean))
+}
+
+/// Probability that an e-mail a shopper of `segment` really opened is clicked.
+fn click_rate(config: &HistoryConfig, segment: Segment) -> f64 {
+    match segment {
+        Segment::SureThing => config.click_rate_sure_thing,
+        Segment::Persuadable => config.click_rate_persuadable,
+        Segment::LostCause => config.click_rate_lost_cause,
+        Segment::SleepingDog => config.click_rate_sleeping_dog,
+    }
+}
+
+/// Share of a returning customer's orders placed with a coupon.
+fn coupon_order_share(config: &HistoryConfig, discount_sensitive: bool) -> f64 {
+    if discount_sensitive {
+        config.coupon_order_share_sensitive
+    } else {
+        config.coupon_order_share_insensitive
+    }
+}
+
+fn binomial_draw(n: u32, p: f64, rng: &mut SmallRng) -> u32 {
+    if n == 0 || p <= 0.0 {
+        return 0;
+    }
+    Binomial::new(u64::from(n), p.min(1.0))
+        .expect("a probability")
+        .sample(rng) as u32
+}
+
+/// Draws the observable history of `shopper` from its hidden traits: nothing for a new
+/// customer; for a returning one, 1 + Poisson(`extra_orders_mean`) orders of which a
+/// binomial share used a coupon (rate by discount sensitivity), and, with e-mail consent,
+/// `marketing_emails` campaigns: a machine-opening mail client (share
+/// `machine_open_share`) counts all of them opened, otherwise the opens are binomial with
+/// the shopper's own open rate (Beta around the type's mean); clicks are binomial over the
+/// e-mails really opened.
+pub fn sample_history(
+    config: &HistoryConfig,
+    shopper: &Shopper,
+    rng: &mut SmallRng,
+) -> CustomerHistory {
+    if !shopper.features.returning_customer {
+        return CustomerHistory::default();
+    }
+    let extra = if config.extra_orders_mean > 0.0 {
+        Poisson::new(config.extra_orders_mean)
+            .expect("validated Poisson mean")
+            .sample(rng) as u32
+    } else {
+        0
+    };
+    let orders = 1 + extra;
+    let coupon_orders = binomial_draw(
+        orders,
+        coupon_order_share(config, shopper.discount_sensitive),
+        rng,
+    );
+    let emails = if shopper.features.email_consent {
+        config.marketing_emails
+    } else {
+        0
+    };
+    let (mut email_opens, mut email_clicks) = (0, 0);
+    if emails > 0 {
+        let machine = rng.random_bool(config.machine_open_share);
+        let (alpha, beta) = open_rate_beta(config, shopper.segment, shopper.prefers_webhook);
+        let own_rate = Beta::new(alpha, beta)
+            .expect("positive Beta parameters")
+            .sample(rng);
+        let opened = binomial_draw(emails, own_rate, rng);
+        email_clicks = binomial_draw(opened, click_rate(config, shopper.segment), rng);
+        email_opens = if machine { emails } else { opened };
+    }
+    CustomerHistory {
+        orders,
+        coupon_orders,
+        emails,
+        email_opens,
+        email_clicks,
+    }
+}
+
+/// P(k successes of n) under a binomial with rate `p`.
+fn binomial_pmf(k: u32, n: u32, p: f64) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    let mut choose = 1.0;
+    for i in 0..k {
+        choose *= f64::from(n - i) / f64::from(i + 1);
+    }
+    choose * p.powi(k as i32) * (1.0 - p).powi((n - k) as i32)
+}
+
+/// P(k of n) under a beta-binomial with parameters `alpha`, `beta`.
+fn beta_binomial_pmf(k: u32, n: u32, alpha: f64, beta: f64) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    let mut p = 1.0;
+    for i in 0..k {
+        p *= f64::from(n - i) / f64::from(i + 1);
+        p *= alpha + f64::from(i);
+    }
+    for j in 0..n - k {
+        p *= beta + f64::from(j);
+    }
+    for t in 0..n {
+        p /= alpha + beta + f64::from(t);
+    }
+    p
+}
+
+/// The probability of `history` for a returning customer with these hidden traits, up to
+/// factors that do not depend on them (the number of orders and of e-mails): what the
+/// Bayes-optimal policy multiplies its prior by. 1 for an empty history.
+pub fn history_likelihood(
+    config: &HistoryConfig,
+    segment: Segment,
+    discount_sensitive: bool,
+    prefers_webhook: bool,
+    history: &CustomerHistory,
+) -> f64 {
+    let coupons = binomial_pmf(
+        history.coupon_orders,
+        history.orders,
+        coupon_order_share(config, discount_sensitive),
+    );
+    let n = history.emails;
+    if n == 0 {
+        return coupons;
+    }
+    let (alpha, beta) = open_rate_beta(config, segment, prefers_webhook);
+    let click = click_rate(config, segment);
+    let (opens, clicks) = (history.email_opens, history.email_clicks);
+    // Read by the shopper: the opens are the real ones.
+    let mut engagement = (1.0 - config.machine_open_share)
+        * beta_binomial_pmf(opens, n, alpha, beta)
+        * binomial_pmf(clicks, opens, click);
+    // Machine-opened: every e-mail counts as opened, the real opens are hidden.
+    if opens == n {
+        engagement += config.machine_open_share
+            * (clicks..=n)
+                .map(|r| beta_binomial_pmf(r, n, alpha, beta) * binomial_pmf(clicks, r, click))
+                .sum::<f64>();
+    }
+    coupons * engagement
 }
 
 /// The instant of local `hour:minute` on `day` in `zone`; a time skipped by a
@@ -263,6 +463,173 @@ mod tests {
             v.iter().sum::<f64>() / v.len() as f64
         };
         assert!(mean_score(Segment::SureThing) > 3.0 * mean_score(Segment::LostCause));
+    }
+
+    #[test]
+    fn the_history_follows_the_configured_rates() {
+        let mut config = SimulatorConfig::default();
+        let simulator = Simulator::new(config.clone()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(5);
+        let shoppers = sample_population(&simulator, 40_000, &mut rng);
+        // New customers have no history at all.
+        assert!(
+            shoppers
+                .iter()
+                .filter(|s| !s.features.returning_customer)
+                .all(|s| s.features.history == CustomerHistory::default())
+        );
+        let returning: Vec<&Shopper> = shoppers
+            .iter()
+            .filter(|s| s.features.returning_customer)
+            .collect();
+        let h = &config.history;
+        let mean_orders = returning
+            .iter()
+            .map(|s| f64::from(s.features.history.orders))
+            .sum::<f64>()
+            / returning.len() as f64;
+        assert!(
+            (mean_orders - (1.0 + h.extra_orders_mean)).abs() < 0.05,
+            "{mean_orders}"
+        );
+        // The share of orders with a coupon is the configured one per discount sensitivity.
+        let coupon_share = |sensitive: bool| {
+            let (coupons, orders) = returning
+                .iter()
+                .filter(|s| s.discount_sensitive == sensitive)
+                .fold((0u32, 0u32), |(c, o), s| {
+                    (
+                        c + s.features.history.coupon_orders,
+                        o + s.features.history.orders,
+                    )
+                });
+            f64::from(coupons) / f64::from(orders)
+        };
+        assert!((coupon_share(true) - h.coupon_order_share_sensitive).abs() < 0.02);
+        assert!((coupon_share(false) - h.coupon_order_share_insensitive).abs() < 0.01);
+        // E-mails only with consent; measured opens = machine opens + the type's own rate.
+        for s in &returning {
+            let history = s.features.history;
+            let expected = if s.features.email_consent {
+                h.marketing_emails
+            } else {
+                0
+            };
+            assert_eq!(history.emails, expected);
+            assert!(history.email_clicks <= history.email_opens);
+            assert!(history.email_opens <= history.emails);
+            assert!(history.coupon_orders <= history.orders);
+        }
+        let per_email = |segment: Segment, count: &dyn Fn(&CustomerHistory) -> u32| {
+            let (events, emails) = returning
+                .iter()
+                .filter(|s| s.segment == segment && !s.prefers_webhook)
+                .fold((0u32, 0u32), |(e, n), s| {
+                    (
+                        e + count(&s.features.history),
+                        n + s.features.history.emails,
+                    )
+                });
+            f64::from(events) / f64::from(emails)
+        };
+        let opens = |x: &CustomerHistory| x.email_opens;
+        let clicks = |x: &CustomerHistory| x.email_clicks;
+        let machine = h.machine_open_share;
+        let persuadable_opens = per_email(Segment::Persuadable, &opens);
+        let expected = machine + (1.0 - machine) * h.open_rate_persuadable;
+        assert!(
+            (persuadable_opens - expected).abs() < 0.02,
+            "{persuadable_opens} vs {expected}"
+        );
+        let expected = h.open_rate_persuadable * h.click_rate_persuadable;
+        let persuadable_clicks = per_email(Segment::Persuadable, &clicks);
+        assert!(
+            (persuadable_clicks - expected).abs() < 0.006,
+            "{persuadable_clicks}"
+        );
+        // Sleeping dogs engage least, persuadables most.
+        assert!(per_email(Segment::SleepingDog, &clicks) < per_email(Segment::LostCause, &clicks));
+        assert!(per_email(Segment::LostCause, &opens) < per_email(Segment::SureThing, &opens));
+        // The rates come from the configuration.
+        config.history.coupon_order_share_sensitive = 0.95;
+        config.history.marketing_emails = 0;
+        let changed = Simulator::new(config).unwrap();
+        let mut rng = SmallRng::seed_from_u64(5);
+        let shoppers = sample_population(&changed, 10_000, &mut rng);
+        let (coupons, orders) = shoppers
+            .iter()
+            .filter(|s| s.discount_sensitive && s.features.returning_customer)
+            .fold((0u32, 0u32), |(c, o), s| {
+                (
+                    c + s.features.history.coupon_orders,
+                    o + s.features.history.orders,
+                )
+            });
+        assert!(f64::from(coupons) / f64::from(orders) > 0.9);
+        assert!(shoppers.iter().all(|s| s.features.history.emails == 0));
+    }
+
+    #[test]
+    fn the_history_likelihood_is_the_distribution_it_is_drawn_from() {
+        let mut config = SimulatorConfig::default();
+        config.history.extra_orders_mean = 0.0;
+        config.history.marketing_emails = 4;
+        let simulator = Simulator::new(config.clone()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(9);
+        let mut shopper = sample_population(&simulator, 1, &mut rng)[0];
+        shopper.features.returning_customer = true;
+        shopper.features.email_consent = true;
+        let h = &config.history;
+        for (segment, sensitive, webhook) in [
+            (Segment::Persuadable, true, false),
+            (Segment::SleepingDog, false, true),
+            (Segment::LostCause, false, false),
+        ] {
+            shopper.segment = segment;
+            shopper.discount_sensitive = sensitive;
+            shopper.prefers_webhook = webhook;
+            // Every history of one order and four e-mails, with its likelihood.
+            let mut histories = Vec::new();
+            for coupon_orders in 0..=1 {
+                for email_opens in 0..=4 {
+                    for email_clicks in 0..=email_opens {
+                        let history = CustomerHistory {
+                            orders: 1,
+                            coupon_orders,
+                            emails: 4,
+                            email_opens,
+                            email_clicks,
+                        };
+                        let p = history_likelihood(h, segment, sensitive, webhook, &history);
+                        histories.push((history, p));
+                    }
+                }
+            }
+            let total: f64 = histories.iter().map(|(_, p)| p).sum();
+            assert!((total - 1.0).abs() < 1e-12, "{segment:?}: {total}");
+            // Drawn histories come with the frequencies of the likelihood.
+            let draws = 40_000;
+            let mut counts = std::collections::HashMap::new();
+            for _ in 0..draws {
+                *counts
+                    .entry(sample_history(h, &shopper, &mut rng))
+                    .or_insert(0u32) += 1;
+            }
+            for (history, p) in &histories {
+                let observed = f64::from(counts.get(history).copied().unwrap_or(0)) / draws as f64;
+                let sd = (p * (1.0 - p) / draws as f64).sqrt();
+                assert!(
+                    (observed - p).abs() < 5.0 * sd + 1e-4,
+                    "{segment:?} {history:?}: drawn {observed}, likelihood {p}"
+                );
+            }
+        }
+        // An empty history carries no evidence.
+        let empty = CustomerHistory::default();
+        assert_eq!(
+            history_likelihood(h, Segment::Persuadable, true, false, &empty),
+            1.0
+        );
     }
 
     #[test]

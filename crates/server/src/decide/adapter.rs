@@ -6,10 +6,16 @@
 //! What the engine does not know is left out rather than guessed: session features,
 //! `channel` and `device` are missing values for the model (a missing number encodes as
 //! the training mean, a missing category as none), and `mobile` is false for the policies.
+//!
+//! The policies' customer history ([`CustomerHistory`]) comes from the engine's own
+//! records: the user's e-mails sent in the 90 days before the abandonment and whether each
+//! was opened or clicked (tracking events). Coupon use on past orders is not known (orders
+//! carry no discount code), so it is fed as "no history" (0 orders known), which carries no
+//! evidence either way.
 
 use cartback_core::{Cart, CartState, Timestamp};
 use cartback_policy::policies::ObservedState;
-use cartback_policy::simulator::CartFeatures;
+use cartback_policy::simulator::{CartFeatures, CustomerHistory};
 use chrono::{DateTime, Timelike};
 use chrono_tz::Tz;
 
@@ -25,6 +31,26 @@ pub struct UserHistory {
     /// The user's recovered carts before the decision point.
     pub past_recoveries: u32,
     pub last_order_at: Option<Timestamp>,
+    /// The engine's e-mails to the user sent in the [`ENGAGEMENT_WINDOW`] before the
+    /// decision point, how many of them were opened and how many clicked.
+    pub emails: u32,
+    pub email_opens: u32,
+    pub email_clicks: u32,
+}
+
+/// How far back e-mail engagement is counted (the simulator's `history.marketing_emails`
+/// are the last 90 days' too).
+pub const ENGAGEMENT_WINDOW: cartback_core::Duration = cartback_core::Duration::days(90);
+
+/// One message the engine sent to the user earlier, with its tracking.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrackedMessage {
+    /// An e-mail action (reminder, recommendation, coupon); pushes are not counted.
+    pub email: bool,
+    pub sent_at: Timestamp,
+    /// At least one open / click tracking event.
+    pub opened: bool,
+    pub clicked: bool,
 }
 
 impl UserHistory {
@@ -50,6 +76,33 @@ impl UserHistory {
             }
         }
         history
+    }
+
+    /// Counts the e-mails among `messages` sent in the [`ENGAGEMENT_WINDOW`] before `at`,
+    /// and how many of them were opened and clicked (a click counts as an open: the
+    /// tracking pixel may be blocked).
+    pub fn with_engagement(mut self, messages: &[TrackedMessage], at: Timestamp) -> UserHistory {
+        for m in messages
+            .iter()
+            .filter(|m| m.email && m.sent_at < at && m.sent_at >= at - ENGAGEMENT_WINDOW)
+        {
+            self.emails += 1;
+            self.email_opens += u32::from(m.opened || m.clicked);
+            self.email_clicks += u32::from(m.clicked);
+        }
+        self
+    }
+
+    /// The policies' view of the history: e-mail engagement as counted; coupon use on past
+    /// orders unknown (no discount code is stored with orders), so no orders are given.
+    pub fn customer_history(&self) -> CustomerHistory {
+        CustomerHistory {
+            orders: 0,
+            coupon_orders: 0,
+            emails: self.emails,
+            email_opens: self.email_opens,
+            email_clicks: self.email_clicks,
+        }
     }
 }
 
@@ -180,6 +233,7 @@ pub fn observed_state(cart: &Cart, history: &UserHistory, facts: &StepFacts) -> 
             email_consent: facts.email_reachable,
             webhook_consent: facts.webhook_reachable,
             abandoned_hour: local_hour(facts.abandoned_at, facts.zone),
+            history: history.customer_history(),
         },
         step: facts.step,
         n_steps: facts.n_steps,
@@ -259,6 +313,7 @@ mod tests {
             past_abandonments: 1,
             past_recoveries: 0,
             last_order_at: Some(T0 - Duration::days(3)),
+            ..UserHistory::default()
         };
         let f = model_features(&cart("c1"), &history, T0);
         assert_eq!(value(&f, "cart_value"), &FeatureValue::Number(55.0));
@@ -313,7 +368,76 @@ mod tests {
                 past_abandonments: 1,
                 past_recoveries: 1,
                 last_order_at: Some(T0 - Duration::days(9)),
+                ..UserHistory::default()
             }
+        );
+    }
+
+    #[test]
+    fn engagement_counts_the_users_emails_of_the_last_90_days() {
+        let message = |days_before: i64, email: bool, opened: bool, clicked: bool| TrackedMessage {
+            email,
+            sent_at: T0 - Duration::days(days_before),
+            opened,
+            clicked,
+        };
+        let messages = [
+            message(2, true, true, true),
+            message(10, true, true, false),
+            // A click without a recorded open (images blocked) is an open too.
+            message(20, true, false, true),
+            message(30, true, false, false),
+            // A push is not an e-mail; a message older than 90 days is out of the window.
+            message(5, false, true, true),
+            message(91, true, true, true),
+            // Sent after the decision point: not history yet.
+            message(-1, true, true, true),
+        ];
+        let history = UserHistory {
+            past_orders: 2,
+            ..UserHistory::default()
+        }
+        .with_engagement(&messages, T0);
+        assert_eq!(
+            (history.emails, history.email_opens, history.email_clicks),
+            (4, 3, 2)
+        );
+        // The policies see the engagement; coupon use on orders is unknown (no orders
+        // with a known discount code), whatever the number of past orders.
+        let seen = history.customer_history();
+        assert_eq!(
+            seen,
+            CustomerHistory {
+                orders: 0,
+                coupon_orders: 0,
+                emails: 4,
+                email_opens: 3,
+                email_clicks: 2,
+            }
+        );
+        let facts = StepFacts {
+            step: 0,
+            n_steps: 3,
+            abandoned_at: T0,
+            send_at: T0 + Duration::hours(1),
+            zone: chrono_tz::Europe::Berlin,
+            messages_sent: 0,
+            coupon_sent_percent: 0,
+            email_reachable: true,
+            webhook_reachable: false,
+            predicted_propensity: 0.05,
+        };
+        assert_eq!(
+            observed_state(&cart("c1"), &history, &facts)
+                .features
+                .history,
+            seen
+        );
+        assert_eq!(
+            observed_state(&cart("c1"), &UserHistory::default(), &facts)
+                .features
+                .history,
+            CustomerHistory::default()
         );
     }
 

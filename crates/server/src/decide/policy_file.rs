@@ -21,8 +21,9 @@ use std::path::Path;
 
 /// The `format` field of every policy state file.
 pub const POLICY_FORMAT: &str = "cartback-policy-state";
-/// The layout version this build writes and reads.
-pub const POLICY_FORMAT_VERSION: u32 = 1;
+/// The layout version this build writes and reads (2: the policies' feature vector gained
+/// the customer history, so version-1 models do not fit it).
+pub const POLICY_FORMAT_VERSION: u32 = 2;
 
 /// Every policy the engine can run (`[policy] kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,6 +335,7 @@ mod tests {
                 email_consent: true,
                 webhook_consent: true,
                 abandoned_hour: 14,
+                history: Default::default(),
             },
             step,
             n_steps: 3,
