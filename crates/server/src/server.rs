@@ -105,7 +105,7 @@ pub async fn start_with_channels(
     let (keys, generated_key) =
         KeyRing::new(&config.auth.keys, config.rate_limit_per_key).map_err(ServerError::Keys)?;
     let location = config.db.clone();
-    let store = blocking(move || cartback_store::open(&location))
+    let store = blocking(move || cartback_store::open_for_small_transactions(&location))
         .await?
         .map_err(|source| ServerError::Store {
             location: config.db.clone(),

@@ -34,7 +34,7 @@ pub mod conformance;
 mod tests;
 
 pub use crate::postgres::PostgresStore;
-pub use crate::sqlite::SqliteStore;
+pub use crate::sqlite::{SMALL_TRANSACTION_PAGE_SIZE, SqliteStore};
 pub use engine::{Decision, EngineRecords, MessageStatus, OutboxMessage};
 pub use error::StoreError;
 
@@ -171,5 +171,19 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
         Ok(Box::new(PostgresStore::connect(location.trim())?))
     } else {
         Ok(Box::new(SqliteStore::open(location)?))
+    }
+}
+
+/// [`open`] for a store that will mostly see small transactions (the live engine): a SQLite
+/// file it creates gets [`SMALL_TRANSACTION_PAGE_SIZE`] pages instead of the bulk importer's
+/// 16 KiB. An existing file, and PostgreSQL, are opened as they are.
+pub fn open_for_small_transactions(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if is_postgres_url(location) {
+        open(location)
+    } else {
+        Ok(Box::new(SqliteStore::open_with_page_size(
+            location,
+            SMALL_TRANSACTION_PAGE_SIZE,
+        )?))
     }
 }

@@ -314,6 +314,36 @@ fn sqlite_open_creates_the_file_and_missing_directories_in_wal_mode_with_16k_pag
 }
 
 #[test]
+fn a_file_opened_for_small_transactions_gets_4k_pages_and_an_existing_file_keeps_its_own() {
+    let page_size = |path: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .unwrap()
+    };
+    let directory = tempfile::tempdir().unwrap();
+    // A new file for the engine: 4 KiB pages, and it works like any store.
+    let engine_file = directory.path().join("engine.db");
+    let mut store = crate::open_for_small_transactions(engine_file.to_str().unwrap()).unwrap();
+    conformance::inserts_and_counts_duplicates(store.as_mut());
+    drop(store);
+    assert_eq!(
+        page_size(&engine_file),
+        i64::from(crate::SMALL_TRANSACTION_PAGE_SIZE)
+    );
+    // Opened again by the importer's `open`, it keeps its pages (and its events).
+    let mut store = crate::open(engine_file.to_str().unwrap()).unwrap();
+    assert!(store.event_count().unwrap() > 0);
+    drop(store);
+    assert_eq!(page_size(&engine_file), 4_096);
+    // A file the importer made keeps its 16 KiB pages when the engine opens it.
+    let import_file = directory.path().join("import.db");
+    drop(crate::open(import_file.to_str().unwrap()).unwrap());
+    drop(crate::open_for_small_transactions(import_file.to_str().unwrap()).unwrap());
+    assert_eq!(page_size(&import_file), 16_384);
+}
+
+#[test]
 fn sqlite_in_memory_stores_work_and_are_private() {
     let mut first = SqliteStore::in_memory().unwrap();
     let mut second = crate::open(":memory:").unwrap();
