@@ -488,10 +488,7 @@ impl ShapExplainer {
         );
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512vl")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-            {
+            if has_avx512() {
                 // SAFETY: the CPU has the features `explain_avx512` is compiled for.
                 return unsafe { self.explain_avx512(trees, row, contributions, scratch) };
             }
@@ -668,6 +665,14 @@ impl ShapExplainer {
         }
         outputs.iter().fold(-0.0, |sum, output| sum + output)
     }
+}
+
+/// Whether the CPU has the AVX-512 features `ShapExplainer::explain_avx512` is built for.
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512dq")
 }
 
 /// The scratch vectors of a batch by batch index (path products P, subtree sums D), and the
@@ -1308,10 +1313,7 @@ mod tests {
                     assert_eq!((b.to_bits(), &avx2), (margin.to_bits(), &portable));
                     builds_compared += 1;
                 }
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx512dq")
-                {
+                if has_avx512() {
                     let mut avx512 = vec![0.0; 5];
                     // SAFETY: the CPU has the AVX-512 features the build needs.
                     let c = unsafe {
