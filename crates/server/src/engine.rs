@@ -564,11 +564,31 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let settings = &self.decider.settings;
         let carts = core.store.carts_of_user(&cart.user_id)?;
-        let tracked = tracked_emails(core, &carts, abandoned_at)?;
+        // Every message of the user's carts, read once: the e-mail engagement comes from
+        // all of them, the flow's own state from this cart's.
+        let mut user_messages = Vec::new();
+        let mut own_messages = None;
+        for other in &carts {
+            let messages = core.store.messages_of_cart(&other.id)?;
+            if other.id == cart.id {
+                own_messages = Some(messages);
+            } else {
+                user_messages.extend(messages);
+            }
+        }
+        let own_messages = match own_messages {
+            Some(messages) => messages,
+            None => core.store.messages_of_cart(&cart.id)?,
+        };
+        let tracked = tracked_emails(
+            core,
+            user_messages.iter().chain(&own_messages),
+            abandoned_at,
+        )?;
         let history = UserHistory::from_carts(&carts, &cart.id, abandoned_at)
             .with_engagement(&tracked, abandoned_at);
         let mut cart_messages = Vec::new();
-        for m in core.store.messages_of_cart(&cart.id)? {
+        for m in own_messages {
             let live = matches!(
                 m.status,
                 MessageStatus::Pending | MessageStatus::Sending | MessageStatus::Sent
@@ -792,44 +812,41 @@ impl Engine {
     }
 }
 
-/// The user's e-mails sent in the engagement window before `at` (messages about any of
-/// `carts`), each with whether it was opened or clicked: the e-mail engagement the policies
-/// see in the customer history. A message's action names its channel (older messages
-/// without one count as e-mails when they went out on the `email` channel).
-fn tracked_emails(
+/// The e-mails among `messages` (the user's) sent in the engagement window before `at`,
+/// each with whether it was opened or clicked: the e-mail engagement the policies see in the
+/// customer history. A message's action names its channel (older messages without one count
+/// as e-mails when they went out on the `email` channel).
+fn tracked_emails<'m>(
     core: &mut Core,
-    carts: &[Cart],
+    messages: impl IntoIterator<Item = &'m OutboxMessage>,
     at: Timestamp,
 ) -> Result<Vec<TrackedMessage>, EngineError> {
     let mut tracked = Vec::new();
-    for cart in carts {
-        for m in core.store.messages_of_cart(&cart.id)? {
-            let Some(sent_at) = m.sent_at else {
-                continue;
-            };
-            if m.status != MessageStatus::Sent || sent_at >= at || sent_at < at - ENGAGEMENT_WINDOW
-            {
-                continue;
-            }
-            let email = match m.payload["action"]
-                .as_str()
-                .and_then(cartback_policy::actions::ActionKind::from_name)
-            {
-                Some(kind) => kind.channel() == Some(cartback_policy::actions::Channel::Email),
-                None => m.channel == "email",
-            };
-            if !email {
-                continue;
-            }
-            let counts = core.store.tracking_counts(m.id)?;
-            let seen = |kind: &str| counts.iter().any(|(k, n)| k == kind && *n > 0);
-            tracked.push(TrackedMessage {
-                email,
-                sent_at,
-                opened: seen("open"),
-                clicked: seen("click"),
-            });
+    for m in messages {
+        let Some(sent_at) = m.sent_at else {
+            continue;
+        };
+        if m.status != MessageStatus::Sent || sent_at >= at || sent_at < at - ENGAGEMENT_WINDOW {
+            continue;
         }
+        let email = match m.payload["action"]
+            .as_str()
+            .and_then(cartback_policy::actions::ActionKind::from_name)
+        {
+            Some(kind) => kind.channel() == Some(cartback_policy::actions::Channel::Email),
+            None => m.channel == "email",
+        };
+        if !email {
+            continue;
+        }
+        let counts = core.store.tracking_counts(m.id)?;
+        let seen = |kind: &str| counts.iter().any(|(k, n)| k == kind && *n > 0);
+        tracked.push(TrackedMessage {
+            email,
+            sent_at,
+            opened: seen("open"),
+            clicked: seen("click"),
+        });
     }
     Ok(tracked)
 }
