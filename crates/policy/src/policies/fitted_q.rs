@@ -235,19 +235,26 @@ impl FittedQParams {
             }
         }
         let pooled = log.len() >= self.pool_from_transitions;
-        if pooled {
-            let values: Vec<f64> = log
-                .iter()
-                .flat_map(|t| pooled_row(&planner_features(&t.state), t.executed))
-                .collect();
-            let labels: Vec<f64> = log.iter().map(|t| f64::from(u8::from(t.bought))).collect();
-            let matrix = FeatureMatrix::new(log.len(), PLANNER_FEATURES + ACTION_FEATURES, values)
-                .map_err(fit_error)?;
+        // P(buy) over `rows`, each turned into `width` inputs by `inputs`; small logs get
+        // smaller leaves (a twentieth of the rows at most).
+        let fit_buy = |rows: &[&Transition],
+                       width: usize,
+                       inputs: &dyn Fn(&Transition) -> Vec<f64>|
+         -> Result<GbdtModel, PolicyError> {
+            let values: Vec<f64> = rows.iter().flat_map(|t| inputs(t)).collect();
+            let labels: Vec<f64> = rows.iter().map(|t| f64::from(u8::from(t.bought))).collect();
+            let matrix = FeatureMatrix::new(rows.len(), width, values).map_err(fit_error)?;
             let params = GbdtParams {
-                min_samples_leaf: self.min_samples_leaf.min(log.len() / 20).max(5),
+                min_samples_leaf: self.min_samples_leaf.min(rows.len() / 20).max(5),
                 ..gbdt.clone()
             };
-            buy.push(params.fit(&matrix, &labels).map_err(fit_error)?);
+            params.fit(&matrix, &labels).map_err(fit_error)
+        };
+        if pooled {
+            let all: Vec<&Transition> = log.iter().collect();
+            buy.push(fit_buy(&all, PLANNER_FEATURES + ACTION_FEATURES, &|t| {
+                pooled_row(&planner_features(&t.state), t.executed).to_vec()
+            })?);
         }
         for kind in ActionKind::ALL {
             let rows: Vec<&Transition> = log.iter().filter(|t| t.executed == kind).collect();
@@ -263,19 +270,9 @@ impl FittedQParams {
                 });
             }
             if !pooled {
-                let values: Vec<f64> = rows
-                    .iter()
-                    .flat_map(|t| planner_features(&t.state))
-                    .collect();
-                let labels: Vec<f64> = rows.iter().map(|t| f64::from(u8::from(t.bought))).collect();
-                let matrix =
-                    FeatureMatrix::new(rows.len(), PLANNER_FEATURES, values).map_err(fit_error)?;
-                // Small logs get smaller leaves (a twentieth of the rows at most).
-                let params = GbdtParams {
-                    min_samples_leaf: self.min_samples_leaf.min(rows.len() / 20).max(5),
-                    ..gbdt.clone()
-                };
-                buy.push(params.fit(&matrix, &labels).map_err(fit_error)?);
+                buy.push(fit_buy(&rows, PLANNER_FEATURES, &|t| {
+                    planner_features(&t.state).to_vec()
+                })?);
             }
             for t in rows {
                 if t.bought {
