@@ -43,6 +43,8 @@ enum Command {
     Policy(commands::policy::PolicyArgs),
     /// Run the live engine: HTTP API, abandonment detection, outbox dispatcher, channels.
     Serve(commands::serve::ServeArgs),
+    /// Rewrite a SQLite store compactly, optionally with another page size (server stopped).
+    Compact(commands::compact::CompactArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Uplift(args) => commands::uplift::run(args),
         Command::Policy(args) => commands::policy::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Compact(args) => commands::compact::run(args),
     };
     match result {
         Ok(code) => code,

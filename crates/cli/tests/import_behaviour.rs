@@ -378,3 +378,47 @@ fn the_fold_while_importing_equals_a_replay_of_the_log() {
         }
     }
 }
+
+#[test]
+fn compact_rewrites_an_imported_store_with_small_pages_and_keeps_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, db) = (mixed_file(dir.path()), dir.path().join("c.db"));
+    let import = |file: &Path| {
+        json(&run(&[
+            "import",
+            "--format",
+            "ndjson",
+            s(file),
+            "--db",
+            s(&db),
+            "--rejects",
+            s(&dir.path().join("rejects.ndjson")),
+            "--json",
+        ]))
+    };
+    assert_eq!(import(&file)["imported"], 2);
+    let report = json(&run(&[
+        "compact",
+        "--db",
+        s(&db),
+        "--page-size",
+        "4096",
+        "--json",
+    ]));
+    assert_eq!(report["page_size_before"], 16_384, "{report}");
+    assert_eq!(report["page_size_after"], 4_096, "{report}");
+    // Everything is still there: the same file imports nothing the second time.
+    let again = import(&file);
+    assert_eq!(
+        (again["imported"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(again["events_in_store"], 2);
+    // A page size SQLite cannot use is refused with the value named; a missing file too.
+    let out = run(&["compact", "--db", s(&db), "--page-size", "3000"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("page size 3000"));
+    let out = run(&["compact", "--db", s(&dir.path().join("none.db"))]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no SQLite database"));
+}

@@ -17,6 +17,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{} is in use by another process (a running `cartback serve` or import): stop it first",
+        path.display()
+    )]
+    InUse { path: PathBuf },
+    #[error("there is no SQLite database at `{}`", path.display())]
+    MissingDatabase { path: PathBuf },
+    #[error("page size {page_size} is not a power of two from 512 to 65536 bytes")]
+    InvalidPageSize { page_size: u32 },
     #[error("the SQLite database stayed in journal mode `{mode}` instead of WAL")]
     NotWal { mode: String },
     #[error("SQLite failed while {action}: {source}")]

@@ -344,6 +344,55 @@ fn a_file_opened_for_small_transactions_gets_4k_pages_and_an_existing_file_keeps
 }
 
 #[test]
+fn a_file_rebuilt_with_another_page_size_keeps_everything_and_refuses_while_in_use() {
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("import.db");
+    let mut store = crate::open(file.to_str().unwrap()).unwrap();
+    conformance::inserts_and_counts_duplicates(store.as_mut());
+    let events = conformance::scan_all(store.as_mut());
+    // Another connection open (as a running server would hold): refused, file untouched.
+    let error = SqliteStore::rebuild(&file, Some(4_096)).unwrap_err();
+    assert!(matches!(error, StoreError::InUse { .. }), "{error}");
+    assert!(error.to_string().contains("stop it first"), "{error}");
+    drop(store);
+    let size = |path: &std::path::Path| -> u32 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(size(&file), 16_384);
+    // Alone: rebuilt with 4 KiB pages, still in WAL, with every event and cart, still deduping.
+    assert_eq!(
+        SqliteStore::rebuild(&file, Some(4_096)).unwrap(),
+        (16_384, 4_096)
+    );
+    assert_eq!(size(&file), 4_096);
+    let mode: String = rusqlite::Connection::open(&file)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let mut store = crate::open(file.to_str().unwrap()).unwrap();
+    assert_eq!(conformance::scan_all(store.as_mut()), events);
+    let report = store.insert_events(&events).unwrap();
+    assert_eq!(
+        (report.inserted, report.duplicates),
+        (0, events.len() as u64)
+    );
+    drop(store);
+    // Bad sizes and missing files are refused with what was wrong.
+    let error = SqliteStore::rebuild(&file, Some(5_000)).unwrap_err();
+    assert!(error.to_string().contains("page size 5000"), "{error}");
+    let error = SqliteStore::rebuild(directory.path().join("none.db"), None).unwrap_err();
+    assert!(
+        matches!(error, StoreError::MissingDatabase { .. }),
+        "{error}"
+    );
+    assert!(!directory.path().join("none.db").exists());
+}
+
+#[test]
 fn sqlite_in_memory_stores_work_and_are_private() {
     let mut first = SqliteStore::in_memory().unwrap();
     let mut second = crate::open(":memory:").unwrap();

@@ -1,5 +1,6 @@
 //! One module per `cartback` subcommand: its clap arguments and its `run` function.
 
+pub mod compact;
 pub mod episodes;
 pub mod gen_events;
 pub mod import;

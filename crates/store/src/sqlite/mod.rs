@@ -199,6 +199,80 @@ impl SqliteStore {
         }
     }
 
+    /// Rewrites the database file at `path` compactly (SQLite's `VACUUM`), with pages of
+    /// `page_size` bytes when given (else the file's own), and returns the page sizes before
+    /// and after. This is the only way
+    /// to change the page size of an existing file: SQLite fixes it at creation in WAL mode,
+    /// so the file leaves WAL for the rewrite and returns to it. It also gives the free pages
+    /// left by erasure and retention back to the file system.
+    ///
+    /// Needs the file to itself: with another connection open (a running `cartback serve`,
+    /// an import) it fails with [`StoreError::InUse`] and leaves the file as it was.
+    pub fn rebuild(
+        path: impl AsRef<Path>,
+        page_size: Option<u32>,
+    ) -> Result<(u32, u32), StoreError> {
+        let path = path.as_ref();
+        if let Some(page_size) = page_size
+            && (!(512..=65_536).contains(&page_size) || !page_size.is_power_of_two())
+        {
+            return Err(StoreError::InvalidPageSize { page_size });
+        }
+        if !path.exists() {
+            return Err(StoreError::MissingDatabase {
+                path: path.to_path_buf(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::OpenSqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let in_use = |error: rusqlite::Error| {
+            if matches!(
+                error.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) {
+                StoreError::InUse {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                StoreError::sqlite("rebuilding the database file")(error)
+            }
+        };
+        let page_size_now = |conn: &Connection| -> Result<u32, StoreError> {
+            conn.pragma_query_value(None, "page_size", |row| row.get(0))
+                .map_err(StoreError::sqlite("reading the page size"))
+        };
+        let before = page_size_now(&conn)?;
+        let page_size = page_size.unwrap_or(before);
+        // Leaving WAL needs every other connection closed; SQLite says "busy" otherwise.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "DELETE", |row| row.get(0))
+            .map_err(in_use)?;
+        if !mode.eq_ignore_ascii_case("delete") {
+            return Err(StoreError::InUse {
+                path: path.to_path_buf(),
+            });
+        }
+        let rebuilt = conn
+            .pragma_update(None, "page_size", page_size)
+            .and_then(|()| conn.execute_batch("VACUUM"))
+            .map_err(in_use);
+        // Back to WAL whatever happened, so the file is left as the store expects it.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(StoreError::sqlite("switching back to the WAL journal"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::NotWal { mode });
+        }
+        rebuilt?;
+        Ok((before, page_size_now(&conn)?))
+    }
+
     /// A private database in memory, gone when the store is dropped (tests, dry runs).
     pub fn in_memory() -> Result<SqliteStore, StoreError> {
         let conn = Connection::open_in_memory().map_err(|source| StoreError::OpenSqlite {
