@@ -65,6 +65,13 @@ print(f"{'work':<15}{'cartback ev/s':>14}{'pandas ev/s':>13}{'ratio':>8}   {'car
 for name, ours, theirs, ours_cpu, theirs_cpu in rows:
     print(f"{name:<15}{n / ours:>14,.0f}{n / theirs:>13,.0f}{theirs / ours:>7.1f}x   "
           f"{n / ours_cpu:>18,.0f}{n / theirs_cpu:>16,.0f}{theirs_cpu / ours_cpu:>7.1f}x")
-print("cartback carts:", {k: persist[k] for k in ("carts", "abandoned", "purchased", "recovered")})
-print("pandas carts:  ", pd["carts"], pd["states"])
+# Both must have done the same work: the same carts in the same states (pandas' "active" is
+# cartback's active + idle: carts with activity in the last 30 minutes).
+ours = {k: persist[k] for k in ("abandoned", "purchased", "recovered", "expired")}
+ours["active"] = persist["active"] + persist["idle"]
+theirs = {k: pd["states"].get(k, 0) for k in ours}
+print("cartback carts:", persist["carts"], ours)
+print("pandas carts:  ", pd["carts"], theirs)
+print("same carts and states" if (persist["carts"], ours) == (pd["carts"], theirs)
+      else "WARNING: the two did not find the same carts")
 PY

@@ -27,7 +27,10 @@ def fold(path):
     df = pd.read_json(path, lines=True, dtype={"user_id": str, "session_id": str})
     read = len(df)
     df = df.drop_duplicates(subset="id")
-    df["timestamp"] = pd.to_numeric(df["timestamp"], errors="raise").astype("int64")
+    # read_json turns a column named "timestamp" into datetimes (epoch milliseconds and RFC
+    # 3339 alike, in pandas' own unit): back to epoch milliseconds, the unit of the timeouts.
+    df["timestamp"] = (pd.to_datetime(df["timestamp"], utc=True, errors="raise")
+                       .astype("datetime64[ms, UTC]").astype("int64"))
     df = df.sort_values(["timestamp", "id"], kind="stable")
     # Item lines: one row per (event, item), value = price x quantity.
     items = df[["id", "items"]].explode("items").dropna(subset=["items"])
@@ -55,7 +58,7 @@ def fold(path):
         ordered=("is_order", "any"),
         idle_before_order=("idle_gap", "any"),
     )
-    end = int(df["timestamp"].max())
+    end = int(all_events["timestamp"].max())  # the end of the log: its last event of any kind
     state = np.where(carts["ordered"] & carts["idle_before_order"], "recovered",
                      np.where(carts["ordered"], "purchased",
                               np.where(carts["last"] + IDLE_MS + WINDOW_MS <= end, "expired",
