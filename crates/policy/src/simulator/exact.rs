@@ -10,6 +10,10 @@ use crate::actions::ActionKind;
 use crate::policies::{HiddenTruth, N_ACTIONS, Observation, Policy};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
+
+/// `DefaultHasher::new()` hashes with fixed keys: maps iterate in the same order every run.
+type FixedHasher = BuildHasherDefault<DefaultHasher>;
 
 /// Expected outcomes of one cart under one policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -67,7 +71,9 @@ pub fn evaluate_cart(
     let mut coupons: HashMap<i64, f64> = HashMap::new();
     let mut frontier: Vec<(CartProgress, f64)> = vec![(CartProgress::START, 1.0)];
     while !frontier.is_empty() {
-        let mut next: HashMap<CartProgress, f64> = HashMap::new();
+        // A fixed hasher: the frontier's order, and with it the order in which the
+        // expectations are summed, is the same in every run (bit-identical results).
+        let mut next: HashMap<CartProgress, f64, FixedHasher> = HashMap::default();
         for (progress, mass) in frontier {
             let observation = Observation {
                 state: observe(simulator, shopper, &progress),
