@@ -163,6 +163,22 @@ fn simulate_prints_config_and_the_specified_json() {
         ] {
             assert!(row.get(field).is_some(), "{field} missing in {row}");
         }
+        // Each headline figure also has its 95 % interval, around the figure.
+        for field in [
+            "incremental_net_revenue_per_1000",
+            "recovery_rate",
+            "messages_per_cart",
+            "discount_spend_per_1000",
+            "unsubscribe_rate",
+        ] {
+            let interval = &row["intervals"][field];
+            let (low, high) = (interval[0].as_f64().unwrap(), interval[1].as_f64().unwrap());
+            let value = row[field].as_f64().unwrap();
+            assert!(
+                low <= value && value <= high,
+                "{field}: {interval} in {row}"
+            );
+        }
     }
     assert!(
         rows[2]["incremental_net_revenue_per_1000"]

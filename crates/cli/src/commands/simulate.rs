@@ -176,6 +176,28 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     println!(
         "(money in major units of the shop's currency; incremental = versus doing nothing on the same carts;\n guard-chg = share of decisions a guardrail changed; train s = wall-clock training time)"
     );
+    println!("\n95 % intervals over the evaluation shoppers:");
+    for r in &rows {
+        let [recovery, messages, discount, unsubscribe] = [
+            "recovery_rate",
+            "messages_per_cart",
+            "discount_spend_per_1000",
+            "unsubscribe_rate",
+        ]
+        .map(|name| r.intervals[name]);
+        println!(
+            "  {:<10} recovery [{:.2}, {:.2}] %, msg/cart [{:.3}, {:.3}], disc./1000 [{:.1}, {:.1}], unsub. [{:.3}, {:.3}] %",
+            r.name,
+            100.0 * recovery[0],
+            100.0 * recovery[1],
+            messages[0],
+            messages[1],
+            discount[0],
+            discount[1],
+            100.0 * unsubscribe[0],
+            100.0 * unsubscribe[1],
+        );
+    }
     let join = |m: &BTreeMap<&'static str, f64>| {
         m.iter()
             .filter(|(_, v)| v.abs() >= 0.05)

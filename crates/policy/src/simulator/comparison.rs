@@ -133,6 +133,25 @@ pub struct PolicySummary {
     pub incremental_by_segment_per_1000: BTreeMap<&'static str, f64>,
     /// Actions that went out (after the guardrails) per 1,000 carts.
     pub executed_per_1000: BTreeMap<&'static str, f64>,
+    /// 95 % interval `[low, high]` of each headline figure, over the evaluation shoppers
+    /// (mean ± 1.96 standard errors of the per-cart expectations), keyed by the figure's
+    /// field name: `incremental_net_revenue_per_1000` (the same as `ci_low`/`ci_high`),
+    /// `recovery_rate`, `messages_per_cart`, `discount_spend_per_1000`, `unsubscribe_rate`.
+    pub intervals: BTreeMap<&'static str, [f64; 2]>,
+}
+
+/// The 95 % interval of the mean of `values` (normal approximation over independent
+/// shoppers), each value multiplied by `scale`.
+fn interval_95(values: impl ExactSizeIterator<Item = f64> + Clone, scale: f64) -> [f64; 2] {
+    let n = values.len() as f64;
+    if n < 2.0 {
+        let mean = values.sum::<f64>() / n.max(1.0) * scale;
+        return [mean, mean];
+    }
+    let mean = values.clone().sum::<f64>() / n;
+    let variance = values.map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let half_width = 1.96 * (variance / n).sqrt();
+    [(mean - half_width) * scale, (mean + half_width) * scale]
 }
 
 /// The snake_case name of a shopper type.
@@ -428,8 +447,6 @@ fn summarise(
         .map(|(o, b)| o.net_revenue_minor - b.net_revenue_minor)
         .collect();
     let mean = incremental.iter().sum::<f64>() / n;
-    let variance = incremental.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let half_width = 1.96 * (variance / n).sqrt();
     let average = |f: &dyn Fn(&CartExpectation) -> f64| outcomes.iter().map(f).sum::<f64>() / n;
     // Per 1,000 carts, in major units of the shop's currency.
     let per_1000 = 1000.0 / 100.0;
@@ -440,11 +457,27 @@ fn summarise(
             .or_insert(0.0) += x * per_1000 / n;
     }
     let decisions = average(&|o| o.decisions);
+    let over_carts =
+        |f: fn(&CartExpectation) -> f64, scale: f64| interval_95(outcomes.iter().map(f), scale);
+    let incremental_interval = interval_95(incremental.iter().copied(), per_1000);
+    let intervals = BTreeMap::from([
+        ("incremental_net_revenue_per_1000", incremental_interval),
+        ("recovery_rate", over_carts(|o| o.recovery_probability, 1.0)),
+        ("messages_per_cart", over_carts(|o| o.messages, 1.0)),
+        (
+            "discount_spend_per_1000",
+            over_carts(|o| o.discount_minor, per_1000),
+        ),
+        (
+            "unsubscribe_rate",
+            over_carts(|o| o.unsubscribe_probability, 1.0),
+        ),
+    ]);
     PolicySummary {
         name: name.to_string(),
         incremental_net_revenue_per_1000: mean * per_1000,
-        ci_low: (mean - half_width) * per_1000,
-        ci_high: (mean + half_width) * per_1000,
+        ci_low: incremental_interval[0],
+        ci_high: incremental_interval[1],
         recovery_rate: average(&|o| o.recovery_probability),
         messages_per_cart: average(&|o| o.messages),
         discount_spend_per_1000: average(&|o| o.discount_minor) * per_1000,
@@ -467,6 +500,7 @@ fn summarise(
             .iter()
             .map(|k| (k.name(), average(&|o| o.executed[k.index()]) * 1000.0))
             .collect(),
+        intervals,
     }
 }
 
@@ -498,6 +532,30 @@ mod tests {
             assert!((by_type - row.incremental_net_revenue_per_1000).abs() < 1e-6);
             let sent: f64 = row.executed_per_1000.values().sum();
             assert!((sent / 1000.0 - row.decisions_per_cart).abs() < 1e-9);
+            // Every headline figure has an interval around it; the incremental one is the
+            // row's `ci_low`/`ci_high`.
+            let figures = [
+                (
+                    "incremental_net_revenue_per_1000",
+                    row.incremental_net_revenue_per_1000,
+                ),
+                ("recovery_rate", row.recovery_rate),
+                ("messages_per_cart", row.messages_per_cart),
+                ("discount_spend_per_1000", row.discount_spend_per_1000),
+                ("unsubscribe_rate", row.unsubscribe_rate),
+            ];
+            assert_eq!(row.intervals.len(), figures.len());
+            for (name, value) in figures {
+                let [low, high] = row.intervals[name];
+                assert!(
+                    low <= value && value <= high,
+                    "{name}: {value} in [{low}, {high}]"
+                );
+            }
+            let [low, high] = row.intervals["incremental_net_revenue_per_1000"];
+            assert_eq!((low, high), (row.ci_low, row.ci_high));
+            // Shoppers differ, so the recovery rate is uncertain.
+            assert!(row.intervals["recovery_rate"][1] > row.intervals["recovery_rate"][0]);
         }
         // The fixed flow's night-time messages wait for the end of the quiet hours, and its
         // messages to the holdout group are suppressed; the oracle, which knows the
@@ -516,6 +574,17 @@ mod tests {
             compare_policies(&config, &bad).unwrap_err(),
             SimulationError::UnknownPolicy("magic".into())
         );
+    }
+
+    #[test]
+    fn the_interval_is_the_mean_plus_minus_1_96_standard_errors() {
+        // 1, 2, 3, 4: mean 2.5, sample variance 5/3, standard error √(5/12).
+        let [low, high] = interval_95([1.0, 2.0, 3.0, 4.0].into_iter(), 10.0);
+        let half = 1.96 * (5.0_f64 / 12.0).sqrt();
+        assert!((low - (2.5 - half) * 10.0).abs() < 1e-12, "{low}");
+        assert!((high - (2.5 + half) * 10.0).abs() < 1e-12, "{high}");
+        // One value: no spread to estimate, the interval is the value.
+        assert_eq!(interval_95([3.0].into_iter(), 2.0), [6.0, 6.0]);
     }
 
     #[test]
