@@ -3,13 +3,15 @@
 //! shopper) when it is also told some of the shopper's hidden traits — the response type,
 //! discount sensitivity, channel preference — next to the oracle, which knows them all
 //! (and also whether each message was opened); and without the customer history (coupon
-//! use, e-mail engagement of returning customers), to show what the history is worth:
+//! use, e-mail engagement of returning customers) and the session signals (a code typed at
+//! checkout, a coupon-site arrival), to show what they are worth:
 //! `cargo run --release -p cartback-policy --example value_of_information -- [carts] [seed]
 //! [config.toml]`. The coupon shadow price of each variant is picked on 1,000 separate
 //! carts (a grid, by exact value).
 //!
-//! The rows "… of returning customers" tell the traits of returning customers only: no
-//! history signal (history exists only for returning customers) can be worth more.
+//! The rows "… of returning customers" tell the traits of returning customers only (and
+//! see neither history nor session signals): no history signal (history exists only for
+//! returning customers) can be worth more.
 
 use cartback_policy::policies::{DoNothing, Oracle};
 use cartback_policy::simulator::{
@@ -53,14 +55,29 @@ fn best_price(simulator: &Simulator, tuning: &[Shopper], reveal: Reveal) -> f64 
         .1
 }
 
-/// The shoppers with their customer history wiped (what the shop observed before it kept
-/// coupon use and e-mail engagement; the oracle does not use it).
-fn without_history(shoppers: &[Shopper]) -> Vec<Shopper> {
+/// What the shop observes besides the basic features.
+#[derive(Clone, Copy, PartialEq)]
+enum Seen {
+    /// Customer history and session signals.
+    All,
+    /// The customer history, no session signals.
+    History,
+    /// Neither (what the shop observed before it kept either).
+    Neither,
+}
+
+/// The shoppers with the signals `seen` leaves out wiped (the oracle does not use them).
+fn wiped(shoppers: &[Shopper], seen: Seen) -> Vec<Shopper> {
     shoppers
         .iter()
         .map(|s| {
             let mut s = *s;
-            s.features.history = Default::default();
+            if seen != Seen::All {
+                s.features.session = Default::default();
+            }
+            if seen == Seen::Neither {
+                s.features.history = Default::default();
+            }
             s
         })
         .collect()
@@ -97,32 +114,40 @@ fn main() {
         "{:<52} {:>8} {:>7} {:>9}",
         "Bayes policy also told …", "value", "price", "/ oracle"
     );
-    let (tuning_blind, shoppers_blind) = (without_history(&tuning), without_history(&shoppers));
-    let variants: [(&str, bool, Reveal); 9] = [
-        ("nothing, and no customer history", false, |_| {
+    let variants: [(&str, Seen, Reveal); 10] = [
+        (
+            "nothing; no history, no session signals",
+            Seen::Neither,
+            |_| Revealed::default(),
+        ),
+        (
+            "nothing; history, no session signals",
+            Seen::History,
+            |_| Revealed::default(),
+        ),
+        ("nothing (features + history + session)", Seen::All, |_| {
             Revealed::default()
         }),
-        ("nothing (observable features + history)", true, |_| {
-            Revealed::default()
-        }),
-        ("channel preference", true, |_| Revealed {
+        ("channel preference", Seen::All, |_| Revealed {
             channel_preference: true,
             ..Revealed::default()
         }),
-        ("discount sensitivity", true, |_| Revealed {
+        ("discount sensitivity", Seen::All, |_| Revealed {
             discount_sensitivity: true,
             ..Revealed::default()
         }),
-        ("response type", true, |_| Revealed {
+        ("response type", Seen::All, |_| Revealed {
             segment: true,
             ..Revealed::default()
         }),
-        ("response type + discount sensitivity", true, |_| Revealed {
-            segment: true,
-            discount_sensitivity: true,
-            ..Revealed::default()
+        ("response type + discount sensitivity", Seen::All, |_| {
+            Revealed {
+                segment: true,
+                discount_sensitivity: true,
+                ..Revealed::default()
+            }
         }),
-        ("all three (the oracle also sees opens)", true, |_| {
+        ("all three (the oracle also sees opens)", Seen::All, |_| {
             Revealed {
                 segment: true,
                 discount_sensitivity: true,
@@ -131,29 +156,29 @@ fn main() {
         }),
         (
             "no history; discount sensitivity of returning ones",
-            false,
+            Seen::Neither,
             |s| Revealed {
                 discount_sensitivity: s.features.returning_customer,
                 ..Revealed::default()
             },
         ),
-        ("no history; all three of returning customers", false, |s| {
-            let returning = s.features.returning_customer;
-            Revealed {
-                segment: returning,
-                discount_sensitivity: returning,
-                channel_preference: returning,
-            }
-        }),
+        (
+            "no history; all three of returning customers",
+            Seen::Neither,
+            |s| {
+                let returning = s.features.returning_customer;
+                Revealed {
+                    segment: returning,
+                    discount_sensitivity: returning,
+                    channel_preference: returning,
+                }
+            },
+        ),
     ];
-    for (label, history, reveal) in variants {
-        let (tuning, shoppers) = if history {
-            (&tuning, &shoppers)
-        } else {
-            (&tuning_blind, &shoppers_blind)
-        };
-        let price = best_price(&simulator, tuning, reveal);
-        let value = bayes(&simulator, shoppers, price, reveal);
+    for (label, seen, reveal) in variants {
+        let (tuning, shoppers) = (wiped(&tuning, seen), wiped(&shoppers, seen));
+        let price = best_price(&simulator, &tuning, reveal);
+        let value = bayes(&simulator, &shoppers, price, reveal);
         println!(
             "{label:<52} {value:>8.1} {price:>7.2} {:>8.1} %",
             100.0 * value / oracle

@@ -46,6 +46,16 @@ fn webhook_config(dir: &tempfile::TempDir, hook_url: &str) -> ServerConfig {
     config
 }
 
+/// Fast timers, reminders by e-mail through the SMTP sink on `smtp_port`.
+fn email_config(dir: &tempfile::TempDir, smtp_port: u16) -> ServerConfig {
+    let mut config = base_config(dir);
+    fast_timers(&mut config);
+    config.flow.channel = "email".into();
+    config.email.smtp_port = smtp_port;
+    config.email.from = "Shop <shop@example.com>".into();
+    config
+}
+
 #[tokio::test]
 async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
     let (hook_url, received) = webhook_receiver(0).await;
@@ -130,12 +140,7 @@ async fn an_abandoned_cart_gets_one_signed_webhook_and_a_recorded_decision() {
 async fn an_abandoned_cart_gets_an_email_with_unsubscribe_headers_over_smtp() {
     let (port, mails) = smtp_sink().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = base_config(&dir);
-    fast_timers(&mut config);
-    config.flow.channel = "email".into();
-    config.email.smtp_port = port;
-    config.email.from = "Shop <shop@example.com>".into();
-    let server = start(config).await;
+    let server = start(email_config(&dir, port)).await;
     post_events(&server, INGEST, &add_to_cart("e1", "mug")).await;
     let cart_id = cart_id_of(&server, "e1").await;
     wait_for_status(&server, &cart_id, "sent").await;
@@ -403,4 +408,58 @@ async fn on_postgresql_an_abandoned_cart_is_decided_sent_and_erased() {
         client.batch_execute(&drop).unwrap();
     })
     .await;
+}
+
+/// The tracking path `/t/<kind>/<token>` of the first such link in a received e-mail.
+fn tracking_path(data: &str, kind: &str) -> String {
+    let marker = format!("/t/{kind}/");
+    let start = data
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {kind} link in {data}"));
+    let token: String = data[start + marker.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    format!("{marker}{token}")
+}
+
+#[tokio::test]
+async fn an_opened_email_is_part_of_the_customer_history_of_the_users_next_cart() {
+    let (port, mails) = smtp_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(email_config(&dir, port)).await;
+    let with_cart = |item: &str, cart: &str| {
+        let mut e = add_to_cart("h1", item);
+        e["cart_id"] = json!(cart);
+        e
+    };
+
+    // First cart: abandoned, e-mailed; the shopper opens the e-mail (the pixel loads).
+    post_events(&server, INGEST, &with_cart("mug", "cart-1")).await;
+    let first = wait_for_status(&server, "cart-1", "sent").await;
+    let reasons = first[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("0 earlier carts, 0 orders, 0 abandonments; 0 e-mails in 90 days"),
+        "a new customer has no history: {reasons}"
+    );
+    // Quoted-printable soft breaks joined; the HTML part escapes the links' slashes.
+    let data = mails.lock().unwrap()[0]
+        .data
+        .replace("=\r\n", "")
+        .replace("&#x2f;", "/");
+    let pixel = tracking_path(&data, "open");
+    let response = client().get(url(&server, &pixel)).send().await.unwrap();
+    assert_eq!(response.status(), 200, "the open pixel is served");
+
+    // Second cart of the same user: its decision sees the first cart and the opened e-mail.
+    post_events(&server, INGEST, &with_cart("plate", "cart-2")).await;
+    let second = wait_for_status(&server, "cart-2", "sent").await;
+    let reasons = second[0]["reasons"].to_string();
+    assert!(
+        reasons.contains(
+            "1 earlier carts, 0 orders, 1 abandonments; 1 e-mails in 90 days, 1 opened, 0 clicked"
+        ),
+        "the opened e-mail of the first cart counts: {reasons}"
+    );
+    server.shutdown().await.unwrap();
 }

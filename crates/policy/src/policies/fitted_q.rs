@@ -7,8 +7,9 @@
 //! and coupon as inputs, so the actions share what predicts buying at all) over the
 //! observable state — cart value, propensity score, returning customer, device, consent,
 //! local send hour, step, messages and coupons so far, the customer's coupon and e-mail
-//! history — and small tables of what the guardrails and shoppers do with a proposal: how
-//! often it actually goes out, the coupon share redeemed by buyers, the unsubscribe rate.
+//! history, the session's signals of discount seeking — and small tables of what the
+//! guardrails and shoppers do with a proposal: how often it actually goes out, the coupon
+//! share redeemed by buyers, the unsubscribe rate.
 //!
 //! It then acts by exact backward induction over the observable next states: the value of
 //! an action is its expected net revenue in this step plus, if the shopper has not bought,
@@ -37,7 +38,7 @@ use std::collections::HashMap;
 type Memo = HashMap<(usize, u32, u32, bool), f64>;
 
 /// Inputs of the purchase models.
-pub const PLANNER_FEATURES: usize = 17;
+pub const PLANNER_FEATURES: usize = 20;
 /// Most steps the tables distinguish.
 const STEPS: usize = 6;
 /// Coupon-so-far buckets: 0, 5, 10, 15, 20 %.
@@ -77,6 +78,10 @@ pub fn planner_features(state: &ObservedState) -> [f64; PLANNER_FEATURES] {
         f64::from(f.history.emails),
         f64::from(f.history.email_opens),
         f64::from(f.history.email_clicks),
+        // The session's signals of discount seeking (all zero when not observed).
+        flag(f.session.coupon_field_seen && f.session.coupon_entered),
+        flag(f.session.coupon_field_seen && !f.session.coupon_entered),
+        flag(f.session.referrer_known && f.session.deal_site_referral),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! Tabular Q-learning over a discretised cart state (predicted propensity and cart value
 //! buckets, returning customer, webhook consent, step, messages sent, coupon sent,
-//! subscribed, coupon history and e-mail clicks of the customer), multi-step: the value of
+//! subscribed, coupon history and e-mail clicks of the customer, a session signal of
+//! discount seeking: code typed at checkout or coupon-site arrival), multi-step: the value of
 //! an action includes what later steps can still win. Trained on simulated episodes with
 //! ε-greedy exploration; acts greedily with an ε floor.
 
@@ -104,6 +105,7 @@ pub fn discretise(state: &ObservedState) -> u32 {
         (u32::from(state.subscribed), 2),
         (coupon_user, 3),
         (engaged, 3),
+        (u32::from(f.session.any_discount_seeking()), 2),
     ] {
         key = key * base + digit;
     }

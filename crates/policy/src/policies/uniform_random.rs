@@ -118,6 +118,7 @@ mod tests {
                 webhook_consent: webhook,
                 abandoned_hour: 14,
                 history: Default::default(),
+                session: Default::default(),
             },
             step: 0,
             n_steps: 3,

@@ -2,7 +2,8 @@
 //! and priors (the response types' shares and behaviour, how the observable features are
 //! generated from them) but not the shopper's hidden traits. At each step it holds the
 //! exact posterior over the shopper's hidden type given the observed features (including a
-//! returning customer's coupon use and marketing e-mail engagement) and the observed
+//! returning customer's coupon use and marketing e-mail engagement, and the session's
+//! signals of discount seeking: a code typed at checkout, a coupon-site arrival) and the observed
 //! history of the cart (what was sent, that the shopper has not bought yet, whether they
 //! unsubscribed), and plays the action with the highest posterior expected net revenue
 //! over the remaining steps (dynamic programming over the observable history tree, every
@@ -15,7 +16,9 @@
 use super::dynamics::{CartProgress, step_outcomes};
 use super::environment::{DecisionPoint, DiscountLedger, Executed, Simulator, guardrail_index};
 use super::exact::{CartEvaluation, CartExpectation};
-use super::shopper::{Segment, Shopper, history_likelihood, mobile_share, returning_share};
+use super::shopper::{
+    Segment, Shopper, history_likelihood, mobile_share, returning_share, session_likelihood,
+};
 use crate::actions::ActionKind;
 use crate::policies::N_ACTIONS;
 use std::collections::HashMap;
@@ -65,9 +68,10 @@ fn logit(p: f64) -> f64 {
 }
 
 /// Every combination of hidden traits with its prior × likelihood of `shopper`'s
-/// observable features (normalised): the propensity score, returning, mobile and the
-/// customer history (coupon use, e-mail opens and clicks). Consent, cart value, hour and
-/// the numbers of past orders and e-mails do not depend on the hidden traits.
+/// observable features (normalised): the propensity score, returning, mobile, the
+/// customer history (coupon use, e-mail opens and clicks) and the session signals (code
+/// typed at checkout, coupon-site arrival). Consent, cart value, hour, the numbers of past
+/// orders and e-mails and whether checkout was reached do not depend on the hidden traits.
 fn hypotheses(simulator: &Simulator, shopper: &Shopper) -> Vec<(f64, Hypothesis)> {
     let p = &simulator.config().population;
     let lost_share = 1.0 - p.sure_thing_share - p.persuadable_share - p.sleeping_dog_share;
@@ -129,6 +133,11 @@ fn hypotheses(simulator: &Simulator, shopper: &Shopper) -> Vec<(f64, Hypothesis)
                         sensitive,
                         webhook,
                         &shopper.features.history,
+                    )
+                    * session_likelihood(
+                        &simulator.config().session,
+                        sensitive,
+                        &shopper.features.session,
                     );
                 if weight > 0.0 {
                     out.push((
@@ -397,7 +406,7 @@ mod tests {
     use crate::policies::{DoNothing, FixedFlow, Oracle, Policy};
     use crate::simulator::SimulatorConfig;
     use crate::simulator::exact::expected_outcome;
-    use crate::simulator::shopper::{CustomerHistory, sample_population};
+    use crate::simulator::shopper::{CustomerHistory, SessionSignals, sample_population};
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
 
@@ -420,6 +429,15 @@ mod tests {
         assert!(posterior_on_truth > 0.7, "{posterior_on_truth}");
     }
 
+    /// The Bayes policy's posterior mass on the shopper's true discount sensitivity.
+    fn posterior_on_true_sensitivity(simulator: &Simulator, s: &Shopper) -> f64 {
+        hypotheses(simulator, s)
+            .iter()
+            .filter(|(_, h)| h.shopper.discount_sensitive == s.discount_sensitive)
+            .map(|(w, _)| w)
+            .sum()
+    }
+
     #[test]
     fn the_customer_history_moves_the_posterior_towards_the_truth() {
         let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
@@ -427,13 +445,7 @@ mod tests {
         let shoppers = sample_population(&simulator, 3_000, &mut rng);
         // Posterior mass on the true discount sensitivity, with and without the history,
         // over returning customers (new ones have none).
-        let on_truth = |s: &Shopper| -> f64 {
-            hypotheses(&simulator, s)
-                .iter()
-                .filter(|(_, h)| h.shopper.discount_sensitive == s.discount_sensitive)
-                .map(|(w, _)| w)
-                .sum()
-        };
+        let on_truth = |s: &Shopper| posterior_on_true_sensitivity(&simulator, s);
         let (mut with, mut without, mut n) = (0.0, 0.0, 0.0);
         for s in shoppers.iter().filter(|s| s.features.returning_customer) {
             let mut wiped = *s;
@@ -455,6 +467,47 @@ mod tests {
     /// their posterior given the other features), the Bayes policy that sees the history
     /// makes at least what the one that does not makes. Small history (one order, three
     /// e-mails) so every history can be listed.
+    /// What observing a signal is worth to the Bayes policy, summed over `carts`: for each
+    /// cart (its signal cleared first) and each hidden truth the cart's observations allow,
+    /// the value of seeing every possible signal `value` (weighted by its likelihood under
+    /// that truth) minus the value of seeing none. Asserts that the likelihoods sum to 1 and
+    /// that seeing the signal never loses value on any cart.
+    fn value_of_observing<S: Copy + Default>(
+        simulator: &Simulator,
+        carts: Vec<Shopper>,
+        values: &[S],
+        likelihood: impl Fn(&Shopper, &S) -> f64,
+        observe: impl Fn(&mut Shopper, S),
+    ) -> f64 {
+        let ledger = DiscountLedger::default();
+        let value = |shopper: &Shopper| {
+            bayes_evaluation(simulator, shopper, &ledger, 0.0)
+                .expectation
+                .net_revenue_minor
+        };
+        let mut gained = 0.0;
+        for mut cart in carts {
+            observe(&mut cart, S::default());
+            let (mut blind, mut informed) = (0.0, 0.0);
+            for (prior, hypothesis) in hypotheses(simulator, &cart) {
+                let truth = hypothesis.shopper;
+                blind += prior * value(&truth);
+                let mut total_likelihood = 0.0;
+                for signal in values {
+                    let l = likelihood(&truth, signal);
+                    total_likelihood += l;
+                    let mut seen = truth;
+                    observe(&mut seen, *signal);
+                    informed += prior * l * value(&seen);
+                }
+                assert!((total_likelihood - 1.0).abs() < 1e-12);
+            }
+            assert!(informed >= blind - 1e-6, "{informed} < {blind}");
+            gained += informed - blind;
+        }
+        gained
+    }
+
     #[test]
     fn the_bayes_ceiling_does_not_drop_when_the_history_is_observed() {
         let mut config = SimulatorConfig::default();
@@ -462,7 +515,6 @@ mod tests {
         config.history.marketing_emails = 3;
         config.guardrails.holdout_share = 0.0;
         let simulator = Simulator::new(config.clone()).unwrap();
-        let ledger = DiscountLedger::default();
         let mut rng = SmallRng::seed_from_u64(17);
         let mut histories = Vec::new();
         for coupon_orders in 0..=1 {
@@ -478,45 +530,93 @@ mod tests {
                 }
             }
         }
-        let mut gained = 0.0;
-        let candidates = sample_population(&simulator, 400, &mut rng);
-        for mut cart in candidates
+        let carts: Vec<Shopper> = sample_population(&simulator, 400, &mut rng)
             .into_iter()
             .filter(|s| s.features.returning_customer && s.features.email_consent)
             .take(4)
-        {
-            cart.features.history = CustomerHistory::default();
-            let (mut blind, mut informed) = (0.0, 0.0);
-            for (prior, hypothesis) in hypotheses(&simulator, &cart) {
-                let truth = hypothesis.shopper;
-                blind += prior
-                    * bayes_evaluation(&simulator, &truth, &ledger, 0.0)
-                        .expectation
-                        .net_revenue_minor;
-                let mut total_likelihood = 0.0;
-                for history in &histories {
-                    let likelihood = history_likelihood(
-                        &config.history,
-                        truth.segment,
-                        truth.discount_sensitive,
-                        truth.prefers_webhook,
-                        history,
-                    );
-                    total_likelihood += likelihood;
-                    let mut seen = truth;
-                    seen.features.history = *history;
-                    informed += prior
-                        * likelihood
-                        * bayes_evaluation(&simulator, &seen, &ledger, 0.0)
-                            .expectation
-                            .net_revenue_minor;
-                }
-                assert!((total_likelihood - 1.0).abs() < 1e-12);
-            }
-            assert!(informed >= blind - 1e-6, "{informed} < {blind}");
-            gained += informed - blind;
-        }
+            .collect();
+        let gained = value_of_observing(
+            &simulator,
+            carts,
+            &histories,
+            |truth, history| {
+                history_likelihood(
+                    &config.history,
+                    truth.segment,
+                    truth.discount_sensitive,
+                    truth.prefers_webhook,
+                    history,
+                )
+            },
+            |cart, history| cart.features.history = history,
+        );
         assert!(gained > 0.0, "the history was worth nothing");
+    }
+
+    #[test]
+    fn the_session_signals_move_the_posterior_towards_the_truth() {
+        let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(8);
+        let shoppers = sample_population(&simulator, 3_000, &mut rng);
+        // Posterior mass on the true discount sensitivity, with and without the session
+        // signals, over new customers (who have no history) and over everyone.
+        let on_truth = |s: &Shopper| posterior_on_true_sensitivity(&simulator, s);
+        for new_only in [true, false] {
+            let (mut with, mut without, mut n) = (0.0, 0.0, 0.0);
+            for s in shoppers
+                .iter()
+                .filter(|s| !new_only || !s.features.returning_customer)
+            {
+                let mut wiped = *s;
+                wiped.features.session = SessionSignals::default();
+                with += on_truth(s);
+                without += on_truth(&wiped);
+                n += 1.0;
+            }
+            assert!(with / n > without / n, "{} vs {}", with / n, without / n);
+        }
+    }
+
+    /// Like the history's: averaged over every session a cart's shopper can show (checkout
+    /// reached, referrer known: four combinations of a typed code and a coupon-site arrival,
+    /// each with its exact probability) and over the hidden traits, the Bayes policy that
+    /// sees the session signals makes at least what the one that does not makes.
+    #[test]
+    fn the_bayes_ceiling_does_not_drop_when_the_session_signals_are_observed() {
+        let mut config = SimulatorConfig::default();
+        config.guardrails.holdout_share = 0.0;
+        let simulator = Simulator::new(config.clone()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(17);
+        let mut sessions = Vec::new();
+        for coupon_entered in [false, true] {
+            for deal_site_referral in [false, true] {
+                sessions.push(SessionSignals {
+                    coupon_field_seen: true,
+                    coupon_entered,
+                    referrer_known: true,
+                    deal_site_referral,
+                });
+            }
+        }
+        let carts: Vec<Shopper> = sample_population(&simulator, 400, &mut rng)
+            .into_iter()
+            .filter(|s| {
+                // New customers whose score points to a persuadable: where a coupon is a
+                // close call.
+                !s.features.returning_customer
+                    && s.features.email_consent
+                    && (0.015..0.06).contains(&s.features.predicted_propensity)
+            })
+            .take(6)
+            .collect();
+        let gained = value_of_observing(
+            &simulator,
+            carts,
+            &sessions,
+            |truth, session| session_likelihood(&config.session, truth.discount_sensitive, session),
+            |cart, session| cart.features.session = session,
+        );
+        assert!(gained > 0.0, "the session signals were worth nothing");
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct SimulatorConfig {
     pub shop: ShopConfig,
     /// The behavioural history the shop keeps per returning customer.
     pub history: HistoryConfig,
+    /// What the shop sees of the abandoned session itself (coupon field, referrer).
+    pub session: SessionConfig,
     /// The engine's guardrails, applied to every simulated decision when
     /// `shop.apply_guardrails` is true.
     pub guardrails: GuardrailSettings,
@@ -75,6 +77,20 @@ pub struct HistoryConfig {
     pub click_rate_persuadable: f64,
     pub click_rate_lost_cause: f64,
     pub click_rate_sleeping_dog: f64,
+}
+
+/// How the session signals of discount seeking (a code typed into the checkout's coupon
+/// field, arrival from a coupon / deal / cashback site) are generated from the hidden
+/// discount sensitivity, for new and returning customers alike. Every field is commented
+/// in `default_config.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub code_seeking_rate_sensitive: f64,
+    pub code_seeking_rate_insensitive: f64,
+    pub checkout_reached_share: f64,
+    pub code_entered_rate: f64,
+    pub deal_site_referral_rate: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -305,6 +321,7 @@ impl SimulatorConfig {
         })?;
         self.validate_shop()?;
         self.validate_history()?;
+        self.validate_session()?;
         self.guardrails
             .validate()
             .map_err(|e| ConfigError::Invalid {
@@ -380,6 +397,26 @@ impl SimulatorConfig {
                 field: "history.marketing_emails",
                 message: format!("must be at most 100, got {}", h.marketing_emails),
             });
+        }
+        Ok(())
+    }
+
+    fn validate_session(&self) -> Result<(), ConfigError> {
+        let s = &self.session;
+        for (field, value) in [
+            (
+                "session.code_seeking_rate_sensitive",
+                s.code_seeking_rate_sensitive,
+            ),
+            (
+                "session.code_seeking_rate_insensitive",
+                s.code_seeking_rate_insensitive,
+            ),
+            ("session.checkout_reached_share", s.checkout_reached_share),
+            ("session.code_entered_rate", s.code_entered_rate),
+            ("session.deal_site_referral_rate", s.deal_site_referral_rate),
+        ] {
+            probability(field, value)?;
         }
         Ok(())
     }
@@ -505,6 +542,11 @@ mod tests {
             SimulatorConfig::from_toml("[history]\nopen_rate_concentration = 0\n").unwrap_err();
         assert!(
             err.to_string().contains("history.open_rate_concentration"),
+            "{err}"
+        );
+        let err = SimulatorConfig::from_toml("[session]\ncode_entered_rate = -0.1\n").unwrap_err();
+        assert!(
+            err.to_string().contains("session.code_entered_rate"),
             "{err}"
         );
         let err = SimulatorConfig::from_toml("[guardrails]\nquiet_hours = 3\n").unwrap_err();

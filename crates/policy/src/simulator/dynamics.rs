@@ -322,6 +322,7 @@ pub(crate) mod tests {
                 webhook_consent: false,
                 abandoned_hour: 12,
                 history: CustomerHistory::default(),
+                session: Default::default(),
             },
             context: CartContext {
                 user_key: 7,

@@ -6,7 +6,8 @@
 //! - `environment.rs`: the validated [`Simulator`] and the guardrails every simulated
 //!   decision passes through (the engine's own functions), with the daily discount ledger;
 //! - `shopper.rs`: drawing shoppers, their observable features (with the history a shop
-//!   keeps about returning customers) and shop-side context;
+//!   keeps about returning customers and the session signals of discount seeking) and
+//!   shop-side context;
 //! - `dynamics.rs`: every outcome of one step's executed action, with its probability;
 //! - `exact.rs`: exact expected value of any policy, and the oracle's optimal values;
 //! - `bayes.rs`: the Bayes-optimal policy for the observable features (knows the model,
@@ -34,8 +35,8 @@ pub use comparison::{
     SimulationError, compare_policies, compare_policies_with_progress, evaluate, segment_name,
 };
 pub use config::{
-    ConfigError, DEFAULT_CONFIG_TOML, HistoryConfig, PopulationConfig, ResponseConfig, ShopConfig,
-    SimulatorConfig,
+    ConfigError, DEFAULT_CONFIG_TOML, HistoryConfig, PopulationConfig, ResponseConfig,
+    SessionConfig, ShopConfig, SimulatorConfig,
 };
 pub use dynamics::{
     CartProgress, MAX_STEPS, SentMessage, StepAccounting, StepOutcome, guarded_step,
@@ -53,7 +54,7 @@ pub use exact::{
 };
 pub use ope_study::{EstimatorAccuracy, OpeStudyParams, ope_study};
 pub use shopper::{
-    CartContext, CartFeatures, CustomerHistory, MAX_EARLIER_MESSAGES, Segment, Shopper,
-    history_likelihood, local_hour, mobile_share, returning_share, sample_history,
-    sample_population,
+    CartContext, CartFeatures, CustomerHistory, MAX_EARLIER_MESSAGES, Segment, SessionSignals,
+    Shopper, history_likelihood, local_hour, mobile_share, returning_share, sample_history,
+    sample_population, sample_session, session_likelihood,
 };

@@ -4,9 +4,13 @@
 //! messages). Carts arrive in order, `shop.carts_per_day` per day from `shop.start_date`.
 //! Returning customers carry an observable [`CustomerHistory`] (coupon use on past orders,
 //! marketing e-mail opens and clicks) drawn from their hidden traits; [`history_likelihood`]
-//! is its exact probability under given traits, for the Bayes-optimal policy.
+//! is its exact probability under given traits, for the Bayes-optimal policy. Every cart,
+//! new customer's or returning one's, carries the [`SessionSignals`] of discount seeking the
+//! shop sees in the abandoned session (a code typed into the coupon field, arrival from a
+//! coupon site), drawn from the hidden discount sensitivity; [`session_likelihood`] is their
+//! exact probability.
 
-use super::config::HistoryConfig;
+use super::config::{HistoryConfig, SessionConfig};
 use super::environment::Simulator;
 use cartback_core::{Duration, Timestamp};
 use chrono::{Duration as ChronoDuration, TimeZone, Timelike};
@@ -41,6 +45,34 @@ pub struct CartFeatures {
     pub abandoned_hour: u32,
     /// The customer's observed past behaviour (all zero for new customers).
     pub history: CustomerHistory,
+    /// What the abandoned session showed of discount seeking (all false: nothing observed).
+    pub session: SessionSignals,
+}
+
+/// Signals of discount seeking the shop observes in the abandoned session itself, for new
+/// and returning customers alike. All false when the shop observes nothing (no checkout
+/// reached, no coupon-field or referrer tracking): that carries no evidence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct SessionSignals {
+    /// The session reached checkout and the shop tracks its coupon field, so a code typed
+    /// there would have been seen.
+    pub coupon_field_seen: bool,
+    /// A code was typed into the coupon field (Coupon Entered; applied or denied). Only
+    /// with `coupon_field_seen`.
+    pub coupon_entered: bool,
+    /// The shop knows where the session came from (referrer or UTM source).
+    pub referrer_known: bool,
+    /// The session arrived from a coupon, deal or cashback site. Only with
+    /// `referrer_known`.
+    pub deal_site_referral: bool,
+}
+
+impl SessionSignals {
+    /// A code typed at checkout or arrival from a coupon / deal / cashback site.
+    pub fn any_discount_seeking(&self) -> bool {
+        (self.coupon_field_seen && self.coupon_entered)
+            || (self.referrer_known && self.deal_site_referral)
+    }
 }
 
 /// What a shop keeps about a customer's past behaviour: coupon use on past orders and
@@ -212,6 +244,7 @@ pub fn sample_population(simulator: &Simulator, n: usize, rng: &mut SmallRng) ->
                 webhook_consent: rng.random_bool(p.webhook_consent_share),
                 abandoned_hour,
                 history: CustomerHistory::default(),
+                session: SessionSignals::default(),
             };
             let user_key: u64 = rng.random();
             let context = CartContext {
@@ -233,6 +266,9 @@ pub fn sample_population(simulator: &Simulator, n: usize, rng: &mut SmallRng) ->
             // left every other draw of the population unchanged.
             let mut history_rng = SmallRng::seed_from_u64(user_key ^ HISTORY_STREAM);
             shopper.features.history = sample_history(&config.history, &shopper, &mut history_rng);
+            // So have the session signals.
+            let mut session_rng = SmallRng::seed_from_u64(user_key ^ SESSION_STREAM);
+            shopper.features.session = sample_session(&config.session, &shopper, &mut session_rng);
             shopper
         })
         .collect()
@@ -240,6 +276,74 @@ pub fn sample_population(simulator: &Simulator, n: usize, rng: &mut SmallRng) ->
 
 /// Mixed into the user key to seed the history's random stream.
 const HISTORY_STREAM: u64 = 0x6869_7374_6f72_7921;
+
+/// Mixed into the user key to seed the session signals' random stream.
+const SESSION_STREAM: u64 = 0x7365_7373_696f_6e21;
+
+/// Probability that a shopper looks for a discount code for this purchase.
+fn code_seeking_rate(config: &SessionConfig, discount_sensitive: bool) -> f64 {
+    if discount_sensitive {
+        config.code_seeking_rate_sensitive
+    } else {
+        config.code_seeking_rate_insensitive
+    }
+}
+
+/// Draws the session signals of `shopper` from its hidden discount sensitivity: whether the
+/// shopper looks for a code for this purchase (rate by sensitivity); whether the session
+/// reached checkout (`checkout_reached_share`, the same for everyone), where a code seeker
+/// typed a code with probability `code_entered_rate`; whether a code seeker arrived from a
+/// coupon / deal / cashback site (`deal_site_referral_rate`). The referrer is always known
+/// in the simulator.
+pub fn sample_session(
+    config: &SessionConfig,
+    shopper: &Shopper,
+    rng: &mut SmallRng,
+) -> SessionSignals {
+    let seeks = rng.random_bool(code_seeking_rate(config, shopper.discount_sensitive));
+    let coupon_field_seen = rng.random_bool(config.checkout_reached_share);
+    let typed = rng.random_bool(config.code_entered_rate);
+    let referred = rng.random_bool(config.deal_site_referral_rate);
+    SessionSignals {
+        coupon_field_seen,
+        coupon_entered: coupon_field_seen && seeks && typed,
+        referrer_known: true,
+        deal_site_referral: seeks && referred,
+    }
+}
+
+/// The probability of the observed `session` signals for a shopper with this discount
+/// sensitivity, up to factors that do not depend on it (whether checkout was reached and
+/// the referrer known): what the Bayes-optimal policy multiplies its prior by. 1 when
+/// nothing is observed.
+pub fn session_likelihood(
+    config: &SessionConfig,
+    discount_sensitive: bool,
+    session: &SessionSignals,
+) -> f64 {
+    let entered = session.coupon_field_seen && session.coupon_entered;
+    let referred = session.referrer_known && session.deal_site_referral;
+    // P(the observed signals | looks for a code) ...
+    let mut given_seeking = 1.0;
+    if session.coupon_field_seen {
+        given_seeking *= if entered {
+            config.code_entered_rate
+        } else {
+            1.0 - config.code_entered_rate
+        };
+    }
+    if session.referrer_known {
+        given_seeking *= if referred {
+            config.deal_site_referral_rate
+        } else {
+            1.0 - config.deal_site_referral_rate
+        };
+    }
+    // ... and given not looking: no code typed, no coupon-site arrival.
+    let given_not_seeking = if entered || referred { 0.0 } else { 1.0 };
+    let seeking = code_seeking_rate(config, discount_sensitive);
+    seeking * given_seeking + (1.0 - seeking) * given_not_seeking
+}
 
 /// Mean and Beta parameters of the share of marketing e-mails a shopper of `segment` opens.
 fn open_rate_beta(config: &HistoryConfig, segment: Segment, prefers_webhook: bool) -> (f64, f64) {
@@ -630,6 +734,169 @@ mod tests {
             history_likelihood(h, Segment::Persuadable, true, false, &empty),
             1.0
         );
+    }
+
+    #[test]
+    fn the_session_signals_follow_the_configured_rates() {
+        let mut config = SimulatorConfig::default();
+        let simulator = Simulator::new(config.clone()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(5);
+        let shoppers = sample_population(&simulator, 60_000, &mut rng);
+        let c = &config.session.clone();
+        for s in &shoppers {
+            let x = s.features.session;
+            assert!(x.referrer_known);
+            assert!(!x.coupon_entered || x.coupon_field_seen);
+        }
+        let share = |filter: &dyn Fn(&Shopper) -> bool, count: &dyn Fn(&SessionSignals) -> bool| {
+            let group: Vec<&Shopper> = shoppers.iter().filter(|s| filter(s)).collect();
+            group.iter().filter(|s| count(&s.features.session)).count() as f64 / group.len() as f64
+        };
+        let field = share(&|_| true, &|x| x.coupon_field_seen);
+        assert!((field - c.checkout_reached_share).abs() < 0.01, "{field}");
+        for sensitive in [true, false] {
+            let seeking = code_seeking_rate(c, sensitive);
+            // New and returning customers alike.
+            for returning in [true, false] {
+                let group = |s: &Shopper| {
+                    s.discount_sensitive == sensitive && s.features.returning_customer == returning
+                };
+                let referred = share(&group, &|x| x.deal_site_referral);
+                let expected = seeking * c.deal_site_referral_rate;
+                assert!(
+                    (referred - expected).abs() < 0.012,
+                    "{referred} vs {expected}"
+                );
+                let entered = share(
+                    &|s| group(s) && s.features.session.coupon_field_seen,
+                    &|x| x.coupon_entered,
+                );
+                let expected = seeking * c.code_entered_rate;
+                assert!((entered - expected).abs() < 0.03, "{entered} vs {expected}");
+            }
+        }
+        // Discount-sensitive shoppers show the signals about twice as often.
+        let any = |sensitive: bool| {
+            share(&|s| s.discount_sensitive == sensitive, &|x| {
+                x.any_discount_seeking()
+            })
+        };
+        assert!(
+            any(true) > 1.7 * any(false),
+            "{} vs {}",
+            any(true),
+            any(false)
+        );
+        // The rates come from the configuration, and the session's own random stream leaves
+        // every other draw of the population as it was.
+        config.session.code_seeking_rate_insensitive = 0.0;
+        config.session.checkout_reached_share = 1.0;
+        config.session.code_entered_rate = 1.0;
+        let changed = Simulator::new(config).unwrap();
+        let mut rng = SmallRng::seed_from_u64(5);
+        let again = sample_population(&changed, 60_000, &mut rng);
+        for (a, b) in shoppers.iter().zip(&again) {
+            let (mut a, mut b) = (*a, *b);
+            assert!(b.features.session.coupon_field_seen);
+            if !b.discount_sensitive {
+                assert!(!b.features.session.any_discount_seeking());
+            }
+            a.features.session = SessionSignals::default();
+            b.features.session = SessionSignals::default();
+            assert_eq!(a, b);
+        }
+        let entered = again
+            .iter()
+            .filter(|s| s.discount_sensitive && s.features.session.coupon_entered)
+            .count() as f64
+            / again.iter().filter(|s| s.discount_sensitive).count() as f64;
+        assert!(
+            (entered - c.code_seeking_rate_sensitive).abs() < 0.01,
+            "{entered}"
+        );
+    }
+
+    #[test]
+    fn the_session_likelihood_is_the_distribution_it_is_drawn_from() {
+        let config = SimulatorConfig::default();
+        let simulator = Simulator::new(config.clone()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(9);
+        let mut shopper = sample_population(&simulator, 1, &mut rng)[0];
+        let c = &config.session;
+        for sensitive in [true, false] {
+            shopper.discount_sensitive = sensitive;
+            // Every observable combination, given checkout reached or not.
+            let draws = 200_000;
+            let mut counts = std::collections::HashMap::new();
+            for _ in 0..draws {
+                *counts
+                    .entry(sample_session(c, &shopper, &mut rng))
+                    .or_insert(0u32) += 1;
+            }
+            for field_seen in [true, false] {
+                let seen_share = if field_seen {
+                    c.checkout_reached_share
+                } else {
+                    1.0 - c.checkout_reached_share
+                };
+                let mut total = 0.0;
+                for entered in [true, false] {
+                    for referred in [true, false] {
+                        let signals = SessionSignals {
+                            coupon_field_seen: field_seen,
+                            coupon_entered: entered,
+                            referrer_known: true,
+                            deal_site_referral: referred,
+                        };
+                        let p = session_likelihood(c, sensitive, &signals);
+                        if entered && !field_seen {
+                            // Not observable: the likelihood treats it as the entry not
+                            // seen; it is never drawn.
+                            assert!(!counts.contains_key(&signals));
+                            continue;
+                        }
+                        total += p;
+                        let p = p * seen_share;
+                        let observed =
+                            f64::from(counts.get(&signals).copied().unwrap_or(0)) / draws as f64;
+                        let sd = (p * (1.0 - p) / draws as f64).sqrt();
+                        assert!(
+                            (observed - p).abs() < 5.0 * sd + 1e-4,
+                            "{sensitive} {signals:?}: drawn {observed}, likelihood {p}"
+                        );
+                    }
+                }
+                assert!(
+                    (total - 1.0).abs() < 1e-12,
+                    "{sensitive} {field_seen}: {total}"
+                );
+            }
+        }
+        // Nothing observed carries no evidence; a typed code or a coupon-site arrival is
+        // evidence of discount sensitivity, a coupon field left empty evidence against.
+        let none = SessionSignals::default();
+        assert_eq!(session_likelihood(c, true, &none), 1.0);
+        assert_eq!(session_likelihood(c, false, &none), 1.0);
+        let ratio = |signals: SessionSignals| {
+            session_likelihood(c, true, &signals) / session_likelihood(c, false, &signals)
+        };
+        let typed = SessionSignals {
+            coupon_field_seen: true,
+            coupon_entered: true,
+            ..none
+        };
+        let empty_field = SessionSignals {
+            coupon_field_seen: true,
+            ..none
+        };
+        let referred = SessionSignals {
+            referrer_known: true,
+            deal_site_referral: true,
+            ..none
+        };
+        assert!(ratio(typed) > 1.5, "{}", ratio(typed));
+        assert!(ratio(referred) > 1.5, "{}", ratio(referred));
+        assert!(ratio(empty_field) < 1.0, "{}", ratio(empty_field));
     }
 
     #[test]

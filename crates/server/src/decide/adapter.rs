@@ -12,10 +12,18 @@
 //! was opened or clicked (tracking events). Coupon use on past orders is not known (orders
 //! carry no discount code), so it is fed as "no history" (0 orders known), which carries no
 //! evidence either way.
+//!
+//! The session signals of discount seeking ([`SessionSignals`]: a code typed into the
+//! checkout's coupon field, arrival from a coupon / deal / cashback site) are **not
+//! observed**: the ingest layer has no coupon events (Segment's `Coupon Entered` /
+//! `Coupon Applied` / `Coupon Denied` are not among its event kinds) and events carry no
+//! referrer or UTM source. They are fed as "not observed" (coupon field not seen, referrer
+//! unknown: [`SessionSignals::default`]), which carries no evidence either way — in
+//! particular a checkout without a coupon event is *not* read as an empty coupon field.
 
 use cartback_core::{Cart, CartState, Timestamp};
 use cartback_policy::policies::ObservedState;
-use cartback_policy::simulator::{CartFeatures, CustomerHistory};
+use cartback_policy::simulator::{CartFeatures, CustomerHistory, SessionSignals};
 use chrono::{DateTime, Timelike};
 use chrono_tz::Tz;
 
@@ -91,6 +99,20 @@ impl UserHistory {
             self.email_clicks += u32::from(m.clicked);
         }
         self
+    }
+
+    /// One line for a decision's reasons: what the engine knew about the user's past.
+    pub fn summary(&self) -> String {
+        format!(
+            "customer history: {} earlier carts, {} orders, {} abandonments; \
+             {} e-mails in 90 days, {} opened, {} clicked",
+            self.past_carts,
+            self.past_orders,
+            self.past_abandonments,
+            self.emails,
+            self.email_opens,
+            self.email_clicks
+        )
     }
 
     /// The policies' view of the history: e-mail engagement as counted; coupon use on past
@@ -234,6 +256,8 @@ pub fn observed_state(cart: &Cart, history: &UserHistory, facts: &StepFacts) -> 
             webhook_consent: facts.webhook_reachable,
             abandoned_hour: local_hour(facts.abandoned_at, facts.zone),
             history: history.customer_history(),
+            // No coupon events and no referrer in the ingest layer: not observed.
+            session: SessionSignals::default(),
         },
         step: facts.step,
         n_steps: facts.n_steps,
@@ -439,6 +463,14 @@ mod tests {
                 .history,
             CustomerHistory::default()
         );
+        // The session signals are not observed (no coupon events, no referrer): nothing
+        // the policies could read as evidence, not even an empty coupon field.
+        let session = observed_state(&cart("c1"), &history, &facts)
+            .features
+            .session;
+        assert_eq!(session, SessionSignals::default());
+        assert!(!session.coupon_field_seen && !session.referrer_known);
+        assert!(!session.any_discount_seeking());
     }
 
     #[test]

@@ -22,8 +22,9 @@ use std::path::Path;
 /// The `format` field of every policy state file.
 pub const POLICY_FORMAT: &str = "cartback-policy-state";
 /// The layout version this build writes and reads (2: the policies' feature vector gained
-/// the customer history, so version-1 models do not fit it).
-pub const POLICY_FORMAT_VERSION: u32 = 2;
+/// the customer history, so version-1 models do not fit it; 3: it gained the session
+/// signals of discount seeking, and Q-learning's state key a digit for them).
+pub const POLICY_FORMAT_VERSION: u32 = 3;
 
 /// Every policy the engine can run (`[policy] kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,6 +337,7 @@ mod tests {
                 webhook_consent: true,
                 abandoned_hour: 14,
                 history: Default::default(),
+                session: Default::default(),
             },
             step,
             n_steps: 3,

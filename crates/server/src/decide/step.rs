@@ -306,6 +306,7 @@ impl FlowSettings {
             .map(|i| distribution.probabilities[i])
             .sum();
         reasons.push(distribution.reason.clone());
+        reasons.push(input.history.summary());
         reasons.push(format!(
             "predicted purchase probability {predicted:.3}; proposed {} with probability {:.3}",
             proposal.action, proposal.propensity
