@@ -5,7 +5,7 @@
 // Each target uses a subset of these helpers.
 #![allow(dead_code)]
 
-use cartback_core::{Event, Timestamp};
+use cartback_core::{Event, EventKind, Timestamp};
 use cartback_ingest::{EventReader, Format, ParseOptions, parse_json_payload};
 
 /// A fixed clock so runs are reproducible: 2024-06-01T00:00:00Z.
@@ -56,6 +56,10 @@ pub fn check_event(event: &Event, options: &ParseOptions) {
             assert!(event.currency.is_some());
         }
     }
+    // The coupon fields belong to coupon events, which always carry both.
+    let coupon = event.kind == EventKind::CouponEntered;
+    assert_eq!(event.coupon_code.is_some(), coupon);
+    assert_eq!(event.coupon_outcome.is_some(), coupon);
     assert!(event.timestamp >= Timestamp(946_684_800_000));
     assert!(event.timestamp <= options.latest_accepted());
     let json = serde_json::to_string(event).expect("events serialise");

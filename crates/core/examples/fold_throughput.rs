@@ -85,6 +85,8 @@ fn generate(target: usize) -> Vec<Event> {
                 channel: Some("web".into()),
                 device: None,
                 message_id: None,
+                coupon_code: None,
+                coupon_outcome: None,
             }
         };
     let mut order_seq = 0;

@@ -108,6 +108,10 @@ pub struct Cart {
     pub removes: u32,
     pub views: u32,
     pub checkout_started: bool,
+    /// `coupon_entered` events on the cart: codes typed into the checkout's coupon field,
+    /// whatever became of them (0 in carts stored before the field existed).
+    #[serde(default)]
+    pub coupons_entered: u32,
     pub created_at: Timestamp,
     pub last_activity: Timestamp,
     /// First time the cart was declared abandoned (kept after the shopper comes back).
@@ -140,5 +144,11 @@ impl Cart {
     /// Number of units in the cart.
     pub fn units(&self) -> u32 {
         self.lines.iter().map(|l| l.quantity).sum()
+    }
+
+    /// Whether the shopper reached checkout: a `checkout_started` or a coupon event (the
+    /// coupon field is on the checkout page).
+    pub fn reached_checkout(&self) -> bool {
+        self.checkout_started || self.coupons_entered > 0
     }
 }

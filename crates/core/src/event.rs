@@ -85,6 +85,11 @@ pub enum EventKind {
     ProductRemoved,
     CartViewed,
     CheckoutStarted,
+    /// A code typed into the checkout's coupon field (Segment `Coupon Entered` / `Applied` /
+    /// `Denied`), with [`Event::coupon_code`] and [`Event::coupon_outcome`]. Checkout
+    /// activity on the cart, never an order. Declared before the orders:
+    /// at equal timestamps it is folded first (events are released in (time, kind, id) order).
+    CouponEntered,
     OrderCompleted,
     OrderCancelled,
     MessageOpened,
@@ -93,12 +98,13 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::ProductViewed,
         EventKind::ProductAdded,
         EventKind::ProductRemoved,
         EventKind::CartViewed,
         EventKind::CheckoutStarted,
+        EventKind::CouponEntered,
         EventKind::OrderCompleted,
         EventKind::OrderCancelled,
         EventKind::MessageOpened,
@@ -114,6 +120,7 @@ impl EventKind {
             EventKind::ProductRemoved => "product_removed",
             EventKind::CartViewed => "cart_viewed",
             EventKind::CheckoutStarted => "checkout_started",
+            EventKind::CouponEntered => "coupon_entered",
             EventKind::OrderCompleted => "order_completed",
             EventKind::OrderCancelled => "order_cancelled",
             EventKind::MessageOpened => "message_opened",
@@ -130,6 +137,7 @@ impl EventKind {
                 | EventKind::ProductRemoved
                 | EventKind::CartViewed
                 | EventKind::CheckoutStarted
+                | EventKind::CouponEntered
         )
     }
 }
@@ -151,6 +159,41 @@ impl FromStr for EventKind {
 }
 
 impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What became of a code typed into the coupon field (`coupon_entered`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponOutcome {
+    /// Typed in; the shop did not report whether it was accepted (Segment `Coupon Entered`).
+    Entered,
+    /// Accepted: the discount was applied (Segment `Coupon Applied`).
+    Applied,
+    /// Refused: unknown, expired, not applicable, … (Segment `Coupon Denied`).
+    Denied,
+}
+
+impl CouponOutcome {
+    pub const ALL: [CouponOutcome; 3] = [
+        CouponOutcome::Entered,
+        CouponOutcome::Applied,
+        CouponOutcome::Denied,
+    ];
+
+    /// The schema name, e.g. `applied`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CouponOutcome::Entered => "entered",
+            CouponOutcome::Applied => "applied",
+            CouponOutcome::Denied => "denied",
+        }
+    }
+}
+
+impl fmt::Display for CouponOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -227,6 +270,12 @@ pub struct Event {
     /// The cartback message an open / click / unsubscribe refers to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The code typed into the coupon field; on `coupon_entered` (required there) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon_code: Option<String>,
+    /// What became of it; on `coupon_entered` (always set there) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon_outcome: Option<CouponOutcome>,
 }
 
 impl Event {
@@ -276,6 +325,8 @@ mod tests {
             channel: None,
             device: None,
             message_id: None,
+            coupon_code: None,
+            coupon_outcome: None,
         }
     }
 
@@ -312,6 +363,32 @@ mod tests {
         let back: Event = serde_json::from_str(&json).unwrap();
         assert_eq!(back, e);
         assert_eq!(e.items_value(), 3_998);
+    }
+
+    #[test]
+    fn a_coupon_event_round_trips_through_json() {
+        let mut e = sample();
+        e.kind = EventKind::CouponEntered;
+        e.items.clear();
+        e.currency = None;
+        e.coupon_code = Some("SAVE10".into());
+        e.coupon_outcome = Some(CouponOutcome::Denied);
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(
+            json.contains(r#""type":"coupon_entered","#)
+                && json.contains(r#""coupon_code":"SAVE10","coupon_outcome":"denied""#),
+            "{json}"
+        );
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+        assert!(EventKind::CouponEntered.is_cart_activity());
+        let mut other = e.clone();
+        other.coupon_outcome = Some(CouponOutcome::Applied);
+        assert_ne!(e.content_id("ndjson"), other.content_id("ndjson"));
+        for outcome in CouponOutcome::ALL {
+            let text = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(text, format!("\"{}\"", outcome.as_str()));
+        }
     }
 
     #[test]

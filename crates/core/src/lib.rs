@@ -14,7 +14,7 @@ pub mod tracker;
 
 pub use cart::{Cart, CartLine, CartState};
 pub use episodes::{Episode, EpisodeBuilder, EpisodeSet, EpisodeSummary};
-pub use event::{Event, EventId, EventKind, Item};
+pub use event::{CouponOutcome, Event, EventId, EventKind, Item};
 pub use money::{Currency, Money, MoneyError};
 pub use time::{Duration, Timestamp};
 pub use tracker::{CartTracker, CartTransition, TrackerConfig, TrackerConfigError, TrackerStats};

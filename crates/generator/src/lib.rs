@@ -283,6 +283,8 @@ impl EventGenerator {
             channel: Some("web".into()),
             device: Some(DEVICES[(user % DEVICES.len() as u64) as usize].to_string()),
             message_id: None,
+            coupon_code: None,
+            coupon_outcome: None,
         }
     }
 

@@ -90,6 +90,8 @@ mod tests {
             channel: None,
             device: None,
             message_id: None,
+            coupon_code: None,
+            coupon_outcome: None,
         };
         let expected = event.content_id("ndjson");
         assign_content_id(&mut event, "ndjson");

@@ -10,7 +10,7 @@ use crate::limits::{
 };
 use crate::rejection::FieldError;
 use crate::timestamp::{check_range, excerpt};
-use cartback_core::{Event, EventKind};
+use cartback_core::{CouponOutcome, Event, EventKind};
 
 /// Text of bounded length without NUL characters (names, categories, e-mail, …). NUL is
 /// refused here, at the input, because PostgreSQL cannot store it: an event accepted by a
@@ -143,6 +143,18 @@ pub(crate) fn check_timezone(value: &str) -> Result<(), String> {
     }
 }
 
+/// The outcome a `coupon_entered` event carries: the given one, else `entered` (a code typed
+/// in, its fate not reported). Other kinds keep what was given, for [`check_event`] to refuse.
+pub(crate) fn coupon_outcome(
+    kind: EventKind,
+    given: Option<CouponOutcome>,
+) -> Option<CouponOutcome> {
+    match kind {
+        EventKind::CouponEntered => Some(given.unwrap_or(CouponOutcome::Entered)),
+        _ => given,
+    }
+}
+
 /// Whole-event rules, checked once every field is converted. Field names are those of
 /// the canonical schema; `items_field` names the items list in the source format.
 pub(crate) fn event(
@@ -187,6 +199,29 @@ pub(crate) fn check_event(
             items_field,
             format!("a {} event needs the product it is about", event.kind),
         ));
+    }
+    if event.kind == EventKind::CouponEntered {
+        if event.coupon_code.is_none() {
+            return Err(FieldError::new(
+                "coupon_code",
+                "is required on a coupon_entered event (the code typed into the coupon field)",
+            ));
+        }
+    } else {
+        for (field, given) in [
+            ("coupon_code", event.coupon_code.is_some()),
+            ("coupon_outcome", event.coupon_outcome.is_some()),
+        ] {
+            if given {
+                return Err(FieldError::new(
+                    field,
+                    format!(
+                        "belongs to coupon_entered events only, not to a {} event",
+                        event.kind
+                    ),
+                ));
+            }
+        }
     }
     let has_money = event.total.is_some() || event.items.iter().any(|i| i.price.is_some());
     if has_money && event.currency.is_none() {

@@ -106,6 +106,11 @@ pub struct PolicyConfig {
     /// How long a coupon stays valid after its message is due.
     #[serde(with = "duration_text")]
     pub coupon_ttl: Duration,
+    /// The shop sends an event whenever a code is typed into its checkout's coupon field
+    /// (`coupon_entered`, or Segment `Coupon Entered`/`Applied`/`Denied`). Only then does a
+    /// cart that reached checkout without one tell the policies "no code typed"; otherwise
+    /// the coupon field counts as not observed unless a coupon event arrived.
+    pub coupon_events_tracked: bool,
 }
 
 /// Guardrail settings (`[guardrails]`); the holdout is the top-level `holdout_fraction`.
@@ -244,6 +249,7 @@ impl Default for PolicyConfig {
             reload_check: Duration::seconds(5),
             seed: 0,
             coupon_ttl: Duration::days(7),
+            coupon_events_tracked: false,
         }
     }
 }

@@ -463,3 +463,67 @@ async fn an_opened_email_is_part_of_the_customer_history_of_the_users_next_cart(
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_coupon_typed_at_checkout_is_a_session_signal_in_the_decisions_reasons() {
+    let (hook_url, _received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(webhook_config(&dir, &hook_url)).await;
+    let in_cart = |mut e: serde_json::Value, cart: &str| {
+        e["cart_id"] = json!(cart);
+        e
+    };
+
+    // One request, so the three events are folded before the cart can go idle: an add, the
+    // checkout, and a code typed into the coupon field that the shop refused.
+    let coupon = event(
+        "coupon_entered",
+        "k1",
+        json!({"coupon_code": "SAVE10", "coupon_outcome": "denied"}),
+    );
+    let body = json!([
+        in_cart(add_to_cart("k1", "mug"), "cart-k1"),
+        in_cart(event("checkout_started", "k1", json!({})), "cart-k1"),
+        in_cart(coupon, "cart-k1"),
+    ]);
+    let (status, answer) = {
+        let response = post_events(&server, INGEST, &body).await;
+        (
+            response.status(),
+            response.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    // A second shopper only adds to the cart: checkout never reached.
+    post_events(
+        &server,
+        INGEST,
+        &in_cart(add_to_cart("k2", "mug"), "cart-k2"),
+    )
+    .await;
+
+    let typed = wait_for_status(&server, "cart-k1", "sent").await;
+    let reasons = typed[0]["reasons"].to_string();
+    assert!(
+        reasons.contains(
+            "session signals: checkout reached, coupon code entered (1 coupon events); \
+             referrer not tracked"
+        ),
+        "the coupon event reaches the policy: {reasons}"
+    );
+    let (_, cart) = get_json(&server, READ, "/v1/carts/cart-k1").await;
+    assert_eq!(cart["coupons_entered"], 1, "{cart}");
+    assert_eq!(cart["checkout_started"], true, "{cart}");
+
+    let plain = wait_for_status(&server, "cart-k2", "sent").await;
+    let reasons = plain[0]["reasons"].to_string();
+    assert!(
+        reasons.contains(
+            "session signals: checkout not reached, coupon field not observed; \
+             referrer not tracked"
+        ),
+        "no checkout, nothing observed: {reasons}"
+    );
+    server.shutdown().await.unwrap();
+}

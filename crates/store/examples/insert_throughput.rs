@@ -105,6 +105,8 @@ fn synthetic_events(count: usize) -> Vec<Event> {
                 channel: None,
                 device: None,
                 message_id: None,
+                coupon_code: None,
+                coupon_outcome: None,
             }
         })
         .collect()

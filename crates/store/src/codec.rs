@@ -7,7 +7,9 @@
 //! their shape still grows), next to columns copied for indexing.
 
 use crate::StoreError;
-use cartback_core::{Cart, CartState, Currency, Event, EventId, EventKind, Item, Timestamp};
+use cartback_core::{
+    Cart, CartState, CouponOutcome, Currency, Event, EventId, EventKind, Item, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 
 /// The columns of an event row (everything but the payload), borrowed from an [`Event`].
@@ -42,6 +44,10 @@ pub(crate) struct EventDetailsOut<'a> {
     device: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coupon_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coupon_outcome: Option<CouponOutcome>,
 }
 
 /// [`EventDetailsOut`], read back.
@@ -65,6 +71,10 @@ pub(crate) struct EventDetails {
     device: Option<String>,
     #[serde(default)]
     message_id: Option<String>,
+    #[serde(default)]
+    coupon_code: Option<String>,
+    #[serde(default)]
+    coupon_outcome: Option<CouponOutcome>,
 }
 
 /// Refuses an event holding text PostgreSQL cannot store (U+0000), naming the field. Both
@@ -88,6 +98,7 @@ pub(crate) fn check_storable_event(event: &Event) -> Result<(), StoreError> {
         ("channel", &event.channel),
         ("device", &event.device),
         ("message_id", &event.message_id),
+        ("coupon_code", &event.coupon_code),
     ] {
         if has_nul_opt(value) {
             return Err(refuse(field));
@@ -192,6 +203,8 @@ pub(crate) fn split_event(event: &Event) -> (EventColumns<'_>, EventDetailsOut<'
         channel,
         device,
         message_id,
+        coupon_code,
+        coupon_outcome,
     } = event;
     let details = EventDetailsOut {
         anonymous_id: anonymous_id.as_deref(),
@@ -203,6 +216,8 @@ pub(crate) fn split_event(event: &Event) -> (EventColumns<'_>, EventDetailsOut<'
         channel: channel.as_deref(),
         device: device.as_deref(),
         message_id: message_id.as_deref(),
+        coupon_code: coupon_code.as_deref(),
+        coupon_outcome: *coupon_outcome,
     };
     let columns = EventColumns {
         id: &id.0,
@@ -254,6 +269,8 @@ pub(crate) fn decode_event(row: EventRow<'_>) -> Result<Event, StoreError> {
         channel,
         device,
         message_id,
+        coupon_code,
+        coupon_outcome,
     } = details;
     Ok(Event {
         id,
@@ -272,6 +289,8 @@ pub(crate) fn decode_event(row: EventRow<'_>) -> Result<Event, StoreError> {
         channel,
         device,
         message_id,
+        coupon_code,
+        coupon_outcome,
     })
 }
 

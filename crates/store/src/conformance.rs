@@ -10,7 +10,7 @@ use crate::{
     Backend, Decision, ErasureReport, InsertReport, MessageStatus, OutboxMessage, Store, StoreError,
 };
 use cartback_core::{
-    Cart, CartLine, CartState, Currency, Event, EventId, EventKind, Item, Timestamp,
+    Cart, CartLine, CartState, CouponOutcome, Currency, Event, EventId, EventKind, Item, Timestamp,
 };
 
 /// Opens handles on one test database (a file, a schema) that the harness owns.
@@ -52,6 +52,7 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
     ("scan_orders_by_time_then_id", scan_orders_by_time_then_id),
     ("scan_streams_many_events", scan_streams_many_events),
     ("payload_round_trips_exactly", payload_round_trips_exactly),
+    ("every_event_kind_round_trips", every_event_kind_round_trips),
     ("time_bounds_follow_the_log", time_bounds_follow_the_log),
     ("carts_upsert_and_read_back", carts_upsert_and_read_back),
     (
@@ -186,6 +187,8 @@ pub fn event(n: u32, user: &str, millis: i64) -> Event {
         channel: None,
         device: None,
         message_id: None,
+        coupon_code: None,
+        coupon_outcome: None,
     }
 }
 
@@ -225,6 +228,8 @@ pub fn full_event() -> Event {
         channel: Some("web".into()),
         device: Some("mobile".into()),
         message_id: Some("msg-3".into()),
+        coupon_code: Some("SAVE \"10\" ü".into()),
+        coupon_outcome: Some(CouponOutcome::Applied),
     }
 }
 
@@ -247,6 +252,7 @@ pub fn cart(id: &str, user: &str, state: CartState, created_millis: i64) -> Cart
         removes: 1,
         views: 5,
         checkout_started: true,
+        coupons_entered: 2,
         created_at: Timestamp(BASE_MILLIS + created_millis),
         last_activity: Timestamp(BASE_MILLIS + created_millis + 60_000),
         abandoned_at: Some(Timestamp(BASE_MILLIS + created_millis + 1_860_000)),
@@ -414,6 +420,50 @@ pub fn payload_round_trips_exactly(store: &mut dyn Store) {
     bare.kind = EventKind::Unsubscribed;
     store.insert_events(&[full.clone(), bare.clone()]).unwrap();
     assert_eq!(scan_all(store), vec![bare, full]);
+}
+
+/// One event of every kind — `coupon_entered` once per outcome — reads back as written,
+/// kind (stored as its text) included, and the tracker's coupon count survives in a cart.
+pub fn every_event_kind_round_trips(store: &mut dyn Store) {
+    let mut events = Vec::new();
+    for (n, kind) in (0u32..).zip(EventKind::ALL) {
+        let mut e = event(n, "u-kinds", i64::from(n));
+        e.kind = kind;
+        events.push(e);
+    }
+    for (n, outcome) in (100u32..).zip(CouponOutcome::ALL) {
+        let mut e = event(n, "u-kinds", i64::from(n));
+        e.kind = EventKind::CouponEntered;
+        e.items.clear();
+        e.currency = None;
+        e.cart_id = Some("cart-c".into());
+        e.coupon_code = Some(format!("CODE-{outcome}"));
+        e.coupon_outcome = Some(outcome);
+        events.push(e);
+    }
+    let report = store.insert_events(&events).unwrap();
+    assert_eq!(report.inserted, events.len() as u64);
+    assert_eq!(scan_all(store), events);
+    let coupons: Vec<_> = scan_all(store)
+        .into_iter()
+        .filter(|e| e.kind == EventKind::CouponEntered)
+        .map(|e| (e.coupon_code.unwrap_or_default(), e.coupon_outcome))
+        .collect();
+    assert_eq!(
+        coupons,
+        [
+            ("".to_string(), None),
+            ("CODE-entered".into(), Some(CouponOutcome::Entered)),
+            ("CODE-applied".into(), Some(CouponOutcome::Applied)),
+            ("CODE-denied".into(), Some(CouponOutcome::Denied)),
+        ]
+    );
+    let mut with_coupons = cart("cart-c", "u-kinds", CartState::Abandoned, 0);
+    with_coupons.coupons_entered = 3;
+    store
+        .upsert_carts(std::slice::from_ref(&with_coupons))
+        .unwrap();
+    assert_eq!(store.cart("cart-c").unwrap(), Some(with_coupons));
 }
 
 pub fn time_bounds_follow_the_log(store: &mut dyn Store) {

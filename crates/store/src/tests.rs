@@ -236,6 +236,7 @@ conformance_tests! {
         scan_orders_by_time_then_id,
         scan_streams_many_events,
         payload_round_trips_exactly,
+        every_event_kind_round_trips,
         time_bounds_follow_the_log,
         carts_upsert_and_read_back,
         replace_carts_drops_the_old_table,

@@ -70,6 +70,16 @@ impl CartTracker {
                 }
                 index
             }
+            // Checkout activity on the open cart (never a new cart, never an order, even
+            // with an `order_id`): it keeps the cart active like `checkout_started`.
+            EventKind::CouponEntered => {
+                let index = self.open_cart_for_user(user, event);
+                if let Some(index) = index {
+                    let cart = &mut self.carts[index];
+                    cart.coupons_entered = cart.coupons_entered.saturating_add(1);
+                }
+                index
+            }
             EventKind::OrderCompleted => {
                 self.fold_order(user, event, at, out);
                 None
@@ -205,6 +215,7 @@ impl CartTracker {
             removes: 0,
             views: 0,
             checkout_started: false,
+            coupons_entered: 0,
             created_at: at,
             last_activity: at,
             abandoned_at: None,

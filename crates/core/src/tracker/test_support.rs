@@ -43,6 +43,8 @@ pub fn event(kind: EventKind, user: &str, ts: Timestamp, items: Vec<Item>) -> Ev
         channel: None,
         device: None,
         message_id: None,
+        coupon_code: None,
+        coupon_outcome: None,
     };
     e.id = e.content_id("test");
     e

@@ -400,6 +400,62 @@ fn cart_views_and_checkouts_without_items_need_an_open_cart() {
     assert_eq!(tr.stats().carts, 0);
 }
 
+/// A `coupon_entered` event of `user` at `ts`, with an order id (Segment's coupon events
+/// often carry the pending order's).
+fn coupon(user: &str, ts: Timestamp, code: &str) -> Event {
+    let mut e = event(EventKind::CouponEntered, user, ts, vec![]);
+    e.currency = None;
+    e.order_id = Some("o-pending".into());
+    e.coupon_code = Some(code.into());
+    e.coupon_outcome = Some(crate::event::CouponOutcome::Denied);
+    rehash(e)
+}
+
+#[test]
+fn a_coupon_event_is_checkout_activity_on_the_open_cart_never_an_order() {
+    let mut tr = tracker();
+    // Without an open cart it is ignored: it creates no cart.
+    let mut out = fold_all(&mut tr, &[coupon("u", at_min(0), "EARLY")]);
+    assert!(out.is_empty());
+    assert_eq!(tr.stats().carts, 0);
+
+    fold_all(&mut tr, &[add("u", at_min(1), "a1", 500, 1)]);
+    out.clear();
+    tr.advance_to(at_min(31), &mut out);
+    assert_eq!(
+        moves(&out),
+        vec![
+            (Some(Active), Idle, at_min(6)),
+            (Some(Idle), Abandoned, at_min(31))
+        ]
+    );
+    // The shopper comes back and types a code: the cart is active again, not ordered.
+    out.clear();
+    tr.fold(&coupon("u", at_min(40), "SAVE10"), &mut out);
+    assert_eq!(moves(&out), vec![(Some(Abandoned), Active, at_min(40))]);
+    let cart = tr.cart("u#1").unwrap();
+    assert_eq!(cart.coupons_entered, 1);
+    assert!(cart.reached_checkout() && !cart.checkout_started);
+    assert_eq!(
+        (cart.last_activity, cart.order_id.as_deref()),
+        (at_min(40), None)
+    );
+    assert_eq!(
+        cart.abandoned_at,
+        Some(at_min(31)),
+        "kept, as on any comeback"
+    );
+    tr.fold(&coupon("u", at_min(41), "SAVE20"), &mut out);
+    assert_eq!(tr.cart("u#1").unwrap().coupons_entered, 2);
+    assert_eq!((tr.stats().orders, tr.stats().purchased), (0, 0));
+    // The idle timer restarted at the coupon event.
+    out.clear();
+    tr.advance_to(at_min(46) - MS, &mut out);
+    assert!(out.is_empty());
+    tr.advance_to(at_min(46), &mut out);
+    assert_eq!(moves(&out), vec![(Some(Active), Idle, at_min(46))]);
+}
+
 #[test]
 fn rees46_style_order_rows_fold_into_one_purchased_cart() {
     let mut tr = tracker();

@@ -19,7 +19,7 @@ use crate::identity::{assign_content_id, source_id};
 use crate::limits::{MAX_STRING_BYTES, ParseOptions};
 use crate::timestamp::parse_rfc3339;
 use crate::validate;
-use cartback_core::{Currency, Event, EventId, EventKind, Item, Timestamp};
+use cartback_core::{CouponOutcome, Currency, Event, EventId, EventKind, Item, Timestamp};
 use std::cell::Cell;
 
 /// Parses one line, or `None` when the reference parser must decide.
@@ -52,6 +52,8 @@ struct Fields<'a> {
     channel: Option<&'a str>,
     device: Option<&'a str>,
     message_id: Option<&'a str>,
+    coupon_code: Option<&'a str>,
+    coupon_outcome: Option<CouponOutcome>,
 }
 
 /// A position in the line. Every method answers `None` where the reference parser would
@@ -197,7 +199,14 @@ impl<'a> Cursor<'a> {
                 12 => f.timezone = c.optional_string()?,
                 13 => f.channel = c.optional_string()?,
                 14 => f.device = c.optional_string()?,
-                _ => f.message_id = c.optional_string()?,
+                15 => f.message_id = c.optional_string()?,
+                16 => f.coupon_code = c.optional_string()?,
+                _ => {
+                    f.coupon_outcome = match c.optional_string()? {
+                        None => None,
+                        Some(name) => Some(coupon_outcome(name)?),
+                    }
+                }
             }
             Some(())
         })?;
@@ -287,6 +296,8 @@ fn event_key(key: &str) -> Option<usize> {
         b"channel" => 13,
         b"device" => 14,
         b"message_id" => 15,
+        b"coupon_code" => 16,
+        b"coupon_outcome" => 17,
         _ => return None,
     })
 }
@@ -343,6 +354,11 @@ fn once(seen: &mut u32, index: usize) -> Option<()> {
 /// An event type by its exact schema name.
 fn kind(name: &str) -> Option<EventKind> {
     EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+}
+
+/// A coupon outcome by its exact schema name.
+fn coupon_outcome(name: &str) -> Option<CouponOutcome> {
+    CouponOutcome::ALL.into_iter().find(|o| o.as_str() == name)
 }
 
 /// `validate::check_text` for a string without NUL characters.
@@ -411,9 +427,10 @@ fn build(f: Fields<'_>, options: &ParseOptions) -> Option<Event> {
         Some(code) => Some(currency(code)?),
         None => None,
     };
+    let kind = f.kind?;
     let mut event = Event {
         id: EventId([0; 16]),
-        kind: f.kind?,
+        kind,
         timestamp: f.timestamp?,
         user_id,
         anonymous_id,
@@ -428,6 +445,8 @@ fn build(f: Fields<'_>, options: &ParseOptions) -> Option<Event> {
         channel: checked(f.channel, valid_text)?,
         device: checked(f.device, valid_text)?,
         message_id: checked(f.message_id, valid_id)?,
+        coupon_code: checked(f.coupon_code, valid_id)?,
+        coupon_outcome: validate::coupon_outcome(kind, f.coupon_outcome),
     };
     validate::check_event(&event, options, "items").ok()?;
     match f.id {

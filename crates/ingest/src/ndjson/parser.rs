@@ -125,6 +125,8 @@ fn convert(wire: WireEvent, options: &ParseOptions) -> Result<Event, FieldError>
         channel: optional("channel", wire.channel, validate::text)?,
         device: optional("device", wire.device, validate::text)?,
         message_id: optional("message_id", wire.message_id, validate::id)?,
+        coupon_code: optional("coupon_code", wire.coupon_code, validate::id)?,
+        coupon_outcome: validate::coupon_outcome(wire.kind, wire.coupon_outcome),
     };
     let mut event = validate::event(event, options, "items")?;
     match wire.id {

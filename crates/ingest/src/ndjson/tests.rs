@@ -1,6 +1,6 @@
 use crate::test_support::{NOW, only_rejection, options, read, read_with};
 use crate::{EventReader, Format, ParseOptions};
-use cartback_core::{Currency, Event, EventId, EventKind, Item, Timestamp};
+use cartback_core::{CouponOutcome, Currency, Event, EventId, EventKind, Item, Timestamp};
 use std::io::Read;
 
 const ADD: &str = r#"{"type":"product_added","timestamp":"2024-05-01T10:00:00Z","user_id":"u1","items":[{"id":"p1","price":1999}],"currency":"USD"}"#;
@@ -40,8 +40,12 @@ fn full_event() -> Event {
         channel: Some("web".into()),
         device: Some("mobile".into()),
         message_id: Some("m1".into()),
+        coupon_code: None,
+        coupon_outcome: None,
     }
 }
+
+const COUPON: &str = r#"{"type":"coupon_entered","timestamp":"2024-05-01T10:00:00Z","user_id":"u1","cart_id":"c1","coupon_code":"SAVE10","coupon_outcome":"denied"}"#;
 
 #[test]
 fn reads_every_field_of_the_schema() {
@@ -95,7 +99,11 @@ fn the_core_event_serialisation_round_trips() {
     minimal.total = None;
     minimal.anonymous_id = None;
     minimal.email = None;
-    for event in [full_event(), minimal] {
+    let mut coupon = minimal.clone();
+    coupon.kind = EventKind::CouponEntered;
+    coupon.coupon_code = Some("SAVE10".into());
+    coupon.coupon_outcome = Some(CouponOutcome::Applied);
+    for event in [full_event(), minimal, coupon] {
         let json = serde_json::to_string(&event).unwrap();
         let outcome = read(Format::Ndjson, &json);
         assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections);
@@ -198,6 +206,83 @@ fn rejects_unknown_missing_and_mistyped_fields() {
         reject(r#"{"type":"product_added","timestamp":"2024-05-01T10:00:00Z","user_id":"u1"}"#),
         "line 1: items: a product_added event needs the product it is about"
     );
+}
+
+#[test]
+fn reads_a_coupon_event_both_ways() {
+    for (line, outcome) in [
+        (COUPON.to_string(), CouponOutcome::Denied),
+        (COUPON.replace("denied", "applied"), CouponOutcome::Applied),
+        // Without an outcome (or with null) the code was typed in, its fate not reported.
+        (
+            COUPON.replace(r#","coupon_outcome":"denied""#, ""),
+            CouponOutcome::Entered,
+        ),
+        (
+            COUPON.replace(r#""denied""#, "null"),
+            CouponOutcome::Entered,
+        ),
+    ] {
+        assert!(assert_fast_path_agrees(&line), "fast path declined {line}");
+        let outcome_read = read(Format::Ndjson, &line);
+        assert!(
+            outcome_read.rejections.is_empty(),
+            "{:?}",
+            outcome_read.rejections
+        );
+        let event = &outcome_read.events[0];
+        assert_eq!(event.kind, EventKind::CouponEntered);
+        assert_eq!(event.coupon_code.as_deref(), Some("SAVE10"));
+        assert_eq!(event.coupon_outcome, Some(outcome), "{line}");
+        assert_eq!(event.cart_id.as_deref(), Some("c1"));
+        assert_eq!(event.id, event.content_id("ndjson"));
+    }
+    // An explicit `entered` and a missing outcome are the same event (same content id).
+    let explicit = read(Format::Ndjson, &COUPON.replace("denied", "entered"));
+    let implicit = read(
+        Format::Ndjson,
+        &COUPON.replace(r#","coupon_outcome":"denied""#, ""),
+    );
+    assert_eq!(explicit.events, implicit.events);
+}
+
+#[test]
+fn rejects_a_bad_coupon_event_naming_the_field() {
+    assert_eq!(
+        reject(&COUPON.replace(r#""coupon_code":"SAVE10","#, "")),
+        "line 1: coupon_code: is required on a coupon_entered event (the code typed into the coupon field)"
+    );
+    assert_eq!(
+        reject(&COUPON.replace(r#""SAVE10""#, r#""  ""#)),
+        "line 1: coupon_code: must not be empty"
+    );
+    let message = reject(&COUPON.replace("denied", "expired"));
+    assert!(
+        message.starts_with("line 1: coupon_outcome: unknown variant `expired`"),
+        "{message}"
+    );
+    assert!(message.contains("`applied`"), "{message}");
+    let message = reject(&COUPON.replace(r#""SAVE10""#, "10"));
+    assert!(
+        message.starts_with("line 1: coupon_code: invalid type: integer `10`"),
+        "{message}"
+    );
+    assert_eq!(
+        reject(&COUPON.replace("coupon_entered", "checkout_started")),
+        "line 1: coupon_code: belongs to coupon_entered events only, not to a checkout_started event"
+    );
+    assert_eq!(
+        reject(&ADD.replace(r#""currency""#, r#""coupon_outcome":"applied","currency""#)),
+        "line 1: coupon_outcome: belongs to coupon_entered events only, not to a product_added event"
+    );
+    // The fast path leaves every one of them to the reference parser.
+    for line in [
+        COUPON.replace(r#""coupon_code":"SAVE10","#, ""),
+        COUPON.replace("denied", "expired"),
+        COUPON.replace("coupon_entered", "checkout_started"),
+    ] {
+        assert!(!assert_fast_path_agrees(&line), "{line}");
+    }
 }
 
 #[test]
@@ -379,6 +464,8 @@ fn fast_path_lines() -> Vec<String> {
         r#"{"type":"cart_viewed","timestamp":"2024-05-01T10:00:00Z","anonymous_id":"anon-7","items":[]}"#.to_string(),
         r#"{"id":"0123456789abcdef0123456789ABCDEF","type":"checkout_started","timestamp":1714557600000,"user_id":"Ünïcødé ✓","items":[{"id":"p1","name":"Größe 42 — 👟"}]}"#.to_string(),
         r#"{"type":"unsubscribed","timestamp":1714557600001,"user_id":"u1","message_id":"m1"}"#.to_string(),
+        COUPON.to_string(),
+        r#"{"type":"coupon_entered","timestamp":1714557600002,"anonymous_id":"a1","coupon_code":"WELCOME","coupon_outcome":null,"order_id":"o1"}"#.to_string(),
     ];
     let mut minimal = full_event();
     minimal.kind = EventKind::CartViewed;
@@ -460,6 +547,11 @@ impl Mutator {
             "@",
             "\"2024-05-01T10:00:00Z\"",
             "\"product_removed\"",
+            "\"coupon_entered\"",
+            "\"coupon_code\"",
+            "\"coupon_outcome\"",
+            "\"applied\"",
+            "\"entered\"",
             "[]",
             "{}",
             "10001",

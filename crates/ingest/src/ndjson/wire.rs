@@ -3,7 +3,7 @@
 //! most common mistakes — prices as decimal floats, and times in the wrong shape.
 
 use crate::timestamp::{excerpt, parse_rfc3339};
-use cartback_core::{EventKind, Timestamp};
+use cartback_core::{CouponOutcome, EventKind, Timestamp};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
@@ -29,6 +29,8 @@ pub(super) struct WireEvent {
     pub(super) channel: Option<String>,
     pub(super) device: Option<String>,
     pub(super) message_id: Option<String>,
+    pub(super) coupon_code: Option<String>,
+    pub(super) coupon_outcome: Option<CouponOutcome>,
 }
 
 #[derive(Deserialize)]

@@ -94,6 +94,8 @@ pub(crate) fn parse_line(text: &str, options: &ParseOptions, out: &mut ParsedLin
                 channel: None,
                 device: None,
                 message_id: None,
+                coupon_code: None,
+                coupon_outcome: None,
             },
         ));
     }

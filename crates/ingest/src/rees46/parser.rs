@@ -177,6 +177,8 @@ impl Rees46Parser {
             channel: None,
             device: None,
             message_id: None,
+            coupon_code: None,
+            coupon_outcome: None,
         };
         validate::event(event, options, "product_id").map_err(|e| {
             if e.field.as_deref() == Some("timestamp") {

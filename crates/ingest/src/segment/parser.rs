@@ -81,13 +81,14 @@ fn parse_message(value: &Value, path: &str, options: &ParseOptions, out: &mut Pa
         ));
     };
     match spec::kind_for(event_name) {
-        Some(kind) => out.push(convert(message, kind, options)),
+        Some(kind) => out.push(convert(message, event_name, kind, options)),
         None => out.skipped += 1,
     }
 }
 
 fn convert(
     message: Object<'_>,
+    event_name: &str,
     kind: EventKind,
     options: &ParseOptions,
 ) -> Result<Event, FieldError> {
@@ -202,6 +203,23 @@ fn convert(
         None => properties.id("email_id")?,
     };
 
+    // The code typed into the coupon field: `coupon_id` (the spec's examples hold the code
+    // there), else `coupon_name`. `discount` and `reason` are not kept.
+    let (coupon_code, coupon_outcome) = if kind == EventKind::CouponEntered {
+        let code = match properties.id("coupon_id")? {
+            Some(code) => code,
+            None => properties.id("coupon_name")?.ok_or_else(|| {
+                FieldError::new(
+                    properties.field("coupon_id"),
+                    format!("is required on {} (or coupon_name)", event_name.trim()),
+                )
+            })?,
+        };
+        (Some(code), Some(spec::coupon_outcome(event_name)))
+    } else {
+        (None, None)
+    };
+
     let event = Event {
         id: EventId([0; 16]),
         kind,
@@ -219,6 +237,8 @@ fn convert(
         channel,
         device,
         message_id,
+        coupon_code,
+        coupon_outcome,
     };
     let items_field = if spec::is_single_product(kind) {
         properties.field("product_id")

@@ -1,6 +1,6 @@
 use crate::test_support::{options, read};
 use crate::{Format, parse_json_payload};
-use cartback_core::{Currency, EventId, EventKind, Timestamp};
+use cartback_core::{CouponOutcome, Currency, EventId, EventKind, Timestamp};
 
 const PRODUCT_ADDED: &str = r#"{"type":"track","event":"Product Added","userId":"u1","anonymousId":"a1","messageId":"msg-1","timestamp":"2024-05-01T10:00:00Z","properties":{"cart_id":"c1","product_id":"p1","sku":"S1","name":"Shoe","category":"shoes","brand":"acme","price":19.99,"quantity":2,"currency":"EUR"},"context":{"timezone":"Europe/Berlin","device":{"type":"mobile"},"traits":{"email":"ann@example.com"}},"channel":"browser"}"#;
 
@@ -101,6 +101,82 @@ fn maps_every_spec_event_name() {
         if kind == EventKind::MessageOpened {
             assert_eq!(outcome.events[0].message_id.as_deref(), Some("mail-3"));
         }
+    }
+}
+
+/// A Segment coupon call of the e-commerce spec v2 (`cart_id`, `order_id`, `coupon_id`,
+/// `coupon_name`, `discount` / `reason`).
+fn coupon_call(name: &str, properties: &str) -> String {
+    format!(
+        r#"{{"type":"track","event":"{name}","userId":"u1","messageId":"cpn-1","timestamp":"2024-05-01T10:05:00Z","properties":{{{properties}}}}}"#
+    )
+}
+
+#[test]
+fn maps_the_coupon_calls_and_skips_coupon_removed() {
+    let cases = [
+        (
+            "Coupon Entered",
+            r#""order_id":"o-1","cart_id":"c1","coupon_id":"may_deals_2016""#,
+            CouponOutcome::Entered,
+            "may_deals_2016",
+        ),
+        (
+            "Coupon Applied",
+            r#""order_id":"o-1","cart_id":"c1","coupon_id":"may_deals_2016","coupon_name":"May Deals 2016","discount":23.32"#,
+            CouponOutcome::Applied,
+            "may_deals_2016",
+        ),
+        (
+            "coupon denied",
+            r#""order_id":"o-1","cart_id":"c1","coupon_name":"summer_sale","reason":"Coupon expired""#,
+            CouponOutcome::Denied,
+            "summer_sale",
+        ),
+    ];
+    for (name, properties, outcome, code) in cases {
+        let read_back = read(Format::Segment, &coupon_call(name, properties));
+        assert!(
+            read_back.rejections.is_empty(),
+            "{name}: {:?}",
+            read_back.rejections
+        );
+        let event = &read_back.events[0];
+        assert_eq!(event.kind, EventKind::CouponEntered, "{name}");
+        assert_eq!(event.coupon_outcome, Some(outcome), "{name}");
+        assert_eq!(event.coupon_code.as_deref(), Some(code), "{name}");
+        assert_eq!(event.cart_id.as_deref(), Some("c1"));
+        assert_eq!(event.order_id.as_deref(), Some("o-1"));
+        assert!(event.items.is_empty() && event.total.is_none());
+        assert_eq!(event.currency, None, "the discount is not kept");
+    }
+    let removed = read(
+        Format::Segment,
+        &coupon_call("Coupon Removed", r#""cart_id":"c1","coupon_id":"x""#),
+    );
+    assert_eq!((removed.events.len(), removed.skipped), (0, 1));
+    assert!(removed.rejections.is_empty());
+}
+
+#[test]
+fn a_coupon_call_without_a_code_is_rejected_naming_coupon_id() {
+    for (properties, message) in [
+        (
+            r#""cart_id":"c1""#,
+            "line 1: properties.coupon_id: is required on Coupon Applied (or coupon_name)",
+        ),
+        (
+            r#""cart_id":"c1","coupon_id":"  ","coupon_name":"""#,
+            "line 1: properties.coupon_id: is required on Coupon Applied (or coupon_name)",
+        ),
+        (
+            r#""cart_id":"c1","coupon_id":{"code":"X"}"#,
+            "line 1: properties.coupon_id: expected a string or integer id, got an object",
+        ),
+    ] {
+        let outcome = read(Format::Segment, &coupon_call("Coupon Applied", properties));
+        assert!(outcome.events.is_empty(), "{:?}", outcome.events);
+        assert_eq!(outcome.rejections[0].to_string(), message);
     }
 }
 

@@ -144,6 +144,8 @@ fn convert_body(
         channel: body.text("source_name")?,
         device: None,
         message_id: None,
+        coupon_code: None,
+        coupon_outcome: None,
     };
     let mut event = validate::event(event, options, "line_items").map_err(|e| {
         if e.field.as_deref() == Some("timestamp") {

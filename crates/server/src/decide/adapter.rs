@@ -13,13 +13,15 @@
 //! carry no discount code), so it is fed as "no history" (0 orders known), which carries no
 //! evidence either way.
 //!
-//! The session signals of discount seeking ([`SessionSignals`]: a code typed into the
-//! checkout's coupon field, arrival from a coupon / deal / cashback site) are **not
-//! observed**: the ingest layer has no coupon events (Segment's `Coupon Entered` /
-//! `Coupon Applied` / `Coupon Denied` are not among its event kinds) and events carry no
-//! referrer or UTM source. They are fed as "not observed" (coupon field not seen, referrer
-//! unknown: [`SessionSignals::default`]), which carries no evidence either way — in
-//! particular a checkout without a coupon event is *not* read as an empty coupon field.
+//! The session signals of discount seeking ([`SessionSignals`]) come from the cart's own
+//! events, as the tracker folded them ([`session_signals`]): a code counts as entered once
+//! the cart has a `coupon_entered` event (applied, denied or of unreported fate). An empty
+//! coupon field is evidence only when the shop says it sends coupon events
+//! (`[policy] coupon_events_tracked`): then a cart that reached checkout (a `checkout_started`
+//! event — the field is on the checkout page) without one counts as "field seen, no code".
+//! Otherwise, and for a cart that never reached checkout, the field is unobserved, which
+//! carries no evidence either way. Events carry no referrer or UTM source, so the referrer
+//! is always unknown (no evidence either way).
 
 use cartback_core::{Cart, CartState, Timestamp};
 use cartback_policy::policies::ObservedState;
@@ -126,6 +128,41 @@ impl UserHistory {
             email_clicks: self.email_clicks,
         }
     }
+}
+
+/// The session signals of discount seeking the engine observes on `cart` (its events up to
+/// the decision point: an event after the abandonment would have made the cart active
+/// again). A coupon event means the field was seen and a code typed; without one, the field
+/// counts as seen (and left empty) only if the cart reached checkout and the shop sends
+/// coupon events (`coupon_events_tracked`). The referrer is never known (events carry none).
+pub fn session_signals(cart: &Cart, coupon_events_tracked: bool) -> SessionSignals {
+    let coupon_entered = cart.coupons_entered > 0;
+    SessionSignals {
+        coupon_field_seen: coupon_entered || (coupon_events_tracked && cart.reached_checkout()),
+        coupon_entered,
+        referrer_known: false,
+        deal_site_referral: false,
+    }
+}
+
+/// One line for a decision's reasons: the session signals the policy saw, and what they
+/// came from.
+pub fn session_summary(cart: &Cart, coupon_events_tracked: bool) -> String {
+    let signals = session_signals(cart, coupon_events_tracked);
+    let coupon = if !cart.reached_checkout() {
+        "checkout not reached, coupon field not observed".to_string()
+    } else if !signals.coupon_field_seen {
+        "checkout reached, coupon field not observed (policy.coupon_events_tracked is off)"
+            .to_string()
+    } else if signals.coupon_entered {
+        format!(
+            "checkout reached, coupon code entered ({} coupon events)",
+            cart.coupons_entered
+        )
+    } else {
+        "checkout reached, no coupon code entered".to_string()
+    };
+    format!("session signals: {coupon}; referrer not tracked")
 }
 
 /// One input value for the propensity model.
@@ -242,6 +279,8 @@ pub struct StepFacts {
     pub email_reachable: bool,
     pub webhook_reachable: bool,
     pub predicted_propensity: f64,
+    /// `[policy] coupon_events_tracked`: the shop sends coupon events ([`session_signals`]).
+    pub coupon_events_tracked: bool,
 }
 
 /// The policy crate's view of the cart at this step.
@@ -256,8 +295,7 @@ pub fn observed_state(cart: &Cart, history: &UserHistory, facts: &StepFacts) -> 
             webhook_consent: facts.webhook_reachable,
             abandoned_hour: local_hour(facts.abandoned_at, facts.zone),
             history: history.customer_history(),
-            // No coupon events and no referrer in the ingest layer: not observed.
-            session: SessionSignals::default(),
+            session: session_signals(cart, facts.coupon_events_tracked),
         },
         step: facts.step,
         n_steps: facts.n_steps,
@@ -311,6 +349,7 @@ mod tests {
             removes: 1,
             views: 2,
             checkout_started: true,
+            coupons_entered: 0,
             created_at: T0 - Duration::minutes(40),
             last_activity: T0 - Duration::minutes(30),
             abandoned_at: Some(T0),
@@ -450,6 +489,7 @@ mod tests {
             email_reachable: true,
             webhook_reachable: false,
             predicted_propensity: 0.05,
+            coupon_events_tracked: false,
         };
         assert_eq!(
             observed_state(&cart("c1"), &history, &facts)
@@ -463,14 +503,105 @@ mod tests {
                 .history,
             CustomerHistory::default()
         );
-        // The session signals are not observed (no coupon events, no referrer): nothing
-        // the policies could read as evidence, not even an empty coupon field.
+        // The test cart reached checkout without a coupon event: the field counts as seen
+        // empty only from a shop that sends coupon events.
         let session = observed_state(&cart("c1"), &history, &facts)
             .features
             .session;
         assert_eq!(session, SessionSignals::default());
-        assert!(!session.coupon_field_seen && !session.referrer_known);
-        assert!(!session.any_discount_seeking());
+        let tracked = StepFacts {
+            coupon_events_tracked: true,
+            ..facts
+        };
+        let session = observed_state(&cart("c1"), &history, &tracked)
+            .features
+            .session;
+        assert!(session.coupon_field_seen && !session.coupon_entered);
+        assert!(!session.referrer_known && !session.any_discount_seeking());
+    }
+
+    #[test]
+    fn session_signals_come_from_the_carts_checkout_and_coupon_events() {
+        let signals = |checkout_started: bool, coupons_entered: u32, tracked: bool| {
+            let c = Cart {
+                checkout_started,
+                coupons_entered,
+                ..cart("c1")
+            };
+            (session_signals(&c, tracked), session_summary(&c, tracked))
+        };
+        for tracked in [false, true] {
+            // No checkout: nothing observed, which is no evidence (the default signals).
+            let (none, line) = signals(false, 0, tracked);
+            assert_eq!(none, SessionSignals::default());
+            assert_eq!(
+                line,
+                "session signals: checkout not reached, coupon field not observed; referrer not tracked"
+            );
+            // A coupon event is a code typed, whether or not the shop says it sends them,
+            // and checkout activity by itself (some shops send no Checkout Started).
+            for checkout_started in [true, false] {
+                let (typed, line) = signals(checkout_started, 2, tracked);
+                assert_eq!(
+                    typed,
+                    SessionSignals {
+                        coupon_field_seen: true,
+                        coupon_entered: true,
+                        referrer_known: false,
+                        deal_site_referral: false,
+                    }
+                );
+                assert!(typed.any_discount_seeking());
+                assert_eq!(
+                    line,
+                    "session signals: checkout reached, coupon code entered (2 coupon events); \
+                     referrer not tracked"
+                );
+            }
+        }
+        // Checkout reached without a coupon event: "no code typed" only from a shop that
+        // sends coupon events; from any other shop it says nothing.
+        let (empty, line) = signals(true, 0, true);
+        assert_eq!(
+            empty,
+            SessionSignals {
+                coupon_field_seen: true,
+                ..SessionSignals::default()
+            }
+        );
+        assert!(
+            line.contains("checkout reached, no coupon code entered"),
+            "{line}"
+        );
+        let (unknown, line) = signals(true, 0, false);
+        assert_eq!(unknown, SessionSignals::default());
+        assert!(
+            line.contains("coupon field not observed (policy.coupon_events_tracked is off)"),
+            "{line}"
+        );
+        let facts = StepFacts {
+            step: 0,
+            n_steps: 3,
+            abandoned_at: T0,
+            send_at: T0,
+            zone: Tz::UTC,
+            messages_sent: 0,
+            coupon_sent_percent: 0,
+            email_reachable: true,
+            webhook_reachable: false,
+            predicted_propensity: 0.05,
+            coupon_events_tracked: false,
+        };
+        let typed = Cart {
+            coupons_entered: 1,
+            ..cart("c1")
+        };
+        assert!(
+            observed_state(&typed, &UserHistory::default(), &facts)
+                .features
+                .session
+                .coupon_entered
+        );
     }
 
     #[test]
@@ -494,6 +625,7 @@ mod tests {
             email_reachable: true,
             webhook_reachable: false,
             predicted_propensity: 0.07,
+            coupon_events_tracked: false,
         };
         let state = observed_state(&cart("c1"), &UserHistory::default(), &facts);
         // 20:26 UTC in May is 16:26 in New York (EDT, UTC−4).

@@ -63,6 +63,7 @@ impl Decider {
             push_delivery,
             coupon_ttl: config.policy.coupon_ttl,
             seed: config.policy.seed,
+            coupon_events_tracked: config.policy.coupon_events_tracked,
         };
         let reloader = Reloader::new(BundleSpec::from_config(config), config.policy.reload_check)?;
         Ok(Decider { settings, reloader })

@@ -6,7 +6,9 @@
 //! and guardrails) takes that action, every guardrail that changed it and why, the coupon
 //! to issue, and when the next step is due — or that the flow ends here.
 
-use super::adapter::{StepFacts, UserHistory, model_features, observed_state, time_zone};
+use super::adapter::{
+    StepFacts, UserHistory, model_features, observed_state, session_summary, time_zone,
+};
 use super::bundle::PolicyBundle;
 use cartback_core::{Cart, Duration, Timestamp};
 use cartback_policy::actions::{ActionCosts, ActionKind, Channel};
@@ -35,6 +37,8 @@ pub struct FlowSettings {
     pub push_delivery: Option<String>,
     pub coupon_ttl: Duration,
     pub seed: u64,
+    /// `[policy] coupon_events_tracked`: see [`super::adapter::session_signals`].
+    pub coupon_events_tracked: bool,
 }
 
 /// A message this cart already has (not cancelled, not failed).
@@ -256,6 +260,7 @@ impl FlowSettings {
             email_reachable,
             webhook_reachable: push_reachable,
             predicted_propensity: predicted,
+            coupon_events_tracked: self.coupon_events_tracked,
         };
         let observation = Observation {
             state: observed_state(cart, &input.history, &facts),
@@ -307,6 +312,7 @@ impl FlowSettings {
             .sum();
         reasons.push(distribution.reason.clone());
         reasons.push(input.history.summary());
+        reasons.push(session_summary(cart, self.coupon_events_tracked));
         reasons.push(format!(
             "predicted purchase probability {predicted:.3}; proposed {} with probability {:.3}",
             proposal.action, proposal.propensity
@@ -401,6 +407,7 @@ mod tests {
             push_delivery: None,
             coupon_ttl: Duration::days(7),
             seed: 0,
+            coupon_events_tracked: false,
         }
     }
 
@@ -441,6 +448,7 @@ mod tests {
             removes: 0,
             views: 0,
             checkout_started: false,
+            coupons_entered: 0,
             created_at: at(2026, 6, 10, 9, 0),
             last_activity: at(2026, 6, 10, 9, 30),
             abandoned_at: Some(at(2026, 6, 10, 10, 0)),
