@@ -436,6 +436,23 @@ mod tests {
         );
     }
 
+    /// The first step of a flow decided at the abandonment (UTC), reachable by e-mail only.
+    fn first_step() -> StepFacts {
+        StepFacts {
+            step: 0,
+            n_steps: 3,
+            abandoned_at: T0,
+            send_at: T0,
+            zone: Tz::UTC,
+            messages_sent: 0,
+            coupon_sent_percent: 0,
+            email_reachable: true,
+            webhook_reachable: false,
+            predicted_propensity: 0.05,
+            coupon_events_tracked: false,
+        }
+    }
+
     #[test]
     fn engagement_counts_the_users_emails_of_the_last_90_days() {
         let message = |days_before: i64, email: bool, opened: bool, clicked: bool| TrackedMessage {
@@ -479,17 +496,9 @@ mod tests {
             }
         );
         let facts = StepFacts {
-            step: 0,
-            n_steps: 3,
-            abandoned_at: T0,
             send_at: T0 + Duration::hours(1),
             zone: chrono_tz::Europe::Berlin,
-            messages_sent: 0,
-            coupon_sent_percent: 0,
-            email_reachable: true,
-            webhook_reachable: false,
-            predicted_propensity: 0.05,
-            coupon_events_tracked: false,
+            ..first_step()
         };
         assert_eq!(
             observed_state(&cart("c1"), &history, &facts)
@@ -579,19 +588,7 @@ mod tests {
             line.contains("coupon field not observed (policy.coupon_events_tracked is off)"),
             "{line}"
         );
-        let facts = StepFacts {
-            step: 0,
-            n_steps: 3,
-            abandoned_at: T0,
-            send_at: T0,
-            zone: Tz::UTC,
-            messages_sent: 0,
-            coupon_sent_percent: 0,
-            email_reachable: true,
-            webhook_reachable: false,
-            predicted_propensity: 0.05,
-            coupon_events_tracked: false,
-        };
+        let facts = first_step();
         let typed = Cart {
             coupons_entered: 1,
             ..cart("c1")
@@ -616,16 +613,11 @@ mod tests {
         );
         let facts = StepFacts {
             step: 1,
-            n_steps: 3,
-            abandoned_at: T0,
             send_at: T0 + Duration::hours(24),
             zone,
             messages_sent: 1,
-            coupon_sent_percent: 0,
-            email_reachable: true,
-            webhook_reachable: false,
             predicted_propensity: 0.07,
-            coupon_events_tracked: false,
+            ..first_step()
         };
         let state = observed_state(&cart("c1"), &UserHistory::default(), &facts);
         // 20:26 UTC in May is 16:26 in New York (EDT, UTC−4).
