@@ -127,6 +127,10 @@ pub struct Cart {
     /// Order value in minor units when ordered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_value: Option<i64>,
+    /// The discount code the order was placed with, when the order event names one
+    /// (`coupon_code` on `order_completed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_coupon: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

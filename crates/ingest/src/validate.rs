@@ -208,19 +208,24 @@ pub(crate) fn check_event(
             ));
         }
     } else {
-        for (field, given) in [
-            ("coupon_code", event.coupon_code.is_some()),
-            ("coupon_outcome", event.coupon_outcome.is_some()),
-        ] {
-            if given {
-                return Err(FieldError::new(
-                    field,
-                    format!(
-                        "belongs to coupon_entered events only, not to a {} event",
-                        event.kind
-                    ),
-                ));
-            }
+        // An order may name the discount code it was placed with.
+        if event.coupon_code.is_some() && event.kind != EventKind::OrderCompleted {
+            return Err(FieldError::new(
+                "coupon_code",
+                format!(
+                    "belongs to coupon_entered and order_completed events only, not to a {} event",
+                    event.kind
+                ),
+            ));
+        }
+        if event.coupon_outcome.is_some() {
+            return Err(FieldError::new(
+                "coupon_outcome",
+                format!(
+                    "belongs to coupon_entered events only, not to a {} event",
+                    event.kind
+                ),
+            ));
         }
     }
     let has_money = event.total.is_some() || event.items.iter().any(|i| i.price.is_some());

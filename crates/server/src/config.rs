@@ -111,6 +111,11 @@ pub struct PolicyConfig {
     /// cart that reached checkout without one tell the policies "no code typed"; otherwise
     /// the coupon field counts as not observed unless a coupon event arrived.
     pub coupon_events_tracked: bool,
+    /// The shop's order events name the discount code the order used (`coupon_code` on
+    /// `order_completed`, Segment `Order Completed`'s `coupon`, Shopify's `discount_codes`).
+    /// Only then are the user's orders of the last 365 days, with and without a code, fed to
+    /// the policies as the customer history's coupon use.
+    pub order_coupons_tracked: bool,
 }
 
 /// Guardrail settings (`[guardrails]`); the holdout is the top-level `holdout_fraction`.
@@ -250,6 +255,7 @@ impl Default for PolicyConfig {
             seed: 0,
             coupon_ttl: Duration::days(7),
             coupon_events_tracked: false,
+            order_coupons_tracked: false,
         }
     }
 }

@@ -527,3 +527,36 @@ async fn a_coupon_typed_at_checkout_is_a_session_signal_in_the_decisions_reasons
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_order_placed_with_a_discount_code_is_coupon_history_for_the_next_cart() {
+    let (hook_url, _received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = webhook_config(&dir, &hook_url);
+    config.policy.order_coupons_tracked = true;
+    let server = start(config).await;
+    // An earlier cart bought with a code (one request: it never goes idle) ...
+    let mut bought = add_to_cart("d1", "mug");
+    bought["cart_id"] = json!("cart-d1");
+    let mut order = event(
+        "order_completed",
+        "d1",
+        json!({"order_id": "o-d1", "coupon_code": "SAVE10", "currency": "EUR",
+            "items": [{"id": "mug", "price": 1999, "quantity": 1}]}),
+    );
+    order["cart_id"] = json!("cart-d1");
+    let response = post_events(&server, INGEST, &json!([bought, order])).await;
+    assert_eq!(response.status(), 200);
+    // ... then a cart left behind: its decision sees one order of one with a code.
+    let mut left = add_to_cart("d1", "plate");
+    left["cart_id"] = json!("cart-d2");
+    post_events(&server, INGEST, &left).await;
+    let decided = wait_for_status(&server, "cart-d2", "sent").await;
+    let reasons = decided[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("1 orders, 0 abandonments")
+            && reasons.contains("1 of 1 orders in 365 days with a discount code"),
+        "{reasons}"
+    );
+    server.shutdown().await.unwrap();
+}

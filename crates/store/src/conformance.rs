@@ -260,6 +260,7 @@ pub fn cart(id: &str, user: &str, state: CartState, created_millis: i64) -> Cart
         closed_at: Some(Timestamp(BASE_MILLIS + created_millis + 7_200_000)),
         order_id: Some("order-1".into()),
         order_value: Some(25_998),
+        order_coupon: Some("SAVE10".into()),
         email: Some("shopper@example.com".into()),
         timezone: Some("America/New_York".into()),
         direct_purchase: true,

@@ -223,6 +223,7 @@ impl CartTracker {
             closed_at: state.is_terminal().then_some(at),
             order_id: None,
             order_value: None,
+            order_coupon: None,
             email: event.email.clone(),
             timezone: event.timezone.clone(),
             direct_purchase: false,
@@ -309,6 +310,9 @@ impl CartTracker {
                     event.items_value()
                 };
                 cart.order_value = Some(cart.order_value.unwrap_or(0).saturating_add(row_value));
+                if cart.order_coupon.is_none() {
+                    cart.order_coupon = event.coupon_code.clone();
+                }
                 if cart.direct_purchase {
                     merge_items(&mut cart.lines, &event.items, price_usable);
                     cart.value = lines_value(&cart.lines);
@@ -319,6 +323,7 @@ impl CartTracker {
                 let cart = &mut self.carts[index];
                 cart.last_activity = cart.last_activity.max(at);
                 cart.order_id = event.order_id.clone();
+                cart.order_coupon = event.coupon_code.clone();
                 cart.order_value = Some(if event.total.is_some() || !event.items.is_empty() {
                     event.total.unwrap_or_else(|| event.items_value())
                 } else {
@@ -355,6 +360,7 @@ impl CartTracker {
                 let cart = &mut self.carts[index];
                 cart.direct_purchase = true;
                 cart.order_id = event.order_id.clone();
+                cart.order_coupon = event.coupon_code.clone();
                 merge_items(&mut cart.lines, &event.items, true);
                 cart.value = lines_value(&cart.lines);
                 cart.order_value = Some(event.total.unwrap_or(cart.value));

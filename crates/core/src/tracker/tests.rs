@@ -904,3 +904,29 @@ fn the_reorder_buffer_releases_any_arrival_order_sorted() {
         assert!(buffer.is_empty());
     }
 }
+
+#[test]
+fn an_order_keeps_the_discount_code_it_was_placed_with() {
+    let mut tr = tracker();
+    let mut with_code = order("u", at_min(5), "o1", vec![item("a1", 500, 1)]);
+    with_code.coupon_code = Some("SAVE10".into());
+    fold_all(&mut tr, &[add("u", at_min(1), "a1", 500, 1), with_code]);
+    let cart = tr.cart("u#1").unwrap();
+    assert_eq!(cart.state, Purchased);
+    assert_eq!(cart.order_coupon.as_deref(), Some("SAVE10"));
+    // A direct purchase (no cart before it) keeps its code too; an order without one has none.
+    let mut direct = order("v", at_min(2), "o2", vec![item("b1", 900, 1)]);
+    direct.coupon_code = Some("WELCOME".into());
+    fold_all(
+        &mut tr,
+        &[
+            direct,
+            order("w", at_min(3), "o3", vec![item("c1", 900, 1)]),
+        ],
+    );
+    assert_eq!(
+        tr.cart("v#1").unwrap().order_coupon.as_deref(),
+        Some("WELCOME")
+    );
+    assert_eq!(tr.cart("w#1").unwrap().order_coupon, None);
+}

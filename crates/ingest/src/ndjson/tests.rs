@@ -269,7 +269,7 @@ fn rejects_a_bad_coupon_event_naming_the_field() {
     );
     assert_eq!(
         reject(&COUPON.replace("coupon_entered", "checkout_started")),
-        "line 1: coupon_code: belongs to coupon_entered events only, not to a checkout_started event"
+        "line 1: coupon_code: belongs to coupon_entered and order_completed events only, not to a checkout_started event"
     );
     assert_eq!(
         reject(&ADD.replace(r#""currency""#, r#""coupon_outcome":"applied","currency""#)),
@@ -651,4 +651,43 @@ fn the_fast_path_agrees_with_the_reference_parser_on_mutated_lines() {
     // The mutations must exercise both outcomes, or the test proves nothing.
     assert!(tried > 20_000, "{tried}");
     assert!(fast > tried / 50 && fast < tried / 2, "{fast} of {tried}");
+}
+
+#[test]
+fn an_order_may_name_the_discount_code_it_used() {
+    let order = r#"{"type":"order_completed","timestamp":"2024-05-01T10:05:00Z","user_id":"u1","order_id":"o1","coupon_code":"SAVE10","items":[{"id":"p1","price":1799}],"currency":"USD"}"#;
+    assert!(assert_fast_path_agrees(order), "fast path declined {order}");
+    let read_back = read(Format::Ndjson, order);
+    assert!(
+        read_back.rejections.is_empty(),
+        "{:?}",
+        read_back.rejections
+    );
+    let event = &read_back.events[0];
+    assert_eq!(event.kind, EventKind::OrderCompleted);
+    assert_eq!(event.coupon_code.as_deref(), Some("SAVE10"));
+    assert_eq!(event.coupon_outcome, None);
+    // The outcome stays a coupon event's; a cancellation names no code.
+    let rejected = read(
+        Format::Ndjson,
+        &order.replace(
+            r#""coupon_code":"SAVE10","#,
+            r#""coupon_code":"SAVE10","coupon_outcome":"applied","#,
+        ),
+    );
+    assert_eq!(
+        rejected.rejections[0].to_string(),
+        "line 1: coupon_outcome: belongs to coupon_entered events only, not to a order_completed event"
+    );
+    let cancelled = read(
+        Format::Ndjson,
+        &order.replace("order_completed", "order_cancelled"),
+    );
+    assert!(
+        cancelled.rejections[0]
+            .to_string()
+            .contains("coupon_code: belongs to coupon_entered and order_completed events only"),
+        "{:?}",
+        cancelled.rejections
+    );
 }

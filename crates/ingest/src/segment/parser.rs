@@ -216,6 +216,9 @@ fn convert(
             })?,
         };
         (Some(code), Some(spec::coupon_outcome(event_name)))
+    } else if kind == EventKind::OrderCompleted {
+        // The spec's `coupon`: the discount code the order was placed with.
+        (properties.id("coupon")?, None)
     } else {
         (None, None)
     };

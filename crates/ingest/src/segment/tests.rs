@@ -281,3 +281,25 @@ fn payloads_may_be_one_call_an_array_or_lines() {
     assert_eq!(batch.rejections.len(), 1);
     assert_eq!(batch.rejections[0].line, 2);
 }
+
+#[test]
+fn an_order_completed_keeps_its_coupon() {
+    let line = r#"{"type":"track","event":"Order Completed","userId":"u1","messageId":"ord-1","timestamp":"2024-05-01T10:05:00Z","properties":{"order_id":"o-1","coupon":"hasbros","total":27.5,"currency":"USD"}}"#;
+    let read_back = read(Format::Segment, line);
+    assert!(
+        read_back.rejections.is_empty(),
+        "{:?}",
+        read_back.rejections
+    );
+    assert_eq!(read_back.events[0].coupon_code.as_deref(), Some("hasbros"));
+    let without = read(Format::Segment, &line.replace(r#""coupon":"hasbros","#, ""));
+    assert_eq!(without.events[0].coupon_code, None);
+    let wrong = read(Format::Segment, &line.replace(r#""hasbros""#, "[1]"));
+    assert!(
+        wrong.rejections[0]
+            .to_string()
+            .contains("properties.coupon"),
+        "{:?}",
+        wrong.rejections
+    );
+}

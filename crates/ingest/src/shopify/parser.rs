@@ -6,7 +6,7 @@ use crate::limits::ParseOptions;
 use crate::rejection::{FieldError, Rejection};
 use crate::timestamp::parse_rfc3339;
 use crate::validate;
-use cartback_core::{Currency, Event, EventId, Item, Timestamp};
+use cartback_core::{Currency, Event, EventId, EventKind, Item, Timestamp};
 use serde_json::Value;
 
 /// Id namespace of Shopify webhooks.
@@ -144,7 +144,11 @@ fn convert_body(
         channel: body.text("source_name")?,
         device: None,
         message_id: None,
-        coupon_code: None,
+        coupon_code: if topic.kind() == EventKind::OrderCompleted {
+            first_discount_code(&body)?
+        } else {
+            None
+        },
         coupon_outcome: None,
     };
     let mut event = validate::event(event, options, "line_items").map_err(|e| {
@@ -188,6 +192,22 @@ fn event_time(
         }
     }
     Err(FieldError::new(topic.time_fields()[0], "is required"))
+}
+
+/// The first of an order's `discount_codes` (`[{"code": "SAVE10", …}]`): the code the order
+/// was placed with, if any.
+fn first_discount_code(body: &Object<'_>) -> Result<Option<String>, FieldError> {
+    let Some(codes) = body.array("discount_codes")? else {
+        return Ok(None);
+    };
+    match codes.first() {
+        None => Ok(None),
+        Some(Value::Object(first)) => Object::new(first, "discount_codes[0]").id("code"),
+        Some(other) => Err(FieldError::new(
+            "discount_codes[0]",
+            format!("expected a discount code object, got {}", describe(other)),
+        )),
+    }
 }
 
 /// One `line_items` element: product id (else variant id, else SKU), title, vendor,

@@ -173,3 +173,27 @@ fn rejects_bad_bodies_naming_the_field() {
         "line 1: processed_at: 1999-01-01T00:00:00.000Z is before 2000-01-01T00:00:00.000Z; is it in seconds instead of milliseconds?"
     );
 }
+
+#[test]
+fn an_order_keeps_its_first_discount_code() {
+    let with_code = ORDER.replace(
+        r#""customer":{"id":999}"#,
+        r#""customer":{"id":999},"discount_codes":[{"code":"SAVE10","amount":"2.00","type":"fixed_amount"},{"code":"FREESHIP"}]"#,
+    );
+    assert_eq!(
+        parse("orders/create", &with_code).coupon_code.as_deref(),
+        Some("SAVE10")
+    );
+    assert_eq!(parse("orders/create", ORDER).coupon_code, None);
+    let empty = ORDER.replace(
+        r#""customer":{"id":999}"#,
+        r#""customer":{"id":999},"discount_codes":[]"#,
+    );
+    assert_eq!(parse("orders/create", &empty).coupon_code, None);
+    let malformed = ORDER.replace(
+        r#""customer":{"id":999}"#,
+        r#""customer":{"id":999},"discount_codes":["SAVE10"]"#,
+    );
+    let error = parse_shopify("orders/create", malformed.as_bytes(), &options()).unwrap_err();
+    assert!(error.to_string().contains("discount_codes[0]"), "{error}");
+}

@@ -41,12 +41,20 @@ pub struct UserHistory {
     /// The user's recovered carts before the decision point.
     pub past_recoveries: u32,
     pub last_order_at: Option<Timestamp>,
+    /// Orders of the user's other carts in the [`ORDER_HISTORY_WINDOW`] before the decision
+    /// point, and how many of them were placed with a discount code (`Cart::order_coupon`).
+    pub recent_orders: u32,
+    pub recent_coupon_orders: u32,
     /// The engine's e-mails to the user sent in the [`ENGAGEMENT_WINDOW`] before the
     /// decision point, how many of them were opened and how many clicked.
     pub emails: u32,
     pub email_opens: u32,
     pub email_clicks: u32,
 }
+
+/// How far back orders count for the customer history's coupon use (the simulator's
+/// `history` orders are the last 365 days' too).
+pub const ORDER_HISTORY_WINDOW: cartback_core::Duration = cartback_core::Duration::days(365);
 
 /// How far back e-mail engagement is counted (the simulator's `history.marketing_emails`
 /// are the last 90 days' too).
@@ -83,6 +91,10 @@ impl UserHistory {
                     history.past_recoveries += 1;
                 }
                 history.last_order_at = history.last_order_at.max(Some(closed));
+                if closed >= at - ORDER_HISTORY_WINDOW {
+                    history.recent_orders += 1;
+                    history.recent_coupon_orders += u32::from(cart.order_coupon.is_some());
+                }
             }
         }
         history
@@ -104,10 +116,18 @@ impl UserHistory {
     }
 
     /// One line for a decision's reasons: what the engine knew about the user's past.
-    pub fn summary(&self) -> String {
+    pub fn summary(&self, order_coupons_tracked: bool) -> String {
+        let coupons = if order_coupons_tracked {
+            format!(
+                "{} of {} orders in 365 days with a discount code",
+                self.recent_coupon_orders, self.recent_orders
+            )
+        } else {
+            "discount codes of orders not tracked".to_string()
+        };
         format!(
             "customer history: {} earlier carts, {} orders, {} abandonments; \
-             {} e-mails in 90 days, {} opened, {} clicked",
+             {} e-mails in 90 days, {} opened, {} clicked; {coupons}",
             self.past_carts,
             self.past_orders,
             self.past_abandonments,
@@ -117,12 +137,19 @@ impl UserHistory {
         )
     }
 
-    /// The policies' view of the history: e-mail engagement as counted; coupon use on past
-    /// orders unknown (no discount code is stored with orders), so no orders are given.
-    pub fn customer_history(&self) -> CustomerHistory {
+    /// The policies' view of the history: e-mail engagement as counted, and coupon use on
+    /// the orders of the last 365 days when the shop says its order events name the discount
+    /// code (`order_coupons_tracked`). Otherwise no orders are given: an order without a code
+    /// from a shop that never sends codes is no evidence that coupons do not move the user.
+    pub fn customer_history(&self, order_coupons_tracked: bool) -> CustomerHistory {
+        let (orders, coupon_orders) = if order_coupons_tracked {
+            (self.recent_orders, self.recent_coupon_orders)
+        } else {
+            (0, 0)
+        };
         CustomerHistory {
-            orders: 0,
-            coupon_orders: 0,
+            orders,
+            coupon_orders,
             emails: self.emails,
             email_opens: self.email_opens,
             email_clicks: self.email_clicks,
@@ -281,6 +308,9 @@ pub struct StepFacts {
     pub predicted_propensity: f64,
     /// `[policy] coupon_events_tracked`: the shop sends coupon events ([`session_signals`]).
     pub coupon_events_tracked: bool,
+    /// `[policy] order_coupons_tracked`: order events name their discount code
+    /// ([`UserHistory::customer_history`]).
+    pub order_coupons_tracked: bool,
 }
 
 /// The policy crate's view of the cart at this step.
@@ -294,7 +324,7 @@ pub fn observed_state(cart: &Cart, history: &UserHistory, facts: &StepFacts) -> 
             email_consent: facts.email_reachable,
             webhook_consent: facts.webhook_reachable,
             abandoned_hour: local_hour(facts.abandoned_at, facts.zone),
-            history: history.customer_history(),
+            history: history.customer_history(facts.order_coupons_tracked),
             session: session_signals(cart, facts.coupon_events_tracked),
         },
         step: facts.step,
@@ -359,6 +389,7 @@ mod tests {
             closed_at: None,
             order_id: None,
             order_value: None,
+            order_coupon: None,
             direct_purchase: false,
             order_cancelled: false,
         }
@@ -431,8 +462,62 @@ mod tests {
                 past_abandonments: 1,
                 past_recoveries: 1,
                 last_order_at: Some(T0 - Duration::days(9)),
+                recent_orders: 1,
                 ..UserHistory::default()
             }
+        );
+    }
+
+    #[test]
+    fn coupon_use_on_orders_of_the_last_year_is_history_when_the_shop_sends_codes() {
+        let ordered = |id: &str, days_before: i64, code: Option<&str>| {
+            let mut c = cart(id);
+            c.state = CartState::Purchased;
+            c.created_at = T0 - Duration::days(days_before + 1);
+            c.closed_at = Some(T0 - Duration::days(days_before));
+            c.order_coupon = code.map(str::to_owned);
+            c
+        };
+        let carts = [
+            ordered("a", 10, Some("SAVE10")),
+            ordered("b", 100, None),
+            ordered("c", 200, Some("WELCOME")),
+            // More than a year ago: out of the window, though still an earlier order.
+            ordered("d", 400, Some("OLD")),
+            cart("c1"),
+        ];
+        let history = UserHistory::from_carts(&carts, "c1", T0);
+        assert_eq!(history.past_orders, 4);
+        assert_eq!(
+            (history.recent_orders, history.recent_coupon_orders),
+            (3, 2)
+        );
+        let tracked = history.customer_history(true);
+        assert_eq!((tracked.orders, tracked.coupon_orders), (3, 2));
+        // A shop that does not say it sends codes: orders carry no evidence.
+        let untracked = history.customer_history(false);
+        assert_eq!((untracked.orders, untracked.coupon_orders), (0, 0));
+        let facts = StepFacts {
+            order_coupons_tracked: true,
+            ..first_step()
+        };
+        assert_eq!(
+            observed_state(&cart("c1"), &history, &facts)
+                .features
+                .history,
+            tracked
+        );
+        assert!(
+            history
+                .summary(true)
+                .ends_with("; 2 of 3 orders in 365 days with a discount code"),
+            "{}",
+            history.summary(true)
+        );
+        assert!(
+            history
+                .summary(false)
+                .ends_with("; discount codes of orders not tracked")
         );
     }
 
@@ -450,6 +535,7 @@ mod tests {
             webhook_reachable: false,
             predicted_propensity: 0.05,
             coupon_events_tracked: false,
+            order_coupons_tracked: false,
         }
     }
 
@@ -483,8 +569,8 @@ mod tests {
             (4, 3, 2)
         );
         // The policies see the engagement; coupon use on orders is unknown (no orders
-        // with a known discount code), whatever the number of past orders.
-        let seen = history.customer_history();
+        // with a known discount code) unless the shop's orders name their codes.
+        let seen = history.customer_history(false);
         assert_eq!(
             seen,
             CustomerHistory {

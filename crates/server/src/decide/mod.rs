@@ -64,6 +64,7 @@ impl Decider {
             coupon_ttl: config.policy.coupon_ttl,
             seed: config.policy.seed,
             coupon_events_tracked: config.policy.coupon_events_tracked,
+            order_coupons_tracked: config.policy.order_coupons_tracked,
         };
         let reloader = Reloader::new(BundleSpec::from_config(config), config.policy.reload_check)?;
         Ok(Decider { settings, reloader })

@@ -39,6 +39,8 @@ pub struct FlowSettings {
     pub seed: u64,
     /// `[policy] coupon_events_tracked`: see [`super::adapter::session_signals`].
     pub coupon_events_tracked: bool,
+    /// `[policy] order_coupons_tracked`: see [`super::adapter::UserHistory::customer_history`].
+    pub order_coupons_tracked: bool,
 }
 
 /// A message this cart already has (not cancelled, not failed).
@@ -261,6 +263,7 @@ impl FlowSettings {
             webhook_reachable: push_reachable,
             predicted_propensity: predicted,
             coupon_events_tracked: self.coupon_events_tracked,
+            order_coupons_tracked: self.order_coupons_tracked,
         };
         let observation = Observation {
             state: observed_state(cart, &input.history, &facts),
@@ -311,7 +314,7 @@ impl FlowSettings {
             .map(|i| distribution.probabilities[i])
             .sum();
         reasons.push(distribution.reason.clone());
-        reasons.push(input.history.summary());
+        reasons.push(input.history.summary(self.order_coupons_tracked));
         reasons.push(session_summary(cart, self.coupon_events_tracked));
         reasons.push(format!(
             "predicted purchase probability {predicted:.3}; proposed {} with probability {:.3}",
@@ -408,6 +411,7 @@ mod tests {
             coupon_ttl: Duration::days(7),
             seed: 0,
             coupon_events_tracked: false,
+            order_coupons_tracked: false,
         }
     }
 
@@ -456,6 +460,7 @@ mod tests {
             closed_at: None,
             order_id: None,
             order_value: None,
+            order_coupon: None,
             email: Some("ann@example.com".into()),
             timezone: Some("Europe/Berlin".into()),
             direct_purchase: false,
