@@ -24,6 +24,21 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `cartback import --format ndjson FILE --db DB --json` plus `extra`, its JSON summary.
+fn import_ndjson(file: &Path, db: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "import",
+        "--format",
+        "ndjson",
+        s(file),
+        "--db",
+        s(db),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&run(&args))
+}
+
 const GOOD_ADD: &str = r#"{"type":"product_added","timestamp":"2024-05-01T10:00:00Z","user_id":"u1","items":[{"id":"p1","price":1999,"quantity":1}],"currency":"USD"}"#;
 const GOOD_ORDER: &str = r#"{"type":"order_completed","timestamp":"2024-05-01T10:05:00Z","user_id":"u1","order_id":"o1","items":[{"id":"p1","price":1999}],"currency":"USD"}"#;
 
@@ -318,17 +333,7 @@ fn the_fold_while_importing_equals_a_replay_of_the_log() {
     };
     let (early, late) = lines.split_at(lines.len() / 2);
     let reversed: Vec<&str> = lines.iter().rev().copied().collect();
-    let import = |db: &str, file: &Path| {
-        json(&run(&[
-            "import",
-            "--format",
-            "ndjson",
-            s(file),
-            "--db",
-            s(&dir.path().join(db)),
-            "--json",
-        ]))
-    };
+    let import = |db: &str, file: &Path| import_ndjson(file, &dir.path().join(db), &[]);
     // The whole file into a new store: folded while importing.
     let whole = import("whole.db", &file);
     assert_eq!(whole["replayed"], false);
@@ -383,19 +388,8 @@ fn the_fold_while_importing_equals_a_replay_of_the_log() {
 fn compact_rewrites_an_imported_store_with_small_pages_and_keeps_every_event() {
     let dir = tempfile::tempdir().unwrap();
     let (file, db) = (mixed_file(dir.path()), dir.path().join("c.db"));
-    let import = |file: &Path| {
-        json(&run(&[
-            "import",
-            "--format",
-            "ndjson",
-            s(file),
-            "--db",
-            s(&db),
-            "--rejects",
-            s(&dir.path().join("rejects.ndjson")),
-            "--json",
-        ]))
-    };
+    let rejects = dir.path().join("rejects.ndjson");
+    let import = |file: &Path| import_ndjson(file, &db, &["--rejects", s(&rejects)]);
     assert_eq!(import(&file)["imported"], 2);
     let report = json(&run(&[
         "compact",
