@@ -9,9 +9,10 @@
 //!
 //! The policies' customer history ([`CustomerHistory`]) comes from the engine's own
 //! records: the user's e-mails sent in the 90 days before the abandonment and whether each
-//! was opened or clicked (tracking events). Coupon use on past orders is not known (orders
-//! carry no discount code), so it is fed as "no history" (0 orders known), which carries no
-//! evidence either way.
+//! was opened or clicked (tracking events), and — when the shop's order events name their
+//! discount code (`[policy] order_coupons_tracked`) — the user's orders of the last 365 days
+//! with and without a code (`Cart::order_coupon`). Without that setting coupon use is fed as
+//! "no history" (0 orders known), which carries no evidence either way.
 //!
 //! The session signals of discount seeking ([`SessionSignals`]) come from the cart's own
 //! events, as the tracker folded them ([`session_signals`]): a code counts as entered once
