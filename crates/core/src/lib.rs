@@ -1,7 +1,7 @@
 //! cartback's pure domain model.
 //!
-//! This crate owns the canonical [`Event`](event::Event), [`Money`](money::Money) and
-//! [`Timestamp`](time::Timestamp) types, the cart tracker state machine and the episode /
+//! This crate owns the canonical [`Event`], [`Money`] and
+//! [`Timestamp`] types, the cart tracker state machine and the episode /
 //! feature extraction that turns carts into training rows. It performs no I/O and never
 //! reads a clock: time is always passed in, so every computation is replayable.
 

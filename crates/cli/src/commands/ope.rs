@@ -29,7 +29,7 @@ pub struct OpeArgs {
     /// Format of the log.
     #[arg(long, value_enum, default_value = "obd")]
     pub format: LogFormat,
-    /// JSON file with `evaluation_action_dist` ([action][position] or [round][action][position]).
+    /// JSON file with `evaluation_action_dist` (`[action][position]` or `[round][action][position]`).
     #[arg(long)]
     pub eval_policy: PathBuf,
     /// JSON file with `reward_model_table` (same shapes); may be the same file.

@@ -2,7 +2,7 @@
 //! (treatment, outcome)-stratified splits ([`data`]); T-, X- and DR-learners on the propensity
 //! models' estimators ([`learners`]); the Qini and uplift curves, Qini coefficient, AUUC and
 //! uplift@k as scikit-uplift defines them ([`metrics`]); and the train/test pipeline behind
-//! `cartback uplift` ([`evaluate`]).
+//! `cartback uplift` ([`evaluate()`]).
 
 pub mod data;
 pub mod evaluate;
