@@ -40,7 +40,8 @@ def fold(path):
     value = line_value.groupby(level=0).sum()
     df["value"] = value.reindex(df.index, fill_value=0)
     all_events = df
-    cart_kinds = {"product_added", "product_removed", "cart_viewed", "checkout_started"}
+    cart_kinds = {"product_added", "product_removed", "cart_viewed", "checkout_started",
+                  "coupon_entered"}  # a code typed at checkout is activity on the cart
     df = df[df["type"].isin(cart_kinds | {"order_completed"})].copy()
     df["is_order"] = df["type"].eq("order_completed")
     df["signed_value"] = np.where(df["type"].eq("product_removed"), -df["value"],

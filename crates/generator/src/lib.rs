@@ -5,9 +5,14 @@
 //! popularity follows a Zipf law, put items in carts, and either buy in the session or
 //! leave. Rates default to public figures: about 70 % of carts are abandoned (Baymard) and
 //! a few per cent of abandoned carts come back and buy within days without any reminder.
+//! At checkout some shoppers type a discount code (`coupon_entered`); an order placed after
+//! an accepted code names it (`coupon_code`). Those draws have their own random stream, so
+//! every other choice of a session is the same with or without them.
 //! Memory stays bounded by the sessions in flight, so any number of events can be written.
 
-use cartback_core::{Currency, Duration, Event, EventId, EventKind, Item, Timestamp};
+use cartback_core::{
+    CouponOutcome, Currency, Duration, Event, EventId, EventKind, Item, Timestamp,
+};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal, Zipf};
@@ -51,6 +56,10 @@ pub struct GeneratorConfig {
     pub unaided_recovery_rate: f64,
     /// Share of shoppers who left an e-mail address.
     pub email_rate: f64,
+    /// Share of sessions reaching checkout in which the shopper types a discount code
+    /// (the shopper simulator's default population types one in 20 % of the abandoned carts
+    /// that reached checkout; docs/decisions.md, "Session signals").
+    pub coupon_rate: f64,
     pub currency: Currency,
 }
 
@@ -69,6 +78,7 @@ impl Default for GeneratorConfig {
             purchase_rate: 0.30,
             unaided_recovery_rate: 0.05,
             email_rate: 0.6,
+            coupon_rate: 0.20,
             currency: Currency::USD,
         }
     }
@@ -92,6 +102,7 @@ impl GeneratorConfig {
         rate("purchase_rate", self.purchase_rate)?;
         rate("unaided_recovery_rate", self.unaided_recovery_rate)?;
         rate("email_rate", self.email_rate)?;
+        rate("coupon_rate", self.coupon_rate)?;
         let positive = |field: &'static str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
@@ -115,6 +126,12 @@ impl GeneratorConfig {
         Ok(EventGenerator::new(self))
     }
 }
+
+/// Mixed into the seed of the discount-code draws' stream.
+const COUPON_STREAM: u64 = 0x636f_7570_6f6e_7321;
+
+/// Codes shoppers type, with the share of them the shop accepts.
+const COUPON_CODES: [(&str, f64); 3] = [("WELCOME10", 0.9), ("SAVE15", 0.5), ("FREESHIP", 0.2)];
 
 const CATEGORIES: [&str; 12] = [
     "apparel.shoes",
@@ -181,6 +198,8 @@ impl Ord for Pending {
 pub struct EventGenerator {
     config: GeneratorConfig,
     rng: Xoshiro256PlusPlus,
+    /// The discount-code draws' own stream (see the module comment).
+    coupon_rng: Xoshiro256PlusPlus,
     users: u64,
     popularity: Zipf<f64>,
     price_cents: LogNormal<f64>,
@@ -201,6 +220,7 @@ impl EventGenerator {
         };
         let mut generator = EventGenerator {
             rng: Xoshiro256PlusPlus::seed_from_u64(config.seed),
+            coupon_rng: Xoshiro256PlusPlus::seed_from_u64(config.seed ^ COUPON_STREAM),
             users,
             popularity: Zipf::new(config.products as f64, 1.07).expect("products ≥ 1"),
             // Median price about 35.00, long right tail.
@@ -366,13 +386,16 @@ impl EventGenerator {
         if self.rng.random_bool(self.config.purchase_rate) {
             let ev = self.event(EventKind::CheckoutStarted, t, user, &session, cart.clone());
             self.push(ev);
-            t = t + self.gap() + self.gap();
-            self.push_order(t, user, &session, cart);
+            let (to_code, to_order) = (self.gap(), self.gap());
+            let code = self.maybe_type_a_code(t + to_code, user, &session);
+            t = t + to_code + to_order;
+            self.push_order_with(t, user, &session, cart, code);
         } else {
             if self.rng.random_bool(0.25) {
                 // Checkout abandonment: started, never paid.
                 let ev = self.event(EventKind::CheckoutStarted, t, user, &session, cart.clone());
                 self.push(ev);
+                self.maybe_type_a_code(t + Duration::seconds(20), user, &session);
             }
             if self.rng.random_bool(self.config.unaided_recovery_rate) {
                 // Comes back by itself between 2 hours and 6 days later.
@@ -390,10 +413,43 @@ impl EventGenerator {
     }
 
     fn push_order(&mut self, at: Timestamp, user: u64, session: &str, cart: Vec<Item>) {
+        self.push_order_with(at, user, session, cart, None);
+    }
+
+    /// An order, naming the discount code it was placed with, if any.
+    fn push_order_with(
+        &mut self,
+        at: Timestamp,
+        user: u64,
+        session: &str,
+        cart: Vec<Item>,
+        code: Option<String>,
+    ) {
         let mut ev = self.event(EventKind::OrderCompleted, at, user, session, cart);
         ev.order_id = Some(format!("o{}", self.sequence));
         ev.total = Some(ev.items_value());
+        ev.coupon_code = code;
         self.push(ev);
+    }
+
+    /// At checkout, with probability `coupon_rate`, the shopper types a code at `at`: a
+    /// `coupon_entered` event, applied or denied. Returns the code when it was applied.
+    fn maybe_type_a_code(&mut self, at: Timestamp, user: u64, session: &str) -> Option<String> {
+        if !self.coupon_rng.random_bool(self.config.coupon_rate) {
+            return None;
+        }
+        let (code, accepted_share) =
+            COUPON_CODES[self.coupon_rng.random_range(0..COUPON_CODES.len())];
+        let applied = self.coupon_rng.random_bool(accepted_share);
+        let mut ev = self.event(EventKind::CouponEntered, at, user, session, Vec::new());
+        ev.coupon_code = Some(code.to_string());
+        ev.coupon_outcome = Some(if applied {
+            CouponOutcome::Applied
+        } else {
+            CouponOutcome::Denied
+        });
+        self.push(ev);
+        applied.then(|| code.to_string())
     }
 }
 
@@ -520,5 +576,63 @@ mod tests {
             .build()
             .is_err()
         );
+    }
+
+    #[test]
+    fn some_checkouts_type_a_code_and_orders_name_the_applied_one() {
+        let config = |coupon_rate: f64| GeneratorConfig {
+            events: 60_000,
+            seed: 9,
+            coupon_rate,
+            ..GeneratorConfig::default()
+        };
+        let with: Vec<Event> = config(0.2).build().unwrap().collect();
+        let checkouts = with
+            .iter()
+            .filter(|e| e.kind == EventKind::CheckoutStarted)
+            .count() as f64;
+        let coupons: Vec<&Event> = with
+            .iter()
+            .filter(|e| e.kind == EventKind::CouponEntered)
+            .collect();
+        let share = coupons.len() as f64 / checkouts;
+        assert!((0.15..0.25).contains(&share), "{share}");
+        assert!(coupons.iter().all(|e| e.coupon_code.is_some()));
+        // Every order naming a code follows an applied coupon event of its session.
+        let applied: std::collections::HashSet<(&str, &str)> = coupons
+            .iter()
+            .filter(|e| e.coupon_outcome == Some(CouponOutcome::Applied))
+            .map(|e| {
+                (
+                    e.session_id.as_deref().unwrap(),
+                    e.coupon_code.as_deref().unwrap(),
+                )
+            })
+            .collect();
+        let coded_orders: Vec<&Event> = with
+            .iter()
+            .filter(|e| e.kind == EventKind::OrderCompleted && e.coupon_code.is_some())
+            .collect();
+        assert!(!coded_orders.is_empty());
+        for order in coded_orders {
+            let key = (
+                order.session_id.as_deref().unwrap(),
+                order.coupon_code.as_deref().unwrap(),
+            );
+            assert!(applied.contains(&key), "{key:?}");
+        }
+        // The codes have their own random stream: without them the shop is the same.
+        let without: Vec<Event> = config(0.0).build().unwrap().collect();
+        assert!(without.iter().all(|e| e.kind != EventKind::CouponEntered));
+        let shape = |events: &[Event]| -> Vec<(EventKind, Timestamp, String, usize)> {
+            events
+                .iter()
+                .filter(|e| e.kind != EventKind::CouponEntered)
+                .map(|e| (e.kind, e.timestamp, e.user_id.clone(), e.items.len()))
+                .take(50_000)
+                .collect()
+        };
+        assert_eq!(shape(&with), shape(&without));
+        assert!(config(1.5).build().is_err());
     }
 }

@@ -63,9 +63,12 @@ pub fn load_events(path: &Path) -> Result<Vec<Event>, DemoError> {
 /// What the demo changes in a configuration: reminders to the log channel, decision steps
 /// 10, 40 and 90 shop-minutes after abandonment (all inside the replay's three hours), no
 /// quiet hours (the REES46 sample is from the night, UTC) and a short gap between touches,
-/// a fast tick, and links pointing at the listening address.
+/// a fast tick, and links pointing at the listening address. The simulated shoppers' shop
+/// sends coupon events and names the codes of its orders, so both are tracked.
 pub fn configure(config: &mut ServerConfig) {
     config.flow.channel = "log".into();
+    config.policy.coupon_events_tracked = true;
+    config.policy.order_coupons_tracked = true;
     config.policy.step_delays = [10, 40, 90].map(Duration::minutes).to_vec();
     config.guardrails.quiet_start_hour = 0;
     config.guardrails.quiet_end_hour = 0;
@@ -90,6 +93,7 @@ pub fn simulated_shoppers(start: Timestamp, seed: u64) -> Result<EventGenerator,
         purchase_rate: 0.3,
         unaided_recovery_rate: 0.05,
         email_rate: 0.9,
+        coupon_rate: 0.2,
         currency: Currency::EUR,
     }
     .build()?)
