@@ -15,7 +15,7 @@
 //! decisions already stored, which are keyed by (cart, abandonment, step).
 
 use crate::clock::Clock;
-use crate::decide::adapter::{ENGAGEMENT_WINDOW, TrackedMessage, UserHistory};
+use crate::decide::adapter::{TrackedMessage, UserHistory, in_engagement_window};
 use crate::decide::step::ends_flow_record;
 use crate::decide::{CouponPlan, Decider, PastMessage, ReloadOutcome, StepInput, StepPlan};
 use crate::metrics::{Metrics, Snapshot};
@@ -826,7 +826,8 @@ fn tracked_emails<'m>(
         let Some(sent_at) = m.sent_at else {
             continue;
         };
-        if m.status != MessageStatus::Sent || sent_at >= at || sent_at < at - ENGAGEMENT_WINDOW {
+        // Filtered before the tracking is read: only these can count.
+        if m.status != MessageStatus::Sent || !in_engagement_window(sent_at, at) {
             continue;
         }
         let email = match m.payload["action"]

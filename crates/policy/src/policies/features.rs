@@ -12,7 +12,8 @@ pub const FEATURE_DIMENSION: usize = 22;
 pub fn feature_vector(state: &ObservedState) -> [f64; FEATURE_DIMENSION] {
     let f = &state.features;
     let h = &f.history;
-    let session = &f.session;
+    // The session's signals of discount seeking (`SessionSignals::indicators`).
+    let [code_typed, field_left_empty, deal_site] = f.session.indicators();
     let value = f.cart_value_minor as f64 / 6_000.0;
     let p = f.predicted_propensity.clamp(1e-4, 1.0 - 1e-4);
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
@@ -46,11 +47,8 @@ pub fn feature_vector(state: &ObservedState) -> [f64; FEATURE_DIMENSION] {
         f64::from(h.email_clicks.min(6)) / 2.0,
         open_share,
         flag(h.emails > 0),
-        // Each signal multiplies the odds of discount sensitivity by a fixed factor, so
-        // they go in as flags; "not observed" is all zero, like "observed nothing" (which
-        // is only weak evidence against).
-        flag(session.coupon_field_seen && session.coupon_entered),
-        flag(session.coupon_field_seen && !session.coupon_entered),
-        flag(session.referrer_known && session.deal_site_referral),
+        code_typed,
+        field_left_empty,
+        deal_site,
     ]
 }

@@ -59,6 +59,7 @@ fn sigmoid(z: f64) -> f64 {
 pub fn planner_features(state: &ObservedState) -> [f64; PLANNER_FEATURES] {
     let f = &state.features;
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let [code_typed, field_left_empty, deal_site] = f.session.indicators();
     [
         (f.cart_value_minor.max(1) as f64).ln(),
         logit(f.predicted_propensity),
@@ -79,9 +80,9 @@ pub fn planner_features(state: &ObservedState) -> [f64; PLANNER_FEATURES] {
         f64::from(f.history.email_opens),
         f64::from(f.history.email_clicks),
         // The session's signals of discount seeking (all zero when not observed).
-        flag(f.session.coupon_field_seen && f.session.coupon_entered),
-        flag(f.session.coupon_field_seen && !f.session.coupon_entered),
-        flag(f.session.referrer_known && f.session.deal_site_referral),
+        code_typed,
+        field_left_empty,
+        deal_site,
     ]
 }
 

@@ -68,6 +68,19 @@ pub struct SessionSignals {
 }
 
 impl SessionSignals {
+    /// The signals as the learned policies' inputs, 1 or 0: a code typed at checkout, the
+    /// coupon field seen and left empty, arrival from a coupon / deal / cashback site. Each
+    /// multiplies the odds of discount sensitivity by a fixed factor, so flags suffice; "not
+    /// observed" is all zero, like "observed nothing" (only weak evidence against).
+    pub fn indicators(&self) -> [f64; 3] {
+        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        [
+            flag(self.coupon_field_seen && self.coupon_entered),
+            flag(self.coupon_field_seen && !self.coupon_entered),
+            flag(self.referrer_known && self.deal_site_referral),
+        ]
+    }
+
     /// A code typed at checkout or arrival from a coupon / deal / cashback site.
     pub fn any_discount_seeking(&self) -> bool {
         (self.coupon_field_seen && self.coupon_entered)

@@ -61,6 +61,12 @@ pub const ORDER_HISTORY_WINDOW: cartback_core::Duration = cartback_core::Duratio
 /// are the last 90 days' too).
 pub const ENGAGEMENT_WINDOW: cartback_core::Duration = cartback_core::Duration::days(90);
 
+/// Whether a message sent at `sent_at` counts in the e-mail engagement seen at `at`: sent
+/// before it, within the [`ENGAGEMENT_WINDOW`].
+pub fn in_engagement_window(sent_at: Timestamp, at: Timestamp) -> bool {
+    sent_at < at && sent_at >= at - ENGAGEMENT_WINDOW
+}
+
 /// One message the engine sent to the user earlier, with its tracking.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrackedMessage {
@@ -107,7 +113,7 @@ impl UserHistory {
     pub fn with_engagement(mut self, messages: &[TrackedMessage], at: Timestamp) -> UserHistory {
         for m in messages
             .iter()
-            .filter(|m| m.email && m.sent_at < at && m.sent_at >= at - ENGAGEMENT_WINDOW)
+            .filter(|m| m.email && in_engagement_window(m.sent_at, at))
         {
             self.emails += 1;
             self.email_opens += u32::from(m.opened || m.clicked);

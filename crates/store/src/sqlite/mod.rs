@@ -232,15 +232,13 @@ impl SqliteStore {
             source,
         })?;
         let in_use = |error: rusqlite::Error| {
-            if matches!(
-                error.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            ) {
+            let error = StoreError::sqlite("rebuilding the database file")(error);
+            if error.is_sqlite_busy() {
                 StoreError::InUse {
                     path: path.to_path_buf(),
                 }
             } else {
-                StoreError::sqlite("rebuilding the database file")(error)
+                error
             }
         };
         let page_size_now = |conn: &Connection| -> Result<u32, StoreError> {
