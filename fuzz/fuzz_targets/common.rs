@@ -63,6 +63,11 @@ pub fn check_event(event: &Event, options: &ParseOptions) {
         assert_eq!(event.coupon_code.is_some(), coupon);
     }
     assert_eq!(event.coupon_outcome.is_some(), coupon);
+    // A referrer is never blank (blank means none), bounded, and storable (no NUL).
+    if let Some(referrer) = &event.referrer {
+        assert!(!referrer.trim().is_empty() && referrer.len() <= 1_024);
+        assert!(!referrer.contains('\0'));
+    }
     assert!(event.timestamp >= Timestamp(946_684_800_000));
     assert!(event.timestamp <= options.latest_accepted());
     let json = serde_json::to_string(event).expect("events serialise");

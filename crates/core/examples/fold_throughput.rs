@@ -87,6 +87,7 @@ fn generate(target: usize) -> Vec<Event> {
                 message_id: None,
                 coupon_code: None,
                 coupon_outcome: None,
+                referrer: None,
             }
         };
     let mut order_seq = 0;

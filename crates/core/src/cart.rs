@@ -142,6 +142,12 @@ pub struct Cart {
     /// An `order_cancelled` event arrived for this cart's order (the state stays).
     #[serde(default)]
     pub order_cancelled: bool,
+    /// Where the cart's sessions came from: the distinct keys of the events' `referrer`
+    /// (a URL's host without `www.`, or a campaign source), lower-cased, in order of arrival,
+    /// at most [`MAX_CART_REFERRERS`](crate::referrer::MAX_CART_REFERRERS) (see
+    /// [`crate::referrer`]). Empty in carts stored before the field existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referrers: Vec<String>,
 }
 
 impl Cart {

@@ -276,6 +276,12 @@ pub struct Event {
     /// What became of it; on `coupon_entered` (always set there) only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupon_outcome: Option<CouponOutcome>,
+    /// Where the shopper's session came from: the referring URL (`https://www.google.com/`),
+    /// or the campaign source (`utm_source`, e.g. `newsletter`) when that is all the source
+    /// gives. Any event kind may carry it (a property of the session, not of the event);
+    /// the tracker keeps the hosts on the cart ([`crate::referrer`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
 }
 
 impl Event {
@@ -327,6 +333,7 @@ mod tests {
             message_id: None,
             coupon_code: None,
             coupon_outcome: None,
+            referrer: None,
         }
     }
 
@@ -389,6 +396,22 @@ mod tests {
             let text = serde_json::to_string(&outcome).unwrap();
             assert_eq!(text, format!("\"{}\"", outcome.as_str()));
         }
+    }
+
+    #[test]
+    fn a_referrer_round_trips_and_is_left_out_when_absent() {
+        let plain = serde_json::to_string(&sample()).unwrap();
+        assert!(!plain.contains("referrer"), "{plain}");
+        let mut e = sample();
+        e.referrer = Some("https://www.retailmenot.com/view/shop.example".into());
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(
+            json.contains(r#""referrer":"https://www.retailmenot.com/view/shop.example""#),
+            "{json}"
+        );
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+        assert_ne!(e.content_id("ndjson"), sample().content_id("ndjson"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cart;
 pub mod episodes;
 pub mod event;
 pub mod money;
+pub mod referrer;
 pub mod time;
 pub mod tracker;
 

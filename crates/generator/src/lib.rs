@@ -8,6 +8,10 @@
 //! At checkout some shoppers type a discount code (`coupon_entered`); an order placed after
 //! an accepted code names it (`coupon_code`). Those draws have their own random stream, so
 //! every other choice of a session is the same with or without them.
+//! The first event of every session names where the session came from (`referrer`: a search
+//! engine, a social network, the shop's newsletter, an affiliate or coupon site, or nothing
+//! for a direct visit), drawn from a stream of its own too, so every other field is the same
+//! as without referrers.
 //! Memory stays bounded by the sessions in flight, so any number of events can be written.
 
 use cartback_core::{
@@ -130,6 +134,30 @@ impl GeneratorConfig {
 /// Mixed into the seed of the discount-code draws' stream.
 const COUPON_STREAM: u64 = 0x636f_7570_6f6e_7321;
 
+/// Mixed into the seed of the referrer draws' stream.
+const REFERRER_STREAM: u64 = 0x7265_6665_7272_6572;
+
+/// Where sessions come from, with their shares; `None` is a direct visit (the rest, 42 %).
+/// The shares are an assumption, of the order of public traffic-source breakdowns of web
+/// shops: search 30 %, social 12 %, the shop's e-mail newsletter 8 % (only a campaign
+/// source, `utm_source=newsletter`), affiliates 8 % of which half are coupon, deal or
+/// cash-back sites (4 % of sessions).
+const REFERRERS: [(&str, f64); 10] = [
+    ("https://www.google.com/", 0.26),
+    ("https://www.bing.com/", 0.04),
+    ("https://www.facebook.com/", 0.07),
+    ("https://www.instagram.com/", 0.05),
+    ("newsletter", 0.08),
+    (
+        "https://www.nytimes.com/wirecutter/reviews/best-gifts/",
+        0.02,
+    ),
+    ("https://www.buzzfeed.com/shopping", 0.02),
+    ("https://www.retailmenot.com/view/shop.example", 0.02),
+    ("https://slickdeals.net/f/shop-example", 0.01),
+    ("https://www.topcashback.com/shop-example/", 0.01),
+];
+
 /// Codes shoppers type, with the share of them the shop accepts.
 const COUPON_CODES: [(&str, f64); 3] = [("WELCOME10", 0.9), ("SAVE15", 0.5), ("FREESHIP", 0.2)];
 
@@ -200,6 +228,8 @@ pub struct EventGenerator {
     rng: Xoshiro256PlusPlus,
     /// The discount-code draws' own stream (see the module comment).
     coupon_rng: Xoshiro256PlusPlus,
+    /// The referrer draws' own stream.
+    referrer_rng: Xoshiro256PlusPlus,
     users: u64,
     popularity: Zipf<f64>,
     price_cents: LogNormal<f64>,
@@ -221,6 +251,7 @@ impl EventGenerator {
         let mut generator = EventGenerator {
             rng: Xoshiro256PlusPlus::seed_from_u64(config.seed),
             coupon_rng: Xoshiro256PlusPlus::seed_from_u64(config.seed ^ COUPON_STREAM),
+            referrer_rng: Xoshiro256PlusPlus::seed_from_u64(config.seed ^ REFERRER_STREAM),
             users,
             popularity: Zipf::new(config.products as f64, 1.07).expect("products ≥ 1"),
             // Median price about 35.00, long right tail.
@@ -305,6 +336,7 @@ impl EventGenerator {
             message_id: None,
             coupon_code: None,
             coupon_outcome: None,
+            referrer: None,
         }
     }
 
@@ -327,9 +359,11 @@ impl EventGenerator {
         self.sessions += 1;
         let session = format!("s{}-{}", self.config.seed, self.sessions);
         let mut t = at;
+        let referrer = self.draw_referrer();
         if let Some(cart) = returning_for {
             // A shopper coming back to buy what they left: view the cart, check out, pay.
-            let ev = self.event(EventKind::CartViewed, t, user, &session, Vec::new());
+            let mut ev = self.event(EventKind::CartViewed, t, user, &session, Vec::new());
+            ev.referrer = referrer;
             self.push(ev);
             t = t + self.gap();
             let ev = self.event(EventKind::CheckoutStarted, t, user, &session, cart.clone());
@@ -342,16 +376,18 @@ impl EventGenerator {
             1 + (self.rng.random::<f64>().ln() / (1.0 - 1.0 / self.config.mean_views).ln()) as u32;
         let mut cart: Vec<Item> = Vec::new();
         let wants_cart = self.rng.random_bool(self.config.cart_rate);
+        let mut referrer = referrer;
         for v in 0..views.min(60) {
             let rank = self.popularity.sample(&mut self.rng) as u64;
             let item = self.product(rank);
-            let ev = self.event(
+            let mut ev = self.event(
                 EventKind::ProductViewed,
                 t,
                 user,
                 &session,
                 vec![item.clone()],
             );
+            ev.referrer = referrer.take();
             self.push(ev);
             t = t + self.gap();
             let add_here = wants_cart
@@ -410,6 +446,18 @@ impl EventGenerator {
                 });
             }
         }
+    }
+
+    /// Where a new session comes from (one draw of the referrer stream per session).
+    fn draw_referrer(&mut self) -> Option<String> {
+        let mut u: f64 = self.referrer_rng.random();
+        for (referrer, share) in REFERRERS {
+            if u < share {
+                return Some(referrer.to_string());
+            }
+            u -= share;
+        }
+        None
     }
 
     fn push_order(&mut self, at: Timestamp, user: u64, session: &str, cart: Vec<Item>) {
@@ -634,5 +682,42 @@ mod tests {
         };
         assert_eq!(shape(&with), shape(&without));
         assert!(config(1.5).build().is_err());
+    }
+
+    #[test]
+    fn the_first_event_of_each_session_names_where_it_came_from() {
+        let events = generate(60_000, 11);
+        let mut seen = HashSet::new();
+        let mut sessions = 0.0;
+        let mut shares: HashMap<Option<&str>, f64> = HashMap::new();
+        for e in &events {
+            if !seen.insert(e.session_id.as_deref().unwrap()) {
+                assert_eq!(e.referrer, None, "only a session's first event has one");
+                continue;
+            }
+            sessions += 1.0;
+            *shares.entry(e.referrer.as_deref()).or_default() += 1.0;
+        }
+        let share = |referrers: &[Option<&str>]| {
+            referrers
+                .iter()
+                .map(|r| shares.get(r).copied().unwrap_or(0.0))
+                .sum::<f64>()
+                / sessions
+        };
+        let direct = share(&[None]);
+        assert!((0.39..0.45).contains(&direct), "{direct}");
+        let search = share(&[
+            Some("https://www.google.com/"),
+            Some("https://www.bing.com/"),
+        ]);
+        assert!((0.27..0.33).contains(&search), "{search}");
+        let deal = share(&[
+            Some("https://www.retailmenot.com/view/shop.example"),
+            Some("https://slickdeals.net/f/shop-example"),
+            Some("https://www.topcashback.com/shop-example/"),
+        ]);
+        assert!((0.03..0.05).contains(&deal), "{deal}");
+        assert_eq!(shares.len(), REFERRERS.len() + 1, "{shares:?}");
     }
 }

@@ -92,6 +92,7 @@ mod tests {
             message_id: None,
             coupon_code: None,
             coupon_outcome: None,
+            referrer: None,
         };
         let expected = event.content_id("ndjson");
         assign_content_id(&mut event, "ndjson");

@@ -143,6 +143,15 @@ pub(crate) fn check_timezone(value: &str) -> Result<(), String> {
     }
 }
 
+/// Where a session came from (a referring URL or a campaign source): bounded text without
+/// NUL. Blank text counts as absent: an empty `document.referrer` is a direct visit.
+pub(crate) fn referrer(value: String) -> Result<Option<String>, String> {
+    if is_blank(&value) {
+        return Ok(None);
+    }
+    check_text(&value).map(|()| Some(value))
+}
+
 /// The outcome a `coupon_entered` event carries: the given one, else `entered` (a code typed
 /// in, its fate not reported). Other kinds keep what was given, for [`check_event`] to refuse.
 pub(crate) fn coupon_outcome(
@@ -259,6 +268,14 @@ mod tests {
                 .contains("larger than any")
         );
         assert_eq!(quantity(10_000), Ok(10_000));
+        assert_eq!(referrer("  ".into()), Ok(None));
+        assert_eq!(referrer("newsletter".into()), Ok(Some("newsletter".into())));
+        assert!(
+            referrer("x".repeat(1_025))
+                .unwrap_err()
+                .contains("1025 bytes")
+        );
+        assert!(referrer("a\0b".into()).unwrap_err().contains("NUL"));
         assert!(quantity(0).is_err());
         assert!(quantity(10_001).is_err());
     }

@@ -81,5 +81,5 @@ fn every_documented_example_parses_as_shown() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 8, "number of documented examples");
+    assert_eq!(checked, 11, "number of documented examples");
 }

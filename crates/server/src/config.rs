@@ -116,7 +116,42 @@ pub struct PolicyConfig {
     /// Only then are the user's orders of the last 365 days, with and without a code, fed to
     /// the policies as the customer history's coupon use.
     pub order_coupons_tracked: bool,
+    /// The shop's events carry the session's referrer (`referrer` in NDJSON, Segment's
+    /// `context.page.referrer` / `context.campaign.source`, Shopify's `referring_site` /
+    /// `landing_site`'s `utm_source`). Only then does a cart without a deal-site referrer tell
+    /// the policies "referrer known, not a coupon site"; otherwise a cart whose events named
+    /// no referrer counts as referrer unknown.
+    pub referrers_tracked: bool,
+    /// Coupon, deal and cash-back sites (lower-case domains): a session whose referrer host is
+    /// one of them or a subdomain, or whose campaign source is one of them or its first label
+    /// (`retailmenot`), arrived from a coupon site.
+    pub deal_sites: Vec<String>,
 }
+
+/// The default `[policy] deal_sites`: widely used coupon-code, deal-community and cash-back
+/// sites of the US, UK, German and French markets (see `docs/server.md`).
+pub const DEFAULT_DEAL_SITES: [&str; 20] = [
+    "retailmenot.com",
+    "coupons.com",
+    "couponcabin.com",
+    "couponfollow.com",
+    "dealspotr.com",
+    "wethrift.com",
+    "knoji.com",
+    "groupon.com",
+    "slickdeals.net",
+    "joinhoney.com",
+    "capitaloneshopping.com",
+    "rakuten.com",
+    "befrugal.com",
+    "topcashback.com",
+    "topcashback.co.uk",
+    "quidco.com",
+    "vouchercodes.co.uk",
+    "hotukdeals.com",
+    "mydealz.de",
+    "dealabs.com",
+];
 
 /// Guardrail settings (`[guardrails]`); the holdout is the top-level `holdout_fraction`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -256,6 +291,8 @@ impl Default for PolicyConfig {
             coupon_ttl: Duration::days(7),
             coupon_events_tracked: false,
             order_coupons_tracked: false,
+            referrers_tracked: false,
+            deal_sites: DEFAULT_DEAL_SITES.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }
@@ -448,6 +485,23 @@ impl ServerConfig {
                     p.kind.name()
                 ),
             ));
+        }
+        for (index, site) in p.deal_sites.iter().enumerate() {
+            let domain_shaped = site.contains('.')
+                && !site.starts_with('.')
+                && !site.ends_with('.')
+                && !site.starts_with("www.")
+                && site.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+                });
+            if !domain_shaped {
+                return Err(invalid(
+                    &format!("policy.deal_sites[{index}]"),
+                    format!(
+                        "{site:?} is not a lower-case domain such as \"retailmenot.com\" (no scheme, path or www.)"
+                    ),
+                ));
+            }
         }
         for (field, value) in [
             ("policy.reload_check", p.reload_check),

@@ -64,11 +64,14 @@ pub fn load_events(path: &Path) -> Result<Vec<Event>, DemoError> {
 /// 10, 40 and 90 shop-minutes after abandonment (all inside the replay's three hours), no
 /// quiet hours (the REES46 sample is from the night, UTC) and a short gap between touches,
 /// a fast tick, and links pointing at the listening address. The simulated shoppers' shop
-/// sends coupon events and names the codes of its orders, so both are tracked.
+/// sends coupon events, names the codes of its orders and the referrer each session arrived
+/// with, so all three are tracked (the replayed REES46 carts, whose sample has no coupon
+/// events or referrers, then count as direct visits without a code).
 pub fn configure(config: &mut ServerConfig) {
     config.flow.channel = "log".into();
     config.policy.coupon_events_tracked = true;
     config.policy.order_coupons_tracked = true;
+    config.policy.referrers_tracked = true;
     config.policy.step_delays = [10, 40, 90].map(Duration::minutes).to_vec();
     config.guardrails.quiet_start_hour = 0;
     config.guardrails.quiet_end_hour = 0;

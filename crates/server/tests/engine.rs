@@ -508,7 +508,7 @@ async fn a_coupon_typed_at_checkout_is_a_session_signal_in_the_decisions_reasons
     assert!(
         reasons.contains(
             "session signals: checkout reached, coupon code entered (1 coupon events); \
-             referrer not tracked"
+             referrer not observed (policy.referrers_tracked is off)"
         ),
         "the coupon event reaches the policy: {reasons}"
     );
@@ -521,9 +521,72 @@ async fn a_coupon_typed_at_checkout_is_a_session_signal_in_the_decisions_reasons
     assert!(
         reasons.contains(
             "session signals: checkout not reached, coupon field not observed; \
-             referrer not tracked"
+             referrer not observed (policy.referrers_tracked is off)"
         ),
         "no checkout, nothing observed: {reasons}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_session_from_a_coupon_site_is_a_session_signal_in_the_decisions_reasons() {
+    let (hook_url, _received) = webhook_receiver(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = webhook_config(&dir, &hook_url);
+    config.policy.referrers_tracked = true;
+    let server = start(config).await;
+    // The session lands on a product page from a coupon site, then fills a cart (one request,
+    // so the cart cannot go idle in between); the add itself names no referrer.
+    let landing = |user: &str, referrer: &str| {
+        event(
+            "product_viewed",
+            user,
+            json!({"session_id": format!("s-{user}"), "referrer": referrer,
+                "items": [{"id": "mug"}]}),
+        )
+    };
+    let in_session = |mut e: serde_json::Value, user: &str| {
+        e["session_id"] = json!(format!("s-{user}"));
+        e["cart_id"] = json!(format!("cart-{user}"));
+        e
+    };
+    for (user, referrer) in [
+        ("r1", "https://www.RetailMeNot.com/view/shop.example"),
+        ("r2", "https://www.google.com/"),
+    ] {
+        let body = json!([
+            landing(user, referrer),
+            in_session(add_to_cart(user, "mug"), user)
+        ]);
+        let response = post_events(&server, INGEST, &body).await;
+        assert_eq!(response.status(), 200);
+    }
+    // A third shopper's events carry no referrer: a direct visit, from a shop that sends them.
+    post_events(&server, INGEST, &in_session(add_to_cart("r3", "mug"), "r3")).await;
+
+    let from_coupon_site = wait_for_status(&server, "cart-r1", "sent").await;
+    let reasons = from_coupon_site[0]["reasons"].to_string();
+    assert!(
+        reasons.contains(
+            "session signals: checkout not reached, coupon field not observed; \
+             arrived from retailmenot.com (a coupon site)"
+        ),
+        "the referrer reaches the policy: {reasons}"
+    );
+    let (_, cart) = get_json(&server, READ, "/v1/carts/cart-r1").await;
+    assert_eq!(cart["referrers"], json!(["retailmenot.com"]), "{cart}");
+
+    let from_search = wait_for_status(&server, "cart-r2", "sent").await;
+    let reasons = from_search[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("; referrer not a coupon site (google.com)"),
+        "{reasons}"
+    );
+    let direct = wait_for_status(&server, "cart-r3", "sent").await;
+    let reasons = direct[0]["reasons"].to_string();
+    assert!(
+        reasons.contains("; no referrer (a direct visit), not a coupon site"),
+        "{reasons}"
     );
     server.shutdown().await.unwrap();
 }

@@ -107,6 +107,7 @@ fn synthetic_events(count: usize) -> Vec<Event> {
                 message_id: None,
                 coupon_code: None,
                 coupon_outcome: None,
+                referrer: None,
             }
         })
         .collect()

@@ -48,6 +48,8 @@ pub(crate) struct EventDetailsOut<'a> {
     coupon_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     coupon_outcome: Option<CouponOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    referrer: Option<&'a str>,
 }
 
 /// [`EventDetailsOut`], read back.
@@ -75,6 +77,8 @@ pub(crate) struct EventDetails {
     coupon_code: Option<String>,
     #[serde(default)]
     coupon_outcome: Option<CouponOutcome>,
+    #[serde(default)]
+    referrer: Option<String>,
 }
 
 /// Refuses an event holding text PostgreSQL cannot store (U+0000), naming the field. Both
@@ -99,6 +103,7 @@ pub(crate) fn check_storable_event(event: &Event) -> Result<(), StoreError> {
         ("device", &event.device),
         ("message_id", &event.message_id),
         ("coupon_code", &event.coupon_code),
+        ("referrer", &event.referrer),
     ] {
         if has_nul_opt(value) {
             return Err(refuse(field));
@@ -141,6 +146,9 @@ pub(crate) fn check_storable_cart(cart: &Cart) -> Result<(), StoreError> {
         if has_nul_opt(value) {
             return Err(refuse(field));
         }
+    }
+    if cart.referrers.iter().any(|r| has_nul(r)) {
+        return Err(refuse("referrers[]"));
     }
     for line in &cart.lines {
         if has_nul(&line.item_id) {
@@ -205,6 +213,7 @@ pub(crate) fn split_event(event: &Event) -> (EventColumns<'_>, EventDetailsOut<'
         message_id,
         coupon_code,
         coupon_outcome,
+        referrer,
     } = event;
     let details = EventDetailsOut {
         anonymous_id: anonymous_id.as_deref(),
@@ -218,6 +227,7 @@ pub(crate) fn split_event(event: &Event) -> (EventColumns<'_>, EventDetailsOut<'
         message_id: message_id.as_deref(),
         coupon_code: coupon_code.as_deref(),
         coupon_outcome: *coupon_outcome,
+        referrer: referrer.as_deref(),
     };
     let columns = EventColumns {
         id: &id.0,
@@ -271,6 +281,7 @@ pub(crate) fn decode_event(row: EventRow<'_>) -> Result<Event, StoreError> {
         message_id,
         coupon_code,
         coupon_outcome,
+        referrer,
     } = details;
     Ok(Event {
         id,
@@ -291,6 +302,7 @@ pub(crate) fn decode_event(row: EventRow<'_>) -> Result<Event, StoreError> {
         message_id,
         coupon_code,
         coupon_outcome,
+        referrer,
     })
 }
 

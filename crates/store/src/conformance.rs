@@ -189,6 +189,7 @@ pub fn event(n: u32, user: &str, millis: i64) -> Event {
         message_id: None,
         coupon_code: None,
         coupon_outcome: None,
+        referrer: None,
     }
 }
 
@@ -230,6 +231,7 @@ pub fn full_event() -> Event {
         message_id: Some("msg-3".into()),
         coupon_code: Some("SAVE \"10\" ü".into()),
         coupon_outcome: Some(CouponOutcome::Applied),
+        referrer: Some("https://www.retailmenot.com/view/shop.example?q=\"ü\"&x=1".into()),
     }
 }
 
@@ -265,6 +267,7 @@ pub fn cart(id: &str, user: &str, state: CartState, created_millis: i64) -> Cart
         timezone: Some("America/New_York".into()),
         direct_purchase: true,
         order_cancelled: true,
+        referrers: vec!["retailmenot.com".into(), "newsletter".into()],
     }
 }
 
@@ -697,6 +700,12 @@ pub fn nul_characters_are_refused_whole(store: &mut dyn Store) {
         Err(StoreError::Unstorable { .. })
     ));
     assert_eq!(store.cart("c2").unwrap(), None);
+    let mut bad_referrer = event(3, "u1", 2);
+    bad_referrer.referrer = Some("https://nul\0.example".into());
+    match store.insert_events(&[bad_referrer]) {
+        Err(StoreError::Unstorable { field, .. }) => assert_eq!(field, "referrer"),
+        other => panic!("expected Unstorable, got {other:?}"),
+    }
     assert_eq!(store.insert_events(&[good]).unwrap().inserted, 1);
 }
 

@@ -2,9 +2,12 @@
 //! cancellations. Events arrive here in time order (from the reorder buffer, or from a
 //! caller that has sorted them).
 
-use super::{CartMeta, CartTracker, CartTransition, OrderTarget, ShopCart, UserEntry};
+use super::{
+    CartMeta, CartTracker, CartTransition, OrderTarget, PendingReferrer, ShopCart, UserEntry,
+};
 use crate::cart::{Cart, CartLine, CartState};
 use crate::event::{Event, EventKind, Item};
+use crate::referrer::{add_referrer, referrer_key};
 use crate::time::Timestamp;
 
 impl CartTracker {
@@ -30,6 +33,8 @@ impl CartTracker {
         };
         self.advance_to(at, out);
         let user = self.intern_user(&event.user_id);
+        // The cart an order landed in (closed, direct, or another row of it).
+        let mut ordered = None;
         let touched = match event.kind {
             EventKind::ProductAdded => {
                 if event.items.is_empty() {
@@ -81,7 +86,7 @@ impl CartTracker {
                 index
             }
             EventKind::OrderCompleted => {
-                self.fold_order(user, event, at, out);
+                ordered = Some(self.fold_order(user, event, at, out));
                 None
             }
             EventKind::OrderCancelled => {
@@ -101,7 +106,74 @@ impl CartTracker {
             self.touch(index, user, event, at, out);
             self.schedule(index);
         }
+        if let Some(raw) = event.referrer.as_deref() {
+            self.fold_referrer(user, touched.or(ordered), event, at, raw);
+        }
         user
+    }
+
+    /// Keeps the key of a shopper event's referrer: on the cart the event touched or ordered,
+    /// else on the user's open cart, else for the user's next cart (a session that arrived
+    /// from somewhere and has not put anything in a cart yet). Message events (opens,
+    /// clicks, unsubscribes) and cancellations are not shop sessions: their referrer is not
+    /// kept.
+    fn fold_referrer(
+        &mut self,
+        user: usize,
+        cart: Option<usize>,
+        event: &Event,
+        at: Timestamp,
+        raw: &str,
+    ) {
+        let shopper_event = matches!(
+            event.kind,
+            EventKind::ProductViewed
+                | EventKind::ProductAdded
+                | EventKind::ProductRemoved
+                | EventKind::CartViewed
+                | EventKind::CheckoutStarted
+                | EventKind::CouponEntered
+                | EventKind::OrderCompleted
+        );
+        if !shopper_event {
+            return;
+        }
+        let Some(key) = referrer_key(raw) else {
+            return;
+        };
+        match cart.or_else(|| self.open_cart_for_user(user, event)) {
+            Some(index) => add_referrer(&mut self.carts[index].referrers, key),
+            None => {
+                self.pending_referrers.insert(
+                    user as u32,
+                    PendingReferrer {
+                        key,
+                        session_id: event.session_id.as_deref().map(Into::into),
+                        at,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The referrer the user's session arrived with before this new cart, if the cart is
+    /// created in that session.
+    fn take_pending_referrer(&mut self, user: usize, event: &Event, at: Timestamp) -> Vec<String> {
+        if self.pending_referrers.is_empty() {
+            return Vec::new();
+        }
+        let Some(pending) = self.pending_referrers.remove(&(user as u32)) else {
+            return Vec::new();
+        };
+        let same_session = match (pending.session_id.as_deref(), event.session_id.as_deref()) {
+            (Some(theirs), Some(ours)) => theirs == ours,
+            _ => at <= pending.at.saturating_add(self.config.idle_timeout),
+        };
+        if same_session {
+            vec![pending.key]
+        } else {
+            Vec::new()
+        }
     }
 
     fn intern_user(&mut self, user_id: &str) -> usize {
@@ -196,6 +268,7 @@ impl CartTracker {
         out: &mut Vec<CartTransition>,
     ) -> usize {
         let index = self.carts.len();
+        let referrers = self.take_pending_referrer(user, event, at);
         self.cart_ids.insert(id.as_str().into(), index as u32);
         out.push(CartTransition {
             cart_id: id.clone(),
@@ -228,6 +301,7 @@ impl CartTracker {
             timezone: event.timezone.clone(),
             direct_purchase: false,
             order_cancelled: false,
+            referrers,
         });
         self.meta.push(CartMeta {
             owner: user as u32,
@@ -292,13 +366,14 @@ impl CartTracker {
         self.stats.unmatched_removals += unmatched;
     }
 
+    /// Folds an order; returns the index of the cart it landed in.
     fn fold_order(
         &mut self,
         user: usize,
         event: &Event,
         at: Timestamp,
         out: &mut Vec<CartTransition>,
-    ) {
+    ) -> usize {
         match self.order_target(event) {
             OrderTarget::Repeat(index) => {
                 self.stats.order_rows_merged += 1;
@@ -317,6 +392,7 @@ impl CartTracker {
                     merge_items(&mut cart.lines, &event.items, price_usable);
                     cart.value = lines_value(&cart.lines);
                 }
+                index
             }
             OrderTarget::Close(index) => {
                 let window = self.config.attribution_window;
@@ -339,6 +415,7 @@ impl CartTracker {
                 };
                 self.register_order(event, index);
                 self.set_state(index, to, at, out);
+                index
             }
             OrderTarget::Direct => {
                 let n = self.user_entries[user].carts_created + 1;
@@ -365,6 +442,7 @@ impl CartTracker {
                 cart.value = lines_value(&cart.lines);
                 cart.order_value = Some(event.total.unwrap_or(cart.value));
                 self.register_order(event, index);
+                index
             }
         }
     }

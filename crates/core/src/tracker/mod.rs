@@ -60,6 +60,15 @@ struct UserEntry {
     carts_created: u32,
 }
 
+/// A referrer seen while its user had no open cart: the session arrived from somewhere before
+/// anything went into a cart. The user's next cart takes it when it is created in the same
+/// session: the same `session_id` when both events have one, else within `idle_timeout`.
+struct PendingReferrer {
+    key: String,
+    session_id: Option<Box<str>>,
+    at: Timestamp,
+}
+
 /// Latest cart carrying one shop cart id, and how many carts have carried it.
 #[derive(Clone, Copy)]
 struct ShopCart {
@@ -95,6 +104,9 @@ pub struct CartTracker {
     shop_carts: FastMap<ShopCart>,
     cart_ids: FastMap<u32>,
     orders: FastMap<u32>,
+    /// By user index; an entry is replaced by the user's next referrer and removed when the
+    /// user's next cart is created.
+    pending_referrers: HashMap<u32, PendingReferrer, RandomState>,
     timers: BinaryHeap<Reverse<(Timestamp, u32)>>,
     state_counts: [u64; CartState::ALL.len()],
     expired_after_abandonment: u64,
@@ -116,6 +128,7 @@ impl CartTracker {
             shop_carts: FastMap::default(),
             cart_ids: FastMap::default(),
             orders: FastMap::default(),
+            pending_referrers: HashMap::default(),
             timers: BinaryHeap::new(),
             state_counts: [0; CartState::ALL.len()],
             expired_after_abandonment: 0,

@@ -45,6 +45,7 @@ pub fn event(kind: EventKind, user: &str, ts: Timestamp, items: Vec<Item>) -> Ev
         message_id: None,
         coupon_code: None,
         coupon_outcome: None,
+        referrer: None,
     };
     e.id = e.content_id("test");
     e

@@ -930,3 +930,161 @@ fn an_order_keeps_the_discount_code_it_was_placed_with() {
     );
     assert_eq!(tr.cart("w#1").unwrap().order_coupon, None);
 }
+
+/// `e` with a referrer and a session id (the id re-derived).
+fn referred(mut e: Event, referrer: &str, session: &str) -> Event {
+    e.referrer = Some(referrer.into());
+    e.session_id = Some(session.into());
+    rehash(e)
+}
+
+fn in_session(mut e: Event, session: &str) -> Event {
+    e.session_id = Some(session.into());
+    rehash(e)
+}
+
+#[test]
+fn a_cart_keeps_the_distinct_hosts_its_sessions_came_from() {
+    let mut tr = tracker();
+    // The session lands from a coupon site on a product page, then fills a cart.
+    let mut events = vec![
+        referred(
+            view("u", at_min(0), "a1"),
+            "https://WWW.RetailMeNot.com/view/shop.example",
+            "s1",
+        ),
+        in_session(add("u", at_min(1), "a1", 500, 1), "s1"),
+        // Same host again, a campaign source, and a host with a port: deduplicated keys.
+        referred(
+            add("u", at_min(2), "b1", 300, 1),
+            "https://retailmenot.com/x",
+            "s1",
+        ),
+        referred(
+            event(EventKind::CartViewed, "u", at_min(3), vec![]),
+            " Newsletter ",
+            "s1",
+        ),
+    ];
+    // More distinct sources than the cap.
+    for n in 0..10 {
+        events.push(referred(
+            event(EventKind::CartViewed, "u", at_min(4 + n), vec![]),
+            &format!("https://site{n}.example:8443/p"),
+            "s1",
+        ));
+    }
+    fold_all(&mut tr, &events);
+    let cart = tr.cart("u#1").unwrap();
+    assert_eq!(cart.referrers.len(), crate::referrer::MAX_CART_REFERRERS);
+    assert_eq!(
+        cart.referrers[..4],
+        [
+            "retailmenot.com",
+            "newsletter",
+            "site0.example",
+            "site1.example"
+        ]
+    );
+    // Kept through the purchase, and the order's own referrer is folded too (under the cap
+    // nothing is added any more).
+    let mut tr = tracker();
+    fold_all(
+        &mut tr,
+        &[
+            referred(
+                view("v", at_min(0), "a1"),
+                "https://slickdeals.net/f/1",
+                "s1",
+            ),
+            in_session(add("v", at_min(1), "a1", 500, 1), "s1"),
+            referred(
+                order("v", at_min(3), "o1", vec![item("a1", 500, 1)]),
+                "https://www.google.com/",
+                "s1",
+            ),
+        ],
+    );
+    let cart = tr.cart("v#1").unwrap();
+    assert_eq!(cart.state, Purchased);
+    assert_eq!(cart.referrers, ["slickdeals.net", "google.com"]);
+    // A direct purchase keeps its referrer, and so do later rows of the same order.
+    fold_all(
+        &mut tr,
+        &[
+            referred(
+                order("w", at_min(5), "o2", vec![item("b1", 900, 1)]),
+                "https://www.topcashback.co.uk/shop",
+                "s9",
+            ),
+            referred(
+                order("w", at_min(5), "o2", vec![item("c1", 100, 1)]),
+                "quidco",
+                "s9",
+            ),
+        ],
+    );
+    let direct = tr.cart("w#1").unwrap();
+    assert!(direct.direct_purchase);
+    assert_eq!(direct.referrers, ["topcashback.co.uk", "quidco"]);
+}
+
+#[test]
+fn a_referrer_before_the_cart_belongs_to_its_session_only() {
+    let mut tr = tracker();
+    fold_all(
+        &mut tr,
+        &[
+            // Session s1 arrives from Google, views, and leaves without a cart.
+            referred(view("u", at_min(0), "a1"), "https://google.com", "s1"),
+            // Session s2 (another id) fills a cart: s1's referrer is not its.
+            in_session(add("u", at_min(10), "a1", 500, 1), "s2"),
+        ],
+    );
+    assert!(tr.cart("u#1").unwrap().referrers.is_empty());
+    // Without session ids the referrer holds for idle_timeout (30 min) only.
+    let mut tr = tracker();
+    let plain = |mut e: Event, referrer: Option<&str>| {
+        e.referrer = referrer.map(str::to_owned);
+        rehash(e)
+    };
+    fold_all(
+        &mut tr,
+        &[
+            plain(view("v", at_min(0), "a1"), Some("https://bing.com")),
+            plain(view("w", at_min(0), "a1"), Some("https://bing.com")),
+            plain(add("v", at_min(30), "a1", 500, 1), None),
+            plain(add("w", at_min(31), "a1", 500, 1), None),
+        ],
+    );
+    assert_eq!(tr.cart("v#1").unwrap().referrers, ["bing.com"]);
+    assert!(tr.cart("w#1").unwrap().referrers.is_empty());
+    // A view with a referrer while a cart is open goes on that cart; a message click's
+    // referrer is not a shop session and is not kept.
+    let mut click = event(EventKind::MessageClicked, "v", at_min(32), vec![]);
+    click.referrer = Some("https://mail.example".into());
+    fold_all(
+        &mut tr,
+        &[
+            plain(
+                view("v", at_min(31), "b1"),
+                Some("https://dealabs.com/bons-plans"),
+            ),
+            rehash(click),
+        ],
+    );
+    assert_eq!(
+        tr.cart("v#1").unwrap().referrers,
+        ["bing.com", "dealabs.com"]
+    );
+}
+
+#[test]
+fn stored_carts_without_referrers_still_load() {
+    let mut tr = tracker();
+    fold_all(&mut tr, &[add("u", at_min(0), "a1", 500, 1)]);
+    let json = serde_json::to_string(tr.cart("u#1").unwrap()).unwrap();
+    assert!(!json.contains("referrers"), "{json}");
+    let back: crate::cart::Cart = serde_json::from_str(&json).unwrap();
+    assert!(back.referrers.is_empty());
+}

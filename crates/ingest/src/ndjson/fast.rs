@@ -54,6 +54,7 @@ struct Fields<'a> {
     message_id: Option<&'a str>,
     coupon_code: Option<&'a str>,
     coupon_outcome: Option<CouponOutcome>,
+    referrer: Option<&'a str>,
 }
 
 /// A position in the line. Every method answers `None` where the reference parser would
@@ -201,12 +202,13 @@ impl<'a> Cursor<'a> {
                 14 => f.device = c.optional_string()?,
                 15 => f.message_id = c.optional_string()?,
                 16 => f.coupon_code = c.optional_string()?,
-                _ => {
+                17 => {
                     f.coupon_outcome = match c.optional_string()? {
                         None => None,
                         Some(name) => Some(coupon_outcome(name)?),
                     }
                 }
+                _ => f.referrer = c.optional_string()?,
             }
             Some(())
         })?;
@@ -298,6 +300,7 @@ fn event_key(key: &str) -> Option<usize> {
         b"message_id" => 15,
         b"coupon_code" => 16,
         b"coupon_outcome" => 17,
+        b"referrer" => 18,
         _ => return None,
     })
 }
@@ -381,6 +384,14 @@ fn valid_timezone(value: &str) -> bool {
     validate::check_timezone(value).is_ok()
 }
 
+/// `validate::referrer` for a string without NUL characters: blank is absent.
+fn referrer(value: Option<&str>) -> Option<Option<String>> {
+    match value {
+        Some(v) if validate::is_blank(v) => Some(None),
+        other => checked(other, valid_text),
+    }
+}
+
 /// Optional bounded text, copied once it is known to be valid.
 fn text(value: Option<&str>) -> Option<Option<String>> {
     checked(value, valid_text)
@@ -447,6 +458,7 @@ fn build(f: Fields<'_>, options: &ParseOptions) -> Option<Event> {
         message_id: checked(f.message_id, valid_id)?,
         coupon_code: checked(f.coupon_code, valid_id)?,
         coupon_outcome: validate::coupon_outcome(kind, f.coupon_outcome),
+        referrer: referrer(f.referrer)?,
     };
     validate::check_event(&event, options, "items").ok()?;
     match f.id {

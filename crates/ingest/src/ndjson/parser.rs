@@ -127,6 +127,11 @@ fn convert(wire: WireEvent, options: &ParseOptions) -> Result<Event, FieldError>
         message_id: optional("message_id", wire.message_id, validate::id)?,
         coupon_code: optional("coupon_code", wire.coupon_code, validate::id)?,
         coupon_outcome: validate::coupon_outcome(wire.kind, wire.coupon_outcome),
+        referrer: wire
+            .referrer
+            .map(|r| field("referrer", validate::referrer(r)))
+            .transpose()?
+            .flatten(),
     };
     let mut event = validate::event(event, options, "items")?;
     match wire.id {

@@ -42,6 +42,7 @@ fn full_event() -> Event {
         message_id: Some("m1".into()),
         coupon_code: None,
         coupon_outcome: None,
+        referrer: Some("https://www.google.com/".into()),
     }
 }
 
@@ -466,6 +467,7 @@ fn fast_path_lines() -> Vec<String> {
         r#"{"type":"unsubscribed","timestamp":1714557600001,"user_id":"u1","message_id":"m1"}"#.to_string(),
         COUPON.to_string(),
         r#"{"type":"coupon_entered","timestamp":1714557600002,"anonymous_id":"a1","coupon_code":"WELCOME","coupon_outcome":null,"order_id":"o1"}"#.to_string(),
+        r#"{"type":"product_viewed","timestamp":1714557600003,"user_id":"u1","session_id":"s1","referrer":"https://www.retailmenot.com/view/shop.example","items":[{"id":"p1"}]}"#.to_string(),
     ];
     let mut minimal = full_event();
     minimal.kind = EventKind::CartViewed;
@@ -550,6 +552,7 @@ impl Mutator {
             "\"coupon_entered\"",
             "\"coupon_code\"",
             "\"coupon_outcome\"",
+            "\"referrer\"",
             "\"applied\"",
             "\"entered\"",
             "[]",
@@ -690,4 +693,92 @@ fn an_order_may_name_the_discount_code_it_used() {
         "{:?}",
         cancelled.rejections
     );
+}
+
+#[test]
+fn any_event_may_carry_the_sessions_referrer() {
+    for (line, referrer) in [
+        (
+            ADD.replace(
+                r#""user_id":"u1","#,
+                r#""user_id":"u1","referrer":"https://www.retailmenot.com/view/shop.example","#,
+            ),
+            Some("https://www.retailmenot.com/view/shop.example"),
+        ),
+        (
+            COUPON.replace(
+                r#""cart_id":"c1","#,
+                r#""cart_id":"c1","referrer":"newsletter","#,
+            ),
+            Some("newsletter"),
+        ),
+        // Blank or null: a direct visit, no referrer.
+        (
+            ADD.replace(r#""user_id":"u1","#, r#""user_id":"u1","referrer":"","#),
+            None,
+        ),
+        (
+            ADD.replace(r#""user_id":"u1","#, r#""user_id":"u1","referrer":null,"#),
+            None,
+        ),
+    ] {
+        assert!(assert_fast_path_agrees(&line), "fast path declined {line}");
+        let read_back = read(Format::Ndjson, &line);
+        assert!(
+            read_back.rejections.is_empty(),
+            "{:?}",
+            read_back.rejections
+        );
+        assert_eq!(read_back.events[0].referrer.as_deref(), referrer, "{line}");
+    }
+    // A blank referrer is the same event as none (same content id).
+    let blank = read(
+        Format::Ndjson,
+        &ADD.replace(r#""user_id":"u1","#, r#""user_id":"u1","referrer":" ","#),
+    );
+    assert_eq!(blank.events, read(Format::Ndjson, ADD).events);
+    // An escaped referrer goes to the reference parser, which reads it.
+    let escaped = ADD.replace(
+        r#""user_id":"u1","#,
+        r#""user_id":"u1","referrer":"https:\/\/slickdeals.net\/f\/1","#,
+    );
+    assert!(!assert_fast_path_agrees(&escaped));
+    assert_eq!(
+        read(Format::Ndjson, &escaped).events[0].referrer.as_deref(),
+        Some("https://slickdeals.net/f/1")
+    );
+}
+
+#[test]
+fn rejects_a_bad_referrer_naming_the_field() {
+    let with = |value: &str| {
+        ADD.replace(
+            r#""user_id":"u1","#,
+            &format!(r#""user_id":"u1","referrer":{value},"#),
+        )
+    };
+    let message = reject(&with("42"));
+    assert!(
+        message.starts_with("line 1: referrer: invalid type: integer `42`"),
+        "{message}"
+    );
+    let message = reject(&with(r#"{"url":"https://x.example"}"#));
+    assert!(
+        message.starts_with("line 1: referrer: invalid type: map"),
+        "{message}"
+    );
+    assert_eq!(
+        reject(&with(&format!(
+            "\"https://x.example/{}\"",
+            "a".repeat(1_100)
+        ))),
+        "line 1: referrer: is 1118 bytes long; the limit is 1024"
+    );
+    assert_eq!(
+        reject(&with(r#""https://x.example/\u0000""#)),
+        "line 1: referrer: contains a NUL character (U+0000)"
+    );
+    for line in [with("42"), with(&format!("\"{}\"", "a".repeat(1_100)))] {
+        assert!(!assert_fast_path_agrees(&line), "{line}");
+    }
 }

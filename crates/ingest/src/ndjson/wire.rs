@@ -31,6 +31,7 @@ pub(super) struct WireEvent {
     pub(super) message_id: Option<String>,
     pub(super) coupon_code: Option<String>,
     pub(super) coupon_outcome: Option<CouponOutcome>,
+    pub(super) referrer: Option<String>,
 }
 
 #[derive(Deserialize)]

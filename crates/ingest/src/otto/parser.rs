@@ -96,6 +96,7 @@ pub(crate) fn parse_line(text: &str, options: &ParseOptions, out: &mut ParsedLin
                 message_id: None,
                 coupon_code: None,
                 coupon_outcome: None,
+                referrer: None,
             },
         ));
     }

@@ -179,6 +179,7 @@ impl Rees46Parser {
             message_id: None,
             coupon_code: None,
             coupon_outcome: None,
+            referrer: None,
         };
         validate::event(event, options, "product_id").map_err(|e| {
             if e.field.as_deref() == Some("timestamp") {

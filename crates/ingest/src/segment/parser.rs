@@ -190,6 +190,8 @@ fn convert(
         })
         .transpose()?;
 
+    let referrer = referrer(context, &empty)?;
+
     let cart_id = match properties.id("cart_id")? {
         Some(cart) => Some(cart),
         None => properties.id("checkout_id")?,
@@ -242,6 +244,7 @@ fn convert(
         message_id,
         coupon_code,
         coupon_outcome,
+        referrer,
     };
     let items_field = if spec::is_single_product(kind) {
         properties.field("product_id")
@@ -265,6 +268,33 @@ fn convert(
         None => crate::identity::assign_content_id(&mut event, NAMESPACE),
     }
     Ok(event)
+}
+
+/// Where the session came from, from the spec's common context fields
+/// (<https://segment.com/docs/connections/spec/common/#context>): `context.page.referrer`
+/// (the page's `document.referrer`, set by Analytics.js), else `context.referrer.url` /
+/// `.link` (the `referrer` object: type, name, url, link), else `context.campaign.source`
+/// (the `utm_source` of the landing URL). Empty strings count as absent.
+fn referrer(context: Object<'_>, empty: &Map<String, Value>) -> Result<Option<String>, FieldError> {
+    let page_path = context.field("page");
+    let page = Object::new(context.object("page")?.unwrap_or(empty), &page_path);
+    let referrer_path = context.field("referrer");
+    let referrer = Object::new(context.object("referrer")?.unwrap_or(empty), &referrer_path);
+    let campaign_path = context.field("campaign");
+    let campaign = Object::new(context.object("campaign")?.unwrap_or(empty), &campaign_path);
+    let found = [
+        (page, "referrer"),
+        (referrer, "url"),
+        (referrer, "link"),
+        (campaign, "source"),
+    ];
+    for (object, key) in found {
+        if let Some(text) = object.str(key)? {
+            return validate::referrer(text.to_string())
+                .map_err(|m| FieldError::new(object.field(key), m));
+        }
+    }
+    Ok(None)
 }
 
 /// `timestamp`, falling back to `originalTimestamp`, `sentAt` and `receivedAt`.

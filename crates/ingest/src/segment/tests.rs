@@ -303,3 +303,72 @@ fn an_order_completed_keeps_its_coupon() {
         wrong.rejections
     );
 }
+
+#[test]
+fn the_referrer_comes_from_the_page_the_referrer_object_or_the_campaign() {
+    let with_context = |context: &str| {
+        PRODUCT_ADDED.replace(
+            r#""context":{"timezone":"Europe/Berlin","#,
+            &format!(r#""context":{{{context},"timezone":"Europe/Berlin","#),
+        )
+    };
+    for (context, referrer) in [
+        (
+            r#""page":{"path":"/p/1","referrer":"https://www.retailmenot.com/view/shop.example","url":"https://shop.example/p/1"},"campaign":{"source":"newsletter"}"#,
+            Some("https://www.retailmenot.com/view/shop.example"),
+        ),
+        (
+            r#""page":{"referrer":""},"referrer":{"type":"dataxu","url":"https://slickdeals.net/f/1"},"campaign":{"source":"x"}"#,
+            Some("https://slickdeals.net/f/1"),
+        ),
+        (
+            r#""referrer":{"link":"https://www.dealabs.com/bons-plans"}"#,
+            Some("https://www.dealabs.com/bons-plans"),
+        ),
+        // No referring page (a direct visit or a stripped referrer): the utm_source.
+        (
+            r#""page":{"path":"/"},"campaign":{"name":"Spring","source":"RetailMeNot","medium":"affiliate"}"#,
+            Some("RetailMeNot"),
+        ),
+        (r#""page":{"referrer":null}"#, None),
+    ] {
+        let read_back = read(Format::Segment, &with_context(context));
+        assert!(
+            read_back.rejections.is_empty(),
+            "{:?}",
+            read_back.rejections
+        );
+        assert_eq!(
+            read_back.events[0].referrer.as_deref(),
+            referrer,
+            "{context}"
+        );
+    }
+    assert_eq!(
+        read(Format::Segment, PRODUCT_ADDED).events[0].referrer,
+        None
+    );
+    // Bad shapes are refused naming the field.
+    for (context, message) in [
+        (
+            r#""page":{"referrer":5}"#,
+            "line 1: context.page.referrer: expected a string, got 5",
+        ),
+        (
+            r#""campaign":"newsletter""#,
+            "line 1: context.campaign: expected an object, got the string \"newsletter\"",
+        ),
+        (
+            r#""referrer":{"url":["x"]}"#,
+            "line 1: context.referrer.url: expected a string, got an array",
+        ),
+    ] {
+        let outcome = read(Format::Segment, &with_context(context));
+        assert_eq!(outcome.rejections[0].to_string(), message);
+    }
+    let long = format!(r#""campaign":{{"source":"{}"}}"#, "a".repeat(1_025));
+    assert_eq!(
+        read(Format::Segment, &with_context(&long)).rejections[0].to_string(),
+        "line 1: context.campaign.source: is 1025 bytes long; the limit is 1024"
+    );
+}

@@ -121,6 +121,7 @@ fn convert_body(
         }
     };
 
+    let referrer = referrer(&body)?;
     let (time_field, timestamp) = event_time(body, topic)?;
     let has_money = total.is_some() || items.iter().any(|i: &Item| i.price.is_some());
     let event = Event {
@@ -150,6 +151,7 @@ fn convert_body(
             None
         },
         coupon_outcome: None,
+        referrer,
     };
     let mut event = validate::event(event, options, "line_items").map_err(|e| {
         if e.field.as_deref() == Some("timestamp") {
@@ -208,6 +210,63 @@ fn first_discount_code(body: &Object<'_>) -> Result<Option<String>, FieldError> 
             format!("expected a discount code object, got {}", describe(other)),
         )),
     }
+}
+
+/// Where the shopper came from, from the Order and Abandoned checkout resources' fields
+/// (shopify.dev Admin REST `Order` / `Abandoned checkouts`): `referring_site` (the site
+/// the customer clicked a link on), else the `utm_source` query parameter of
+/// `landing_site` (the URL or path, with its query, of the first page of the visit).
+/// Empty strings count as absent.
+fn referrer(body: &Object<'_>) -> Result<Option<String>, FieldError> {
+    if let Some(site) = body.str("referring_site")? {
+        return validate::referrer(site.to_string())
+            .map_err(|m| FieldError::new("referring_site", m));
+    }
+    let Some(landing) = body.str("landing_site")? else {
+        return Ok(None);
+    };
+    match query_parameter(landing, "utm_source") {
+        None => Ok(None),
+        Some(source) => validate::referrer(source).map_err(|m| FieldError::new("landing_site", m)),
+    }
+}
+
+/// The first value of `name` in the query of `url` (`/?utm_source=x&…`, `https://…?…`),
+/// with `+` and `%XX` decoded; `None` when absent or empty.
+fn query_parameter(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or("");
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| percent_decode(value))
+        .filter(|value| !value.is_empty())
+}
+
+/// `+` as a space and `%XX` as its byte; malformed escapes stay as they are, invalid UTF-8
+/// becomes U+FFFD.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One `line_items` element: product id (else variant id, else SKU), title, vendor,

@@ -197,3 +197,54 @@ fn an_order_keeps_its_first_discount_code() {
     let error = parse_shopify("orders/create", malformed.as_bytes(), &options()).unwrap_err();
     assert!(error.to_string().contains("discount_codes[0]"), "{error}");
 }
+
+#[test]
+fn the_referrer_is_the_referring_site_else_the_landing_pages_utm_source() {
+    let with = |body: &str, fields: &str| body.replacen('{', &format!("{{{fields},"), 1);
+    for (topic, body, referrer) in [
+        (
+            "checkouts/create",
+            with(
+                CHECKOUT,
+                r#""referring_site":"https://www.retailmenot.com/view/shop.example","landing_site":"/?utm_source=newsletter""#,
+            ),
+            Some("https://www.retailmenot.com/view/shop.example"),
+        ),
+        (
+            "orders/create",
+            with(
+                ORDER,
+                r#""referring_site":"","landing_site":"/products/shoe?utm_medium=affiliate&utm_source=Rakuten%20Rewards&x=1""#,
+            ),
+            Some("Rakuten Rewards"),
+        ),
+        (
+            "orders/paid",
+            with(
+                ORDER,
+                r#""referring_site":null,"landing_site":"https://shop.example/?utm_source=slickdeals+net#top""#,
+            ),
+            Some("slickdeals net"),
+        ),
+        (
+            "checkouts/update",
+            with(CHECKOUT, r#""landing_site":"/products/shoe?ref=abc""#),
+            None,
+        ),
+        ("orders/create", ORDER.to_string(), None),
+    ] {
+        assert_eq!(parse(topic, &body).referrer.as_deref(), referrer, "{body}");
+    }
+    assert_eq!(
+        reject(
+            "orders/create",
+            with(ORDER, r#""referring_site":42"#).as_bytes()
+        ),
+        "line 1: referring_site: expected a string, got 42"
+    );
+    let long = format!(r#""landing_site":"/?utm_source={}""#, "a".repeat(1_025));
+    assert_eq!(
+        reject("checkouts/create", with(CHECKOUT, &long).as_bytes()),
+        "line 1: landing_site: is 1025 bytes long; the limit is 1024"
+    );
+}

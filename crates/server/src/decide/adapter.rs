@@ -21,9 +21,18 @@
 //! (`[policy] coupon_events_tracked`): then a cart that reached checkout (a `checkout_started`
 //! event — the field is on the checkout page) without one counts as "field seen, no code".
 //! Otherwise, and for a cart that never reached checkout, the field is unobserved, which
-//! carries no evidence either way. Events carry no referrer or UTM source, so the referrer
-//! is always unknown (no evidence either way).
+//! carries no evidence either way.
+//!
+//! Arrival from a coupon, deal or cash-back site comes from the referrers the tracker kept on
+//! the cart (`Cart::referrers`: the hosts of the events' `referrer`, or a campaign source):
+//! one that is a `[policy] deal_sites` domain (or a subdomain, or its first label as a
+//! campaign source) is a deal-site referral. The referrer counts as known when the cart has
+//! one, or when the shop says its events carry the referrer (`[policy] referrers_tracked`):
+//! then a cart without one came directly, which is evidence too ("not from a coupon site").
+//! Otherwise a cart whose events named no referrer has an unknown referrer (no evidence
+//! either way).
 
+use cartback_core::referrer::matches_site;
 use cartback_core::{Cart, CartState, Timestamp};
 use cartback_policy::policies::ObservedState;
 use cartback_policy::simulator::{CartFeatures, CustomerHistory, SessionSignals};
@@ -164,25 +173,50 @@ impl UserHistory {
     }
 }
 
+/// What the shop's events carry and which sites are coupon sites: the `[policy]` settings
+/// the session signals depend on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionTracking {
+    /// `[policy] coupon_events_tracked`: the shop sends coupon events.
+    pub coupon_events_tracked: bool,
+    /// `[policy] referrers_tracked`: the shop's events carry the session's referrer.
+    pub referrers_tracked: bool,
+    /// `[policy] deal_sites`: coupon, deal and cash-back domains, lower-case.
+    pub deal_sites: Vec<String>,
+}
+
+impl SessionTracking {
+    /// The first of the cart's referrers that is a deal site.
+    pub fn deal_site_referrer<'a>(&self, cart: &'a Cart) -> Option<&'a str> {
+        cart.referrers
+            .iter()
+            .find(|key| self.deal_sites.iter().any(|site| matches_site(key, site)))
+            .map(String::as_str)
+    }
+}
+
 /// The session signals of discount seeking the engine observes on `cart` (its events up to
 /// the decision point: an event after the abandonment would have made the cart active
 /// again). A coupon event means the field was seen and a code typed; without one, the field
 /// counts as seen (and left empty) only if the cart reached checkout and the shop sends
-/// coupon events (`coupon_events_tracked`). The referrer is never known (events carry none).
-pub fn session_signals(cart: &Cart, coupon_events_tracked: bool) -> SessionSignals {
+/// coupon events (`coupon_events_tracked`). A referrer on the cart makes it known, and a
+/// deal-site one a deal-site referral; without one the referrer is known (a direct visit)
+/// only when the shop says its events carry it (`referrers_tracked`).
+pub fn session_signals(cart: &Cart, tracking: &SessionTracking) -> SessionSignals {
     let coupon_entered = cart.coupons_entered > 0;
     SessionSignals {
-        coupon_field_seen: coupon_entered || (coupon_events_tracked && cart.reached_checkout()),
+        coupon_field_seen: coupon_entered
+            || (tracking.coupon_events_tracked && cart.reached_checkout()),
         coupon_entered,
-        referrer_known: false,
-        deal_site_referral: false,
+        referrer_known: tracking.referrers_tracked || !cart.referrers.is_empty(),
+        deal_site_referral: tracking.deal_site_referrer(cart).is_some(),
     }
 }
 
 /// One line for a decision's reasons: the session signals the policy saw, and what they
 /// came from.
-pub fn session_summary(cart: &Cart, coupon_events_tracked: bool) -> String {
-    let signals = session_signals(cart, coupon_events_tracked);
+pub fn session_summary(cart: &Cart, tracking: &SessionTracking) -> String {
+    let signals = session_signals(cart, tracking);
     let coupon = if !cart.reached_checkout() {
         "checkout not reached, coupon field not observed".to_string()
     } else if !signals.coupon_field_seen {
@@ -196,7 +230,15 @@ pub fn session_summary(cart: &Cart, coupon_events_tracked: bool) -> String {
     } else {
         "checkout reached, no coupon code entered".to_string()
     };
-    format!("session signals: {coupon}; referrer not tracked")
+    let referrer = match tracking.deal_site_referrer(cart) {
+        Some(key) => format!("arrived from {key} (a coupon site)"),
+        None if !cart.referrers.is_empty() => {
+            format!("referrer not a coupon site ({})", cart.referrers.join(", "))
+        }
+        None if signals.referrer_known => "no referrer (a direct visit), not a coupon site".into(),
+        None => "referrer not observed (policy.referrers_tracked is off)".into(),
+    };
+    format!("session signals: {coupon}; {referrer}")
 }
 
 /// One input value for the propensity model.
@@ -313,8 +355,8 @@ pub struct StepFacts {
     pub email_reachable: bool,
     pub webhook_reachable: bool,
     pub predicted_propensity: f64,
-    /// `[policy] coupon_events_tracked`: the shop sends coupon events ([`session_signals`]).
-    pub coupon_events_tracked: bool,
+    /// The session signals of the cart ([`session_signals`]).
+    pub session: SessionSignals,
     /// `[policy] order_coupons_tracked`: order events name their discount code
     /// ([`UserHistory::customer_history`]).
     pub order_coupons_tracked: bool,
@@ -332,7 +374,7 @@ pub fn observed_state(cart: &Cart, history: &UserHistory, facts: &StepFacts) -> 
             webhook_consent: facts.webhook_reachable,
             abandoned_hour: local_hour(facts.abandoned_at, facts.zone),
             history: history.customer_history(facts.order_coupons_tracked),
-            session: session_signals(cart, facts.coupon_events_tracked),
+            session: facts.session,
         },
         step: facts.step,
         n_steps: facts.n_steps,
@@ -399,6 +441,7 @@ mod tests {
             order_coupon: None,
             direct_purchase: false,
             order_cancelled: false,
+            referrers: Vec::new(),
         }
     }
 
@@ -541,7 +584,7 @@ mod tests {
             email_reachable: true,
             webhook_reachable: false,
             predicted_propensity: 0.05,
-            coupon_events_tracked: false,
+            session: SessionSignals::default(),
             order_coupons_tracked: false,
         }
     }
@@ -611,8 +654,12 @@ mod tests {
             .features
             .session;
         assert_eq!(session, SessionSignals::default());
-        let tracked = StepFacts {
+        let tracking = SessionTracking {
             coupon_events_tracked: true,
+            ..SessionTracking::default()
+        };
+        let tracked = StepFacts {
+            session: session_signals(&cart("c1"), &tracking),
             ..facts
         };
         let session = observed_state(&cart("c1"), &history, &tracked)
@@ -630,7 +677,14 @@ mod tests {
                 coupons_entered,
                 ..cart("c1")
             };
-            (session_signals(&c, tracked), session_summary(&c, tracked))
+            let tracking = SessionTracking {
+                coupon_events_tracked: tracked,
+                ..SessionTracking::default()
+            };
+            (
+                session_signals(&c, &tracking),
+                session_summary(&c, &tracking),
+            )
         };
         for tracked in [false, true] {
             // No checkout: nothing observed, which is no evidence (the default signals).
@@ -638,7 +692,8 @@ mod tests {
             assert_eq!(none, SessionSignals::default());
             assert_eq!(
                 line,
-                "session signals: checkout not reached, coupon field not observed; referrer not tracked"
+                "session signals: checkout not reached, coupon field not observed; \
+                 referrer not observed (policy.referrers_tracked is off)"
             );
             // A coupon event is a code typed, whether or not the shop says it sends them,
             // and checkout activity by itself (some shops send no Checkout Started).
@@ -657,7 +712,7 @@ mod tests {
                 assert_eq!(
                     line,
                     "session signals: checkout reached, coupon code entered (2 coupon events); \
-                     referrer not tracked"
+                     referrer not observed (policy.referrers_tracked is off)"
                 );
             }
         }
@@ -681,10 +736,13 @@ mod tests {
             line.contains("coupon field not observed (policy.coupon_events_tracked is off)"),
             "{line}"
         );
-        let facts = first_step();
         let typed = Cart {
             coupons_entered: 1,
             ..cart("c1")
+        };
+        let facts = StepFacts {
+            session: session_signals(&typed, &SessionTracking::default()),
+            ..first_step()
         };
         assert!(
             observed_state(&typed, &UserHistory::default(), &facts)
@@ -729,5 +787,102 @@ mod tests {
         // Winter: Berlin is UTC+1.
         let january = Timestamp(1_767_225_600_000); // 2026-01-01T00:00:00Z
         assert_eq!(local_hour(january, chrono_tz::Europe::Berlin), 1);
+    }
+
+    fn deal_sites() -> Vec<String> {
+        crate::config::DEFAULT_DEAL_SITES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn session_signals_name_a_coupon_site_the_session_came_from() {
+        let with = |referrers: &[&str], referrers_tracked: bool| {
+            let c = Cart {
+                referrers: referrers.iter().map(|r| (*r).to_owned()).collect(),
+                ..cart("c1")
+            };
+            let tracking = SessionTracking {
+                coupon_events_tracked: true,
+                referrers_tracked,
+                deal_sites: deal_sites(),
+            };
+            (
+                session_signals(&c, &tracking),
+                session_summary(&c, &tracking),
+            )
+        };
+        let deal = SessionSignals {
+            coupon_field_seen: true,
+            coupon_entered: false,
+            referrer_known: true,
+            deal_site_referral: true,
+        };
+        for tracked in [false, true] {
+            // A coupon site, a subdomain of one, or a campaign source naming one: a deal-site
+            // referral, whether or not the shop says it sends referrers.
+            for (referrers, named) in [
+                (&["google.com", "retailmenot.com"][..], "retailmenot.com"),
+                (&["uk.hotukdeals.com"][..], "uk.hotukdeals.com"),
+                (&["newsletter", "topcashback"][..], "topcashback"),
+            ] {
+                let (signals, line) = with(referrers, tracked);
+                assert_eq!(signals, deal, "{referrers:?}");
+                assert!(signals.any_discount_seeking());
+                assert!(
+                    line.ends_with(&format!("; arrived from {named} (a coupon site)")),
+                    "{line}"
+                );
+            }
+            // Referrers seen, none a coupon site: known, and evidence against.
+            let (signals, line) = with(&["google.com", "newsletter"], tracked);
+            assert_eq!(
+                signals,
+                SessionSignals {
+                    deal_site_referral: false,
+                    ..deal
+                }
+            );
+            assert!(
+                line.ends_with("; referrer not a coupon site (google.com, newsletter)"),
+                "{line}"
+            );
+        }
+        // No referrer: a direct visit from a shop that sends referrers, else unobserved.
+        let (signals, line) = with(&[], true);
+        assert!(signals.referrer_known && !signals.deal_site_referral);
+        assert!(
+            line.ends_with("; no referrer (a direct visit), not a coupon site"),
+            "{line}"
+        );
+        let (signals, line) = with(&[], false);
+        assert!(!signals.referrer_known && !signals.deal_site_referral);
+        assert!(
+            line.ends_with("; referrer not observed (policy.referrers_tracked is off)"),
+            "{line}"
+        );
+        // Look-alikes are not coupon sites; an empty deal-site list matches nothing.
+        let (signals, _) = with(
+            &["notretailmenot.com", "retailmenot.com.evil.example"],
+            false,
+        );
+        assert!(signals.referrer_known && !signals.deal_site_referral);
+        let c = Cart {
+            referrers: vec!["retailmenot.com".into()],
+            ..cart("c1")
+        };
+        assert!(!session_signals(&c, &SessionTracking::default()).deal_site_referral);
+        // The observed state carries the signals given.
+        let facts = StepFacts {
+            session: deal,
+            ..first_step()
+        };
+        assert_eq!(
+            observed_state(&c, &UserHistory::default(), &facts)
+                .features
+                .session,
+            deal
+        );
     }
 }

@@ -63,7 +63,11 @@ impl Decider {
             push_delivery,
             coupon_ttl: config.policy.coupon_ttl,
             seed: config.policy.seed,
-            coupon_events_tracked: config.policy.coupon_events_tracked,
+            session_tracking: adapter::SessionTracking {
+                coupon_events_tracked: config.policy.coupon_events_tracked,
+                referrers_tracked: config.policy.referrers_tracked,
+                deal_sites: config.policy.deal_sites.clone(),
+            },
             order_coupons_tracked: config.policy.order_coupons_tracked,
         };
         let reloader = Reloader::new(BundleSpec::from_config(config), config.policy.reload_check)?;

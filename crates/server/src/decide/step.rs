@@ -7,7 +7,8 @@
 //! to issue, and when the next step is due — or that the flow ends here.
 
 use super::adapter::{
-    StepFacts, UserHistory, model_features, observed_state, session_summary, time_zone,
+    SessionTracking, StepFacts, UserHistory, model_features, observed_state, session_signals,
+    session_summary, time_zone,
 };
 use super::bundle::PolicyBundle;
 use cartback_core::{Cart, Duration, Timestamp};
@@ -37,8 +38,9 @@ pub struct FlowSettings {
     pub push_delivery: Option<String>,
     pub coupon_ttl: Duration,
     pub seed: u64,
-    /// `[policy] coupon_events_tracked`: see [`super::adapter::session_signals`].
-    pub coupon_events_tracked: bool,
+    /// `[policy] coupon_events_tracked`, `referrers_tracked` and `deal_sites`: see
+    /// [`super::adapter::session_signals`].
+    pub session_tracking: SessionTracking,
     /// `[policy] order_coupons_tracked`: see [`super::adapter::UserHistory::customer_history`].
     pub order_coupons_tracked: bool,
 }
@@ -262,7 +264,7 @@ impl FlowSettings {
             email_reachable,
             webhook_reachable: push_reachable,
             predicted_propensity: predicted,
-            coupon_events_tracked: self.coupon_events_tracked,
+            session: session_signals(cart, &self.session_tracking),
             order_coupons_tracked: self.order_coupons_tracked,
         };
         let observation = Observation {
@@ -315,7 +317,7 @@ impl FlowSettings {
             .sum();
         reasons.push(distribution.reason.clone());
         reasons.push(input.history.summary(self.order_coupons_tracked));
-        reasons.push(session_summary(cart, self.coupon_events_tracked));
+        reasons.push(session_summary(cart, &self.session_tracking));
         reasons.push(format!(
             "predicted purchase probability {predicted:.3}; proposed {} with probability {:.3}",
             proposal.action, proposal.propensity
@@ -410,7 +412,7 @@ mod tests {
             push_delivery: None,
             coupon_ttl: Duration::days(7),
             seed: 0,
-            coupon_events_tracked: false,
+            session_tracking: SessionTracking::default(),
             order_coupons_tracked: false,
         }
     }
@@ -453,6 +455,7 @@ mod tests {
             views: 0,
             checkout_started: false,
             coupons_entered: 0,
+            referrers: Vec::new(),
             created_at: at(2026, 6, 10, 9, 0),
             last_activity: at(2026, 6, 10, 9, 30),
             abandoned_at: Some(at(2026, 6, 10, 10, 0)),
