@@ -2,7 +2,9 @@
 //! policy for the observable features (which knows the simulator's model but not the
 //! shopper) when it is also told some of the shopper's hidden traits — the response type,
 //! discount sensitivity, channel preference — next to the oracle, which knows them all
-//! (and also whether each message was opened); and without the customer history (coupon
+//! (and also whether each message reached the shopper); when it also sees which of the
+//! cart's e-mails were opened (an observation the engine has, which the policies are not
+//! given); and without the customer history (coupon
 //! use, e-mail engagement of returning customers) and the session signals (a code typed at
 //! checkout, a coupon-site arrival), to show what they are worth:
 //! `cargo run --release -p cartback-policy --example value_of_information -- [carts] [seed]
@@ -114,7 +116,7 @@ fn main() {
         "{:<52} {:>8} {:>7} {:>9}",
         "Bayes policy also told …", "value", "price", "/ oracle"
     );
-    let variants: [(&str, Seen, Reveal); 10] = [
+    let variants: [(&str, Seen, Reveal); 11] = [
         (
             "nothing; no history, no session signals",
             Seen::Neither,
@@ -128,6 +130,14 @@ fn main() {
         ("nothing (features + history + session)", Seen::All, |_| {
             Revealed::default()
         }),
+        (
+            "nothing, but sees this cart's e-mail opens",
+            Seen::All,
+            |_| Revealed {
+                email_opens: true,
+                ..Revealed::default()
+            },
+        ),
         ("channel preference", Seen::All, |_| Revealed {
             channel_preference: true,
             ..Revealed::default()
@@ -152,6 +162,7 @@ fn main() {
                 segment: true,
                 discount_sensitivity: true,
                 channel_preference: true,
+                ..Revealed::default()
             }
         }),
         (
@@ -171,6 +182,7 @@ fn main() {
                     segment: returning,
                     discount_sensitivity: returning,
                     channel_preference: returning,
+                    ..Revealed::default()
                 }
             },
         ),

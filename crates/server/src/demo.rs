@@ -35,26 +35,46 @@ pub enum DemoError {
     Generator(#[from] cartback_generator::GeneratorError),
 }
 
+/// The REES46 sample the demo replays unless given another file: the repository's
+/// `testdata/rees46-2019-Oct-head.csv` (three night hours of a real shop, 2.3 MB; see
+/// `testdata/README.md` for its source and licence), compiled in so that `cartback serve
+/// --demo` runs from any directory.
+pub const BUNDLED_SAMPLE: &[u8] = include_bytes!("../../../testdata/rees46-2019-Oct-head.csv");
+
+/// What [`BUNDLED_SAMPLE`] is called in messages.
+pub const BUNDLED_SAMPLE_NAME: &str = "the bundled REES46 sample (rees46-2019-Oct-head.csv)";
+
 /// Reads every event of a REES46 CSV file, sorted by time.
 pub fn load_events(path: &Path) -> Result<Vec<Event>, DemoError> {
     let shown = path.display().to_string();
-    let read_error = |message: String| DemoError::Read {
+    let file = std::fs::File::open(path).map_err(|e| DemoError::Read {
         path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    read_events(std::io::BufReader::new(file), &shown)
+}
+
+/// Reads every event of [`BUNDLED_SAMPLE`], sorted by time.
+pub fn load_bundled_events() -> Result<Vec<Event>, DemoError> {
+    read_events(BUNDLED_SAMPLE, BUNDLED_SAMPLE_NAME)
+}
+
+/// Reads every event of REES46 CSV `input` (called `shown` in errors), sorted by time.
+fn read_events(input: impl std::io::BufRead, shown: &str) -> Result<Vec<Event>, DemoError> {
+    let read_error = |message: String| DemoError::Read {
+        path: shown.to_string(),
         message,
     };
-    let file = std::fs::File::open(path).map_err(|e| read_error(e.to_string()))?;
-    let reader = EventReader::new(
-        Format::Rees46,
-        std::io::BufReader::new(file),
-        ParseOptions::default(),
-    )
-    .map_err(|e| read_error(e.to_string()))?;
+    let reader = EventReader::new(Format::Rees46, input, ParseOptions::default())
+        .map_err(|e| read_error(e.to_string()))?;
     let mut events = Vec::new();
     for line in reader {
         events.extend(line.map_err(|e| read_error(e.to_string()))?.events);
     }
     if events.is_empty() {
-        return Err(DemoError::Empty { path: shown });
+        return Err(DemoError::Empty {
+            path: shown.to_string(),
+        });
     }
     events.sort_by_key(|e| e.timestamp);
     Ok(events)

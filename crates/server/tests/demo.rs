@@ -88,3 +88,14 @@ async fn the_demo_abandons_decides_sends_and_attributes_a_recovery() {
     assert!(cart.abandonments >= 1, "{cart:?}");
     server.shutdown().await.unwrap();
 }
+
+#[test]
+fn the_bundled_sample_is_the_testdata_file_so_the_demo_runs_from_any_directory() {
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/rees46-2019-Oct-head.csv");
+    let bundled = cartback_server::demo::load_bundled_events().unwrap();
+    assert_eq!(bundled, load_events(&sample).unwrap());
+    // Every line of the sample but its header is one event.
+    let lines = std::fs::read_to_string(&sample).unwrap().lines().count();
+    assert_eq!(bundled.len(), lines - 1);
+}

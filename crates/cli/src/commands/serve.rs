@@ -3,7 +3,7 @@
 //! demo shop replaying real REES46 events time-compressed with simulated shoppers.
 
 use anyhow::Context;
-use cartback_server::demo::{Demo, load_events};
+use cartback_server::demo::{BUNDLED_SAMPLE_NAME, Demo, load_bundled_events, load_events};
 use cartback_server::{DEFAULT_CONFIG_TOML, ServerConfig, SystemClock};
 use clap::Args;
 use std::path::PathBuf;
@@ -31,13 +31,10 @@ pub struct ServeArgs {
     /// open, click and buy (log channel; a fresh temporary database unless --db is given).
     #[arg(long)]
     pub demo: bool,
-    /// The REES46 CSV file the demo replays.
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "testdata/rees46-2019-Oct-head.csv"
-    )]
-    pub demo_file: PathBuf,
+    /// A REES46 CSV file for the demo to replay instead of the bundled sample (three night
+    /// hours of a real shop, testdata/rees46-2019-Oct-head.csv, compiled in).
+    #[arg(long, value_name = "PATH")]
+    pub demo_file: Option<PathBuf>,
     /// How many times faster than real time the demo's clock runs.
     #[arg(long, value_name = "FACTOR", default_value_t = 180.0)]
     pub demo_speed: f64,
@@ -78,7 +75,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let events = load_events(&args.demo_file).context("loading the demo events")?;
+    let (events, replayed) = match &args.demo_file {
+        Some(path) => (load_events(path), path.display().to_string()),
+        None => (load_bundled_events(), BUNDLED_SAMPLE_NAME.to_string()),
+    };
+    let events = events.context("loading the demo events")?;
     if demo_db {
         let path = std::env::temp_dir().join(format!("cartback-demo-{}.db", std::process::id()));
         for suffix in ["", "-wal", "-shm"] {
@@ -94,7 +95,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "demo: replaying {} REES46 events from {} at {}× speed, with simulated shoppers \
          (carts are abandoned after {} of shop time idle = {:.0} s; reminders 10 min later)",
         demo.replayed_events(),
-        args.demo_file.display(),
+        replayed,
         args.demo_speed,
         cartback_core::tracker::duration_text::format(config.tracker.idle_timeout),
         config.tracker.idle_timeout.as_secs_f64() / args.demo_speed,

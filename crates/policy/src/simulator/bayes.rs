@@ -13,7 +13,7 @@
 //! sees the same observations, so the oracle's lead over it is the price of the hidden
 //! information, and its lead over a learned policy is what better learning could still win.
 
-use super::dynamics::{CartProgress, step_outcomes};
+use super::dynamics::{CartProgress, StepOutcome, step_outcomes};
 use super::environment::{DecisionPoint, DiscountLedger, Executed, Simulator, guardrail_index};
 use super::exact::{CartEvaluation, CartExpectation};
 use super::shopper::{
@@ -170,6 +170,8 @@ struct Solver<'a> {
     hypotheses: Vec<Hypothesis>,
     /// Price of coupon face value in the policy's objective (not in the reported outcome).
     coupon_shadow_price: f64,
+    /// Whether the policy sees which of the cart's e-mails were opened.
+    observe_opens: bool,
 }
 
 impl Solver<'_> {
@@ -207,8 +209,12 @@ impl Solver<'_> {
         executed: &Executed,
     ) -> (f64, TruthStats) {
         let config = self.simulator.config();
-        // Children keyed by the observable outcome: still subscribed or not.
-        let mut belief_children: [HashMap<(usize, CartProgress), f64>; 2] = Default::default();
+        // Children keyed by the observable outcome: still subscribed or not, and (when the
+        // policy sees opens) whether the step's e-mail was opened.
+        let child = |o: &StepOutcome, next: &CartProgress| {
+            usize::from(next.subscribed) + 2 * usize::from(self.observe_opens && o.opened)
+        };
+        let mut belief_children: [HashMap<(usize, CartProgress), f64>; 4] = Default::default();
         let mut value = 0.0;
         for particle in belief {
             let shopper = &self.hypotheses[particle.hypothesis].shopper;
@@ -219,14 +225,14 @@ impl Solver<'_> {
                     value -= w * self.coupon_shadow_price * executed.coupon_minor as f64;
                 }
                 if let Some(next) = o.next {
-                    *belief_children[usize::from(next.subscribed)]
+                    *belief_children[child(&o, &next)]
                         .entry((particle.hypothesis, next))
                         .or_insert(0.0) += w;
                 }
             }
         }
         let mut stats = TruthStats::default();
-        let mut truth_children: [HashMap<CartProgress, f64>; 2] = Default::default();
+        let mut truth_children: [HashMap<CartProgress, f64>; 4] = Default::default();
         for &(mass, progress) in truth {
             let e = &mut stats.expectation;
             e.decisions += mass;
@@ -260,9 +266,7 @@ impl Solver<'_> {
                     e.unsubscribe_probability += w;
                 }
                 if let Some(next) = o.next {
-                    *truth_children[usize::from(next.subscribed)]
-                        .entry(next)
-                        .or_insert(0.0) += w;
+                    *truth_children[child(&o, &next)].entry(next).or_insert(0.0) += w;
                 }
             }
         }
@@ -289,8 +293,9 @@ impl Solver<'_> {
 }
 
 /// Hidden traits the Bayes policy may additionally be told, to price the information the
-/// oracle has. Told all three it still trails the oracle slightly: the oracle also sees
-/// whether each earlier message was opened (whether a coupon was seen).
+/// oracle has, and one observation the shop has but the policies are not given. Told all
+/// three traits it still trails the oracle slightly: the oracle also sees whether each
+/// earlier message reached the shopper (whether a coupon was seen).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Revealed {
     /// The response type (sure thing, persuadable, lost cause, sleeping dog).
@@ -299,6 +304,10 @@ pub struct Revealed {
     pub discount_sensitivity: bool,
     /// Whether the shopper prefers push/SMS to e-mail.
     pub channel_preference: bool,
+    /// Not a trait: whether each of this cart's e-mails was opened, as the engine's open
+    /// tracking shows. The step it is seen is the one after the e-mail; push and SMS have
+    /// no open signal.
+    pub email_opens: bool,
 }
 
 /// The exact expectation of the Bayes-optimal observable policy on `shopper` (whose hidden
@@ -358,6 +367,7 @@ pub fn bayes_evaluation_revealed(
         ledger,
         hypotheses: weighted.into_iter().map(|(_, h)| h).collect(),
         coupon_shadow_price,
+        observe_opens: revealed.email_opens,
     };
     let (_, stats) = solver.solve(&belief, &[(1.0, CartProgress::START)]);
     let mut by_day: HashMap<i64, f64> = HashMap::new();
@@ -620,6 +630,40 @@ mod tests {
     }
 
     #[test]
+    fn the_bayes_ceiling_does_not_drop_when_this_carts_email_opens_are_observed() {
+        let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(23);
+        let carts: Vec<Shopper> = sample_population(&simulator, 400, &mut rng)
+            .into_iter()
+            .filter(|s| s.features.email_consent)
+            .take(6)
+            .collect();
+        let ledger = DiscountLedger::default();
+        let value = |truth: &Shopper, email_opens: bool| {
+            let revealed = Revealed {
+                email_opens,
+                ..Revealed::default()
+            };
+            bayes_evaluation_revealed(&simulator, truth, &ledger, 0.0, revealed)
+                .expectation
+                .net_revenue_minor
+        };
+        // Averaged over the truths the cart's observations allow (with their posterior
+        // weights), seeing more can only help: the informed policy could ignore the opens.
+        let mut gained = 0.0;
+        for cart in carts {
+            let (mut blind, mut informed) = (0.0, 0.0);
+            for (prior, hypothesis) in hypotheses(&simulator, &cart) {
+                blind += prior * value(&hypothesis.shopper, false);
+                informed += prior * value(&hypothesis.shopper, true);
+            }
+            assert!(informed >= blind - 1e-6, "{informed} < {blind}");
+            gained += informed - blind;
+        }
+        assert!(gained > 0.0, "the opens were worth nothing: {gained}");
+    }
+
+    #[test]
     fn told_every_hidden_trait_it_nearly_matches_the_oracle() {
         for guardrails in [true, false] {
             let mut config = SimulatorConfig::default();
@@ -631,6 +675,7 @@ mod tests {
                 segment: true,
                 discount_sensitivity: true,
                 channel_preference: true,
+                ..Revealed::default()
             };
             let (mut told_total, mut oracle_total) = (0.0, 0.0);
             for s in sample_population(&simulator, 40, &mut rng) {
@@ -638,8 +683,8 @@ mod tests {
                     .expectation
                     .net_revenue_minor;
                 let oracle = expected_outcome(&simulator, &s, &ledger, &Oracle).net_revenue_minor;
-                // The oracle also knows whether each message was opened (hidden from the
-                // engine), so it can only be better, and not by much.
+                // The oracle also knows whether each message reached the shopper (the engine
+                // sees only e-mail opens), so it can only be better, and not by much.
                 assert!(told <= oracle + 1e-6, "{told} vs oracle {oracle}");
                 told_total += told;
                 oracle_total += oracle;

@@ -78,6 +78,10 @@ pub struct StepOutcome {
     pub accounting: StepAccounting,
     /// The next step's progress; `None` when the episode is over (bought or last step).
     pub next: Option<CartProgress>,
+    /// An e-mail of this step went out and was opened: what the engine's open tracking
+    /// shows (push and SMS have no open signal). The policies are not told it; the Bayes
+    /// policy can be ([`crate::simulator::Revealed::email_opens`]).
+    pub opened: bool,
 }
 
 fn is_night(hour: u32) -> bool {
@@ -291,6 +295,7 @@ pub fn step_outcomes(
                     probability: p_reach * p_unsub * p_bought,
                     accounting,
                     next,
+                    opened: reached && sent && action.channel() == Some(Channel::Email),
                 });
             }
         }
