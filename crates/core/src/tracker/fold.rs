@@ -3,7 +3,8 @@
 //! caller that has sorted them).
 
 use super::{
-    CartMeta, CartTracker, CartTransition, OrderTarget, PendingReferrer, ShopCart, UserEntry,
+    CartMeta, CartTracker, CartTransition, OrderTarget, PENDING_PRUNE_MIN, PendingReferrer,
+    ShopCart, UserEntry,
 };
 use crate::cart::{Cart, CartLine, CartState};
 use crate::event::{Event, EventKind, Item};
@@ -144,6 +145,9 @@ impl CartTracker {
         match cart.or_else(|| self.open_cart_for_user(user, event)) {
             Some(index) => add_referrer(&mut self.carts[index].referrers, key),
             None => {
+                if self.pending_referrers.len() >= self.pending_prune_at {
+                    self.prune_pending_referrers(at);
+                }
                 self.pending_referrers.insert(
                     user as u32,
                     PendingReferrer {
@@ -156,8 +160,19 @@ impl CartTracker {
         }
     }
 
+    /// Drops the pending referrers no new cart can take any more (older than the
+    /// attribution window), so users who browse and never fill a cart do not each hold one
+    /// for ever. Runs when the map has doubled since the last pass: amortised O(1) an event.
+    fn prune_pending_referrers(&mut self, now: Timestamp) {
+        let window = self.config.attribution_window;
+        self.pending_referrers
+            .retain(|_, pending| pending.at.saturating_add(window) >= now);
+        self.pending_prune_at = (2 * self.pending_referrers.len()).max(PENDING_PRUNE_MIN);
+    }
+
     /// The referrer the user's session arrived with before this new cart, if the cart is
-    /// created in that session.
+    /// created in that session and inside the attribution window (so pruning never changes
+    /// what a cart gets).
     fn take_pending_referrer(&mut self, user: usize, event: &Event, at: Timestamp) -> Vec<String> {
         if self.pending_referrers.is_empty() {
             return Vec::new();
@@ -165,10 +180,12 @@ impl CartTracker {
         let Some(pending) = self.pending_referrers.remove(&(user as u32)) else {
             return Vec::new();
         };
-        let same_session = match (pending.session_id.as_deref(), event.session_id.as_deref()) {
-            (Some(theirs), Some(ours)) => theirs == ours,
-            _ => at <= pending.at.saturating_add(self.config.idle_timeout),
-        };
+        let fresh = at <= pending.at.saturating_add(self.config.attribution_window);
+        let same_session = fresh
+            && match (pending.session_id.as_deref(), event.session_id.as_deref()) {
+                (Some(theirs), Some(ours)) => theirs == ours,
+                _ => at <= pending.at.saturating_add(self.config.idle_timeout),
+            };
         if same_session {
             vec![pending.key]
         } else {

@@ -60,6 +60,9 @@ struct UserEntry {
     carts_created: u32,
 }
 
+/// Pending referrers kept before the first pruning pass (see `prune_pending_referrers`).
+const PENDING_PRUNE_MIN: usize = 4096;
+
 /// A referrer seen while its user had no open cart: the session arrived from somewhere before
 /// anything went into a cart. The user's next cart takes it when it is created in the same
 /// session: the same `session_id` when both events have one, else within `idle_timeout`.
@@ -107,6 +110,8 @@ pub struct CartTracker {
     /// By user index; an entry is replaced by the user's next referrer and removed when the
     /// user's next cart is created.
     pending_referrers: HashMap<u32, PendingReferrer, RandomState>,
+    /// Size of `pending_referrers` at which stale entries are next pruned.
+    pending_prune_at: usize,
     timers: BinaryHeap<Reverse<(Timestamp, u32)>>,
     state_counts: [u64; CartState::ALL.len()],
     expired_after_abandonment: u64,
@@ -129,6 +134,7 @@ impl CartTracker {
             cart_ids: FastMap::default(),
             orders: FastMap::default(),
             pending_referrers: HashMap::default(),
+            pending_prune_at: PENDING_PRUNE_MIN,
             timers: BinaryHeap::new(),
             state_counts: [0; CartState::ALL.len()],
             expired_after_abandonment: 0,

@@ -1088,3 +1088,39 @@ fn stored_carts_without_referrers_still_load() {
     let back: crate::cart::Cart = serde_json::from_str(&json).unwrap();
     assert!(back.referrers.is_empty());
 }
+
+#[test]
+fn a_pending_referrer_expires_with_the_attribution_window_and_is_pruned() {
+    // A session that arrived from a coupon site and only looked: eight days later the same
+    // session id fills a cart, too late to count as the same visit.
+    let mut tr = tracker();
+    fold_all(
+        &mut tr,
+        &[
+            referred(view("u", at_min(0), "a1"), "https://retailmenot.com/", "s1"),
+            in_session(add("u", at_min(8 * 24 * 60), "a1", 500, 1), "s1"),
+        ],
+    );
+    assert!(tr.cart("u#1").unwrap().referrers.is_empty());
+
+    // Browsers who never fill a cart, one a minute for 30 days: the stale ones are dropped,
+    // so the map holds about a window's worth (7 days = 10,080 minutes), not all of them.
+    let mut tr = tracker();
+    let minutes = 30 * 24 * 60;
+    let events: Vec<Event> = (0..minutes)
+        .map(|m| {
+            referred(
+                view(&format!("b{m}"), at_min(m), "a1"),
+                "https://google.com/",
+                &format!("s{m}"),
+            )
+        })
+        .collect();
+    fold_all(&mut tr, &events);
+    let held = tr.pending_referrers.len();
+    assert!(
+        held < 3 * 7 * 24 * 60,
+        "{held} of {minutes} pending referrers held"
+    );
+    assert!(held >= 7 * 24 * 60, "{held}: a fresh one was pruned");
+}
