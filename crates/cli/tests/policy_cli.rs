@@ -50,7 +50,7 @@ fn policy_train_refuses_rule_based_and_unknown_kinds() {
         ("fixed_flow", "not a learned policy"),
         (
             "dqn",
-            "expected uplift_greedy, linucb, thompson or q_learning",
+            "expected uplift_greedy, linucb, thompson, q_learning or fitted_q",
         ),
     ] {
         let out = cartback(&[

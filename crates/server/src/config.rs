@@ -83,7 +83,8 @@ pub struct FlowConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// `fixed_flow`, `threshold`, `uplift_greedy`, `linucb`, `thompson` or `q_learning`.
+    /// `fixed_flow`, `threshold`, `uplift_greedy`, `linucb`, `thompson`, `q_learning` or
+    /// `fitted_q`.
     pub kind: PolicyKind,
     /// When each decision step comes, counted from the abandonment.
     #[serde(with = "duration_list")]
@@ -418,7 +419,7 @@ const ENV_OVERRIDES: &[(&str, EnvSetter)] = &[
     }),
     ("CARTBACK_POLICY", |c, v| {
         c.policy.kind = PolicyKind::from_name(v).ok_or_else(|| {
-            format!("unknown policy {v:?} (expected fixed_flow, threshold, uplift_greedy, linucb, thompson or q_learning)")
+            format!("unknown policy {v:?} (expected fixed_flow, threshold, uplift_greedy, linucb, thompson, q_learning or fitted_q)")
         })?;
         Ok(())
     }),

@@ -390,6 +390,38 @@ async fn a_learned_policy_decides_from_its_state_file_with_its_propensity() {
     server.shutdown().await.unwrap();
 }
 
+#[tokio::test]
+async fn the_fitted_q_planner_decides_from_its_state_file_with_its_propensity() {
+    use cartback_server::decide::policy_file::{self, PolicyKind};
+    let (port, _mails) = smtp_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fitted_q.json");
+    let simulator = cartback_policy::simulator::SimulatorConfig::default();
+    policy_file::train(PolicyKind::FittedQ, &simulator, "default", 8_000, 7)
+        .unwrap()
+        .save(&state)
+        .unwrap();
+    let mut config = email_config(&dir, port);
+    config.policy.kind = PolicyKind::FittedQ;
+    config.policy.state_file = state.display().to_string();
+    let clock = ManualClock::at(T0);
+    let server = start_with_clock(config, clock.clone()).await;
+    let decision = first_decision(&server, &clock, "planned", 5_000).await;
+    let reasons = decision["reasons"].to_string();
+    assert!(reasons.contains("fitted_q (state"), "{decision}");
+    assert!(reasons.contains("fitted Q:"), "{decision}");
+    // The planner's ε floor: every allowed action keeps a share.
+    let propensity = decision["propensity"].as_f64().unwrap();
+    assert!(propensity > 0.0 && propensity < 1.0, "{decision}");
+    // Its scores are planned net revenues of the allowed actions only.
+    assert!(
+        decision["scores"].get("webhook_push").is_none(),
+        "{decision}"
+    );
+    assert!(decision["scores"]["do_nothing"].is_number(), "{decision}");
+    server.shutdown().await.unwrap();
+}
+
 /// Runs one cart through the three steps of the fixed flow; returns its decisions and
 /// the mails it got.
 async fn three_steps(

@@ -24,7 +24,7 @@ pub enum PolicyCommand {
 
 #[derive(Args, Debug)]
 pub struct TrainPolicyArgs {
-    /// uplift_greedy, linucb, thompson or q_learning.
+    /// uplift_greedy, linucb, thompson, q_learning or fitted_q.
     #[arg(long)]
     pub kind: String,
     /// Where to write the state file (JSON; replaced atomically).
@@ -53,7 +53,7 @@ pub fn run(args: PolicyArgs) -> Result<ExitCode> {
 fn train(args: TrainPolicyArgs) -> Result<ExitCode> {
     let Some(kind) = PolicyKind::from_name(args.kind.trim()) else {
         bail!(
-            "--kind {:?}: expected uplift_greedy, linucb, thompson or q_learning",
+            "--kind {:?}: expected uplift_greedy, linucb, thompson, q_learning or fitted_q",
             args.kind
         );
     };

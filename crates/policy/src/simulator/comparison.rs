@@ -209,17 +209,7 @@ fn build_policy(
             }
             Box::new(policy.with_epsilon(0.0))
         }
-        "fqi" => {
-            let logging = budgeted_logging(simulator, train)?;
-            let log: Vec<_> = log_episodes(simulator, train, &logging, rng)
-                .into_iter()
-                .flatten()
-                .collect();
-            let config = simulator.config();
-            let policy =
-                FittedQParams::default().fit(&log, config.costs, &config.step_delays_hours)?;
-            Box::new(calibrate_shadow_price(simulator, policy, train, rng))
-        }
+        "fqi" => Box::new(train_fitted_q(simulator, train, rng)?),
         "oracle" => Box::new(Oracle),
         #[cfg(feature = "dqn")]
         "dqn" => {
@@ -231,6 +221,25 @@ fn build_policy(
         "dqn" => return Err(SimulationError::DqnUnavailable),
         other => return Err(SimulationError::UnknownPolicy(other.to_string())),
     })
+}
+
+/// Trains the fitted-Q planner the way `cartback simulate` does: on a log of `train`'s
+/// carts under a random policy that proposes coupons only as often as the daily discount
+/// budget pays for ([`budgeted_logging`]), then with the coupon shadow price that keeps what
+/// it proposes on the first training days inside the budget. Greedy (ε = 0).
+pub fn train_fitted_q(
+    simulator: &Simulator,
+    train: &[Shopper],
+    rng: &mut SmallRng,
+) -> Result<FittedQ, SimulationError> {
+    let logging = budgeted_logging(simulator, train)?;
+    let log: Vec<_> = log_episodes(simulator, train, &logging, rng)
+        .into_iter()
+        .flatten()
+        .collect();
+    let config = simulator.config();
+    let policy = FittedQParams::default().fit(&log, config.costs, &config.step_delays_hours)?;
+    Ok(calibrate_shadow_price(simulator, policy, train, rng))
 }
 
 /// The exploration policy of the planners' training log: random, with coupons only as often

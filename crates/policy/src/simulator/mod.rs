@@ -33,6 +33,7 @@ pub use bayes::{
 pub use comparison::{
     ComparisonEvent, ComparisonParams, KNOWN_POLICIES, POLICY_NAMES, PolicySummary,
     SimulationError, compare_policies, compare_policies_with_progress, evaluate, segment_name,
+    train_fitted_q,
 };
 pub use config::{
     ConfigError, DEFAULT_CONFIG_TOML, HistoryConfig, PopulationConfig, ResponseConfig,

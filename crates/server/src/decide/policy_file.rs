@@ -1,5 +1,5 @@
 //! The state file of a learned policy (uplift-greedy, LinUCB, linear Thompson sampling,
-//! tabular Q-learning): what `cartback policy train` writes after training the policy on
+//! tabular Q-learning, the fitted-Q planner): what `cartback policy train` writes after training the policy on
 //! simulated shoppers, and what `cartback serve` loads (and reloads when it changes).
 //!
 //! JSON: `format` (`cartback-policy-state`) and `format_version` are checked first, then
@@ -8,11 +8,11 @@
 //! `state` (the policy crate's serde form of its models).
 
 use cartback_policy::policies::{
-    LinUcb, LinUcbParams, LinearThompson, LinearThompsonParams, Policy, PolicyError, QLearning,
-    QLearningParams, UniformRandom, UpliftGreedy, UpliftGreedyParams,
+    FittedQ, LinUcb, LinUcbParams, LinearThompson, LinearThompsonParams, Policy, PolicyError,
+    QLearning, QLearningParams, UniformRandom, UpliftGreedy, UpliftGreedyParams,
 };
 use cartback_policy::simulator::{
-    Simulator, SimulatorConfig, log_episodes, sample_population, train_online,
+    Simulator, SimulatorConfig, log_episodes, sample_population, train_fitted_q, train_online,
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -36,16 +36,18 @@ pub enum PolicyKind {
     Linucb,
     Thompson,
     QLearning,
+    FittedQ,
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 6] = [
+    pub const ALL: [PolicyKind; 7] = [
         PolicyKind::FixedFlow,
         PolicyKind::Threshold,
         PolicyKind::UpliftGreedy,
         PolicyKind::Linucb,
         PolicyKind::Thompson,
         PolicyKind::QLearning,
+        PolicyKind::FittedQ,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +58,7 @@ impl PolicyKind {
             PolicyKind::Linucb => "linucb",
             PolicyKind::Thompson => "thompson",
             PolicyKind::QLearning => "q_learning",
+            PolicyKind::FittedQ => "fitted_q",
         }
     }
 
@@ -84,6 +87,8 @@ pub enum PolicyFileError {
     Policy(#[from] PolicyError),
     #[error("simulator configuration: {0}")]
     Simulator(String),
+    #[error("training: {0}")]
+    Training(String),
 }
 
 /// How a state file's policy was trained.
@@ -113,6 +118,7 @@ pub enum LearnedPolicy {
     Linucb(LinUcb),
     Thompson(LinearThompson),
     QLearning(QLearning),
+    FittedQ(FittedQ),
 }
 
 impl LearnedPolicy {
@@ -122,6 +128,7 @@ impl LearnedPolicy {
             LearnedPolicy::Linucb(p) => Box::new(p),
             LearnedPolicy::Thompson(p) => Box::new(p),
             LearnedPolicy::QLearning(p) => Box::new(p),
+            LearnedPolicy::FittedQ(p) => Box::new(p),
         }
     }
 
@@ -131,6 +138,7 @@ impl LearnedPolicy {
             LearnedPolicy::Linucb(p) => serde_json::to_value(p),
             LearnedPolicy::Thompson(p) => serde_json::to_value(p),
             LearnedPolicy::QLearning(p) => serde_json::to_value(p),
+            LearnedPolicy::FittedQ(p) => serde_json::to_value(p),
         }
     }
 }
@@ -149,9 +157,10 @@ struct Stored {
 /// Trains a learned policy of `kind` on `carts` shoppers drawn from `config`, the way
 /// `cartback simulate` trains it (every simulated decision passing the simulator's
 /// guardrails): uplift-greedy on a uniformly random log, the bandits online, Q-learning
-/// online with ε = 0.3 for four passes. Unlike the simulator's evaluation, the file keeps
-/// an exploration floor (the bandits' ε = 0.05, Q-learning ε = 0.05), so the live engine
-/// keeps learning-friendly logs.
+/// online with ε = 0.3 for four passes, the fitted-Q planner on a budgeted random log with
+/// its coupon shadow price calibrated ([`train_fitted_q`]). Unlike the simulator's
+/// evaluation, the file keeps an exploration floor (the bandits' ε = 0.05, Q-learning and
+/// fitted Q ε = 0.05), so the live engine keeps learning-friendly logs.
 pub fn train(
     kind: PolicyKind,
     config: &SimulatorConfig,
@@ -196,6 +205,11 @@ pub fn train(
             // Keep a small exploration floor in production, so every allowed action keeps
             // a positive propensity in the decision log (off-policy evaluation).
             LearnedPolicy::QLearning(policy.with_epsilon(0.05))
+        }
+        PolicyKind::FittedQ => {
+            let policy = train_fitted_q(&simulator, &shoppers, &mut rng)
+                .map_err(|e| PolicyFileError::Training(e.to_string()))?;
+            LearnedPolicy::FittedQ(policy.with_epsilon(0.05))
         }
     };
     Ok(PolicyStateFile {
@@ -266,6 +280,9 @@ impl PolicyStateFile {
             }
             PolicyKind::QLearning => {
                 LearnedPolicy::QLearning(serde_json::from_value(stored.state).map_err(state)?)
+            }
+            PolicyKind::FittedQ => {
+                LearnedPolicy::FittedQ(serde_json::from_value(stored.state).map_err(state)?)
             }
         };
         Ok(PolicyStateFile {
@@ -355,13 +372,19 @@ mod tests {
         let config = SimulatorConfig::default();
         let dir = tempfile::tempdir().unwrap();
         for kind in PolicyKind::ALL.into_iter().filter(|k| k.is_learned()) {
-            let trained = train(kind, &config, "default", 300, 7).unwrap();
+            // The planner refuses logs with too few purchases per action to learn from.
+            let carts = if kind == PolicyKind::FittedQ {
+                8_000
+            } else {
+                300
+            };
+            let trained = train(kind, &config, "default", carts, 7).unwrap();
             let path = dir.path().join(format!("{}.json", kind.name()));
             trained.save(&path).unwrap();
             let loaded = PolicyStateFile::load(&path).unwrap();
             assert_eq!(loaded.kind, kind);
             assert_eq!(loaded.step_delays_hours, vec![1, 24, 72]);
-            assert_eq!(loaded.trained_on.carts, 300);
+            assert_eq!(loaded.trained_on.carts, carts);
             let (before, after) = (trained.policy.into_policy(), loaded.policy.into_policy());
             for s in [state(0, 0.02), state(1, 0.3), state(2, 0.08)] {
                 let observation = Observation {
@@ -402,6 +425,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`state`"), "{err}");
+        // Too small a log for the planner: refused with the reason, not a useless policy.
+        let err = train(
+            PolicyKind::FittedQ,
+            &SimulatorConfig::default(),
+            "default",
+            300,
+            1,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("too few to learn from"), "{err}");
         assert!(matches!(
             train(
                 PolicyKind::FixedFlow,
