@@ -1,5 +1,6 @@
 //! Decisions per second in-process, one core: trains each policy briefly on the simulator,
-//! then times `Policy::decide` over many simulated cart states.
+//! then times `Policy::decide` over many simulated cart states (first steps: for the
+//! fitted-Q planner the deepest plan, over every remaining step).
 //!
 //! Run: `cargo run --release -p cartback-policy --example decision_throughput`
 
@@ -7,7 +8,8 @@ use cartback_policy::policies::{
     FixedFlow, LinUcbParams, LinearThompsonParams, Observation, Policy, QLearningParams,
 };
 use cartback_policy::simulator::{
-    CartProgress, Simulator, SimulatorConfig, observe, sample_population, train_online,
+    CartProgress, Simulator, SimulatorConfig, observe, sample_population, train_fitted_q,
+    train_online,
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -30,12 +32,16 @@ fn main() {
     let mut qlearning = QLearningParams::default().validate().expect("valid");
     train_online(&mut qlearning, &config, &train, &mut rng);
     let fixed = FixedFlow::default();
+    // The planner needs a log with enough purchases per action (20,000 carts, as simulate).
+    let planner_train = sample_population(&config, 20_000, &mut rng);
+    let fitted_q = train_fitted_q(&config, &planner_train, &mut rng).expect("trains");
 
-    let policies: [(&str, &dyn Policy, usize); 4] = [
+    let policies: [(&str, &dyn Policy, usize); 5] = [
         ("fixed", &fixed, 2_000_000),
         ("linucb", &linucb, 1_000_000),
         ("thompson", &thompson, 100_000),
         ("qlearning", &qlearning, 2_000_000),
+        ("fitted_q", &fitted_q, 20_000),
     ];
     for (name, policy, decisions) in policies {
         let start = Instant::now();
