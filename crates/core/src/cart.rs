@@ -135,6 +135,13 @@ pub struct Cart {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// The latest `channel` of the cart's activity events (`web`, `app`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The latest `device` of the cart's activity events (`desktop`, `mobile`, `tablet`,
+    /// Segment's `ios` / `android`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// Created by an order with no open cart: the shopper bought without cart activity the
     /// tracker saw (the lines are the order's items).
     #[serde(default)]

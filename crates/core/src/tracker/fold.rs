@@ -225,6 +225,16 @@ impl CartTracker {
         {
             cart.timezone = Some(timezone.clone());
         }
+        if let Some(channel) = &event.channel
+            && cart.channel.as_ref() != Some(channel)
+        {
+            cart.channel = Some(channel.clone());
+        }
+        if let Some(device) = &event.device
+            && cart.device.as_ref() != Some(device)
+        {
+            cart.device = Some(device.clone());
+        }
         if matches!(cart.state, CartState::Idle | CartState::Abandoned) {
             self.set_state(index, CartState::Active, at, out);
         }
@@ -316,6 +326,8 @@ impl CartTracker {
             order_coupon: None,
             email: event.email.clone(),
             timezone: event.timezone.clone(),
+            channel: event.channel.clone(),
+            device: event.device.clone(),
             direct_purchase: false,
             order_cancelled: false,
             referrers,

@@ -1124,3 +1124,46 @@ fn a_pending_referrer_expires_with_the_attribution_window_and_is_pruned() {
     );
     assert!(held >= 7 * 24 * 60, "{held}: a fresh one was pruned");
 }
+
+#[test]
+fn a_cart_keeps_the_latest_channel_and_device_of_its_activity() {
+    let mut tr = tracker();
+    let on = |mut e: Event, channel: Option<&str>, device: Option<&str>| {
+        e.channel = channel.map(Into::into);
+        e.device = device.map(Into::into);
+        rehash(e)
+    };
+    fold_all(
+        &mut tr,
+        &[
+            on(
+                add("u", at_min(0), "a1", 500, 1),
+                Some("web"),
+                Some("desktop"),
+            ),
+            // No device on this one: the known one stays.
+            on(add("u", at_min(1), "b1", 300, 1), None, None),
+            // A view is not cart activity: it does not change the cart.
+            on(view("u", at_min(2), "a1"), Some("app"), Some("tablet")),
+        ],
+    );
+    let cart = tr.cart("u#1").unwrap();
+    assert_eq!(
+        (cart.channel.as_deref(), cart.device.as_deref()),
+        (Some("web"), Some("desktop"))
+    );
+    // The shopper comes back on the phone: the latest wins.
+    fold_all(
+        &mut tr,
+        &[on(
+            event(EventKind::CartViewed, "u", at_min(3), vec![]),
+            Some("app"),
+            Some("mobile"),
+        )],
+    );
+    let cart = tr.cart("u#1").unwrap();
+    assert_eq!(
+        (cart.channel.as_deref(), cart.device.as_deref()),
+        (Some("app"), Some("mobile"))
+    );
+}

@@ -3,9 +3,11 @@
 //! `docs/episodes.md`, computed at the abandonment instant as in training) and the policy
 //! crate's [`ObservedState`] for one decision step. Pure: every input is handed in.
 //!
-//! What the engine does not know is left out rather than guessed: session features,
-//! `channel` and `device` are missing values for the model (a missing number encodes as
-//! the training mean, a missing category as none), and `mobile` is false for the policies.
+//! What the engine does not know is left out rather than guessed: session features are
+//! missing values for the model (a missing number encodes as the training mean, a missing
+//! category as none), and so are `channel` and `device` when the cart's events named none.
+//! The policies' `mobile` is whether the cart's latest `device` is a phone or a tablet
+//! ([`is_mobile_device`]); false when unknown.
 //!
 //! The policies' customer history ([`CustomerHistory`]) comes from the engine's own
 //! records: the user's e-mails sent in the 90 days before the abandonment and whether each
@@ -316,10 +318,29 @@ pub fn model_features(
             ),
         ),
         ("has_email", flag(cart.email.is_some())),
-        ("channel", Missing),
-        ("device", Missing),
+        ("channel", cart.channel.clone().map_or(Missing, Text)),
+        ("device", cart.device.clone().map_or(Missing, Text)),
         ("timezone", cart.timezone.clone().map_or(Missing, Text)),
     ]
+}
+
+/// Whether an event's `device` is a phone or a tablet (the simulator's "mobile" shoppers,
+/// who read push and SMS more): `mobile`, `tablet`, `phone`, `smartphone`, and the operating
+/// systems and devices Segment's mobile libraries put in `context.device.type` (`ios`,
+/// `android`, `iphone`, `ipad`), in any case. Anything else (`desktop`, `tv`, …) is not.
+pub fn is_mobile_device(device: &str) -> bool {
+    const MOBILE: [&str; 8] = [
+        "mobile",
+        "tablet",
+        "phone",
+        "smartphone",
+        "ios",
+        "android",
+        "iphone",
+        "ipad",
+    ];
+    let device = device.trim();
+    MOBILE.iter().any(|m| device.eq_ignore_ascii_case(m))
 }
 
 /// The cart's IANA time zone, else `default` (also when the cart's zone is unknown to the
@@ -369,7 +390,7 @@ pub fn observed_state(cart: &Cart, history: &UserHistory, facts: &StepFacts) -> 
             cart_value_minor: cart.value,
             predicted_propensity: facts.predicted_propensity,
             returning_customer: history.past_orders > 0,
-            mobile: false,
+            mobile: cart.device.as_deref().is_some_and(is_mobile_device),
             email_consent: facts.email_reachable,
             webhook_consent: facts.webhook_reachable,
             abandoned_hour: local_hour(facts.abandoned_at, facts.zone),
@@ -435,6 +456,8 @@ mod tests {
             abandonments: 1,
             email: Some("ann@example.com".into()),
             timezone: Some("America/New_York".into()),
+            channel: Some("web".into()),
+            device: Some("mobile".into()),
             closed_at: None,
             order_id: None,
             order_value: None,
@@ -484,6 +507,17 @@ mod tests {
             value(&f, "timezone"),
             &FeatureValue::Text("America/New_York".into())
         );
+        // The cart's latest channel and device, like the episodes' latest of the user.
+        assert_eq!(value(&f, "channel"), &FeatureValue::Text("web".into()));
+        assert_eq!(value(&f, "device"), &FeatureValue::Text("mobile".into()));
+        let unknown = Cart {
+            channel: None,
+            device: None,
+            ..cart("c1")
+        };
+        let f = model_features(&unknown, &history, T0);
+        assert_eq!(value(&f, "channel"), &FeatureValue::Missing);
+        assert_eq!(value(&f, "device"), &FeatureValue::Missing);
         let none = model_features(&cart("c1"), &UserHistory::default(), T0);
         assert_eq!(
             value(&none, "days_since_last_order"),
@@ -784,6 +818,22 @@ mod tests {
             ..facts
         };
         assert!(!observed_state(&cart("c1"), &UserHistory::default(), &unreachable).subscribed);
+        // The cart's device says whether the shopper is on a phone or tablet.
+        assert!(state.features.mobile);
+        for (device, mobile) in [
+            (Some("desktop"), false),
+            (None, false),
+            (Some("iOS"), true),
+            (Some(" tablet "), true),
+            (Some("tv"), false),
+        ] {
+            let c = Cart {
+                device: device.map(Into::into),
+                ..cart("c1")
+            };
+            let state = observed_state(&c, &UserHistory::default(), &facts);
+            assert_eq!(state.features.mobile, mobile, "{device:?}");
+        }
         // Winter: Berlin is UTC+1.
         let january = Timestamp(1_767_225_600_000); // 2026-01-01T00:00:00Z
         assert_eq!(local_hour(january, chrono_tz::Europe::Berlin), 1);
