@@ -355,27 +355,35 @@ async fn a_discount_sent_by_webhook_carries_the_signed_coupon() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn a_learned_policy_decides_from_its_state_file_with_its_propensity() {
-    use cartback_server::decide::policy_file::{self, PolicyKind};
+/// Trains `kind` on `carts` simulated carts, serves it from its state file and returns the
+/// first decision on a cart of `user`, after checking what every learned policy's decision
+/// shows: the state file named in the reasons, ε-floor exploration (every allowed action
+/// keeps a share, so no action is certain) and scores for the allowed actions only.
+async fn first_learned_decision(
+    kind: cartback_server::decide::policy_file::PolicyKind,
+    carts: usize,
+    user: &str,
+) -> serde_json::Value {
+    use cartback_server::decide::policy_file;
     let (port, _mails) = smtp_sink().await;
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("linucb.json");
+    let state = dir.path().join(format!("{}.json", kind.name()));
     let simulator = cartback_policy::simulator::SimulatorConfig::default();
-    policy_file::train(PolicyKind::Linucb, &simulator, "default", 400, 7)
+    policy_file::train(kind, &simulator, "default", carts, 7)
         .unwrap()
         .save(&state)
         .unwrap();
     let mut config = email_config(&dir, port);
-    config.policy.kind = PolicyKind::Linucb;
+    config.policy.kind = kind;
     config.policy.state_file = state.display().to_string();
     let clock = ManualClock::at(T0);
     let server = start_with_clock(config, clock.clone()).await;
-    let decision = first_decision(&server, &clock, "learned", 5_000).await;
+    let decision = first_decision(&server, &clock, user, 5_000).await;
     let reasons = decision["reasons"].to_string();
-    assert!(reasons.contains("linucb (state"), "{decision}");
-    assert!(reasons.contains("LinUCB"), "{decision}");
-    // ε-floor exploration: every allowed action keeps a share, so no action is certain.
+    assert!(
+        reasons.contains(&format!("{} (state", kind.name())),
+        "{decision}"
+    );
     let propensity = decision["propensity"].as_f64().unwrap();
     assert!(propensity > 0.0 && propensity < 1.0, "{decision}");
     // Push is not allowed without a webhook: it has no score.
@@ -383,43 +391,34 @@ async fn a_learned_policy_decides_from_its_state_file_with_its_propensity() {
         decision["scores"].get("webhook_push").is_none(),
         "{decision}"
     );
+    assert!(decision["scores"]["do_nothing"].is_number(), "{decision}");
+    server.shutdown().await.unwrap();
+    decision
+}
+
+#[tokio::test]
+async fn a_learned_policy_decides_from_its_state_file_with_its_propensity() {
+    use cartback_server::decide::policy_file::PolicyKind;
+    let decision = first_learned_decision(PolicyKind::Linucb, 400, "learned").await;
+    assert!(
+        decision["reasons"].to_string().contains("LinUCB"),
+        "{decision}"
+    );
     assert!(
         decision["scores"].get("discount_20").is_some(),
         "{decision}"
     );
-    server.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn the_fitted_q_planner_decides_from_its_state_file_with_its_propensity() {
-    use cartback_server::decide::policy_file::{self, PolicyKind};
-    let (port, _mails) = smtp_sink().await;
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("fitted_q.json");
-    let simulator = cartback_policy::simulator::SimulatorConfig::default();
-    policy_file::train(PolicyKind::FittedQ, &simulator, "default", 8_000, 7)
-        .unwrap()
-        .save(&state)
-        .unwrap();
-    let mut config = email_config(&dir, port);
-    config.policy.kind = PolicyKind::FittedQ;
-    config.policy.state_file = state.display().to_string();
-    let clock = ManualClock::at(T0);
-    let server = start_with_clock(config, clock.clone()).await;
-    let decision = first_decision(&server, &clock, "planned", 5_000).await;
-    let reasons = decision["reasons"].to_string();
-    assert!(reasons.contains("fitted_q (state"), "{decision}");
-    assert!(reasons.contains("fitted Q:"), "{decision}");
-    // The planner's ε floor: every allowed action keeps a share.
-    let propensity = decision["propensity"].as_f64().unwrap();
-    assert!(propensity > 0.0 && propensity < 1.0, "{decision}");
-    // Its scores are planned net revenues of the allowed actions only.
+    use cartback_server::decide::policy_file::PolicyKind;
+    // The planner refuses logs with too few purchases per action: 8,000 carts.
+    let decision = first_learned_decision(PolicyKind::FittedQ, 8_000, "planned").await;
     assert!(
-        decision["scores"].get("webhook_push").is_none(),
+        decision["reasons"].to_string().contains("fitted Q:"),
         "{decision}"
     );
-    assert!(decision["scores"]["do_nothing"].is_number(), "{decision}");
-    server.shutdown().await.unwrap();
 }
 
 /// Runs one cart through the three steps of the fixed flow; returns its decisions and

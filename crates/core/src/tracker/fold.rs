@@ -215,26 +215,10 @@ impl CartTracker {
     ) {
         let cart = &mut self.carts[index];
         cart.last_activity = cart.last_activity.max(at);
-        if let Some(email) = &event.email
-            && cart.email.as_ref() != Some(email)
-        {
-            cart.email = Some(email.clone());
-        }
-        if let Some(timezone) = &event.timezone
-            && cart.timezone.as_ref() != Some(timezone)
-        {
-            cart.timezone = Some(timezone.clone());
-        }
-        if let Some(channel) = &event.channel
-            && cart.channel.as_ref() != Some(channel)
-        {
-            cart.channel = Some(channel.clone());
-        }
-        if let Some(device) = &event.device
-            && cart.device.as_ref() != Some(device)
-        {
-            cart.device = Some(device.clone());
-        }
+        keep_latest(&mut cart.email, &event.email);
+        keep_latest(&mut cart.timezone, &event.timezone);
+        keep_latest(&mut cart.channel, &event.channel);
+        keep_latest(&mut cart.device, &event.device);
         if matches!(cart.state, CartState::Idle | CartState::Abandoned) {
             self.set_state(index, CartState::Active, at, out);
         }
@@ -523,4 +507,14 @@ fn lines_value(lines: &[CartLine]) -> i64 {
                 .saturating_mul(i64::from(l.quantity))
         })
         .fold(0, i64::saturating_add)
+}
+
+/// Sets `slot` to `latest` when the event has a value and it differs (no allocation when
+/// it is the same, as on most events of a session).
+fn keep_latest(slot: &mut Option<String>, latest: &Option<String>) {
+    if let Some(value) = latest
+        && slot.as_ref() != Some(value)
+    {
+        *slot = Some(value.clone());
+    }
 }
