@@ -11,6 +11,7 @@ use super::episode::EpisodeFeatures;
 use crate::cart::Cart;
 use crate::event::{Event, EventKind};
 use crate::time::{Duration, Timestamp};
+use crate::tracker::keep_latest;
 
 /// A count of things that happened at non-decreasing times, which can answer "how many
 /// strictly before `t`" for any `t` not older than the latest increment.
@@ -134,17 +135,9 @@ impl UserActivity {
         if event.email.is_some() && self.first_email_at.is_none() {
             self.first_email_at = Some(at);
         }
-        replace_if_changed(&mut self.channel, &event.channel);
-        replace_if_changed(&mut self.device, &event.device);
-        replace_if_changed(&mut self.timezone, &event.timezone);
-    }
-}
-
-fn replace_if_changed(slot: &mut Option<String>, value: &Option<String>) {
-    if let Some(v) = value
-        && slot.as_ref() != Some(v)
-    {
-        *slot = Some(v.clone());
+        keep_latest(&mut self.channel, &event.channel);
+        keep_latest(&mut self.device, &event.device);
+        keep_latest(&mut self.timezone, &event.timezone);
     }
 }
 

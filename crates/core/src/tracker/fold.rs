@@ -10,6 +10,7 @@ use crate::cart::{Cart, CartLine, CartState};
 use crate::event::{Event, EventKind, Item};
 use crate::referrer::{add_referrer, referrer_key};
 use crate::time::Timestamp;
+use crate::tracker::keep_latest;
 
 impl CartTracker {
     /// Folds one event that is in time order (ideally [`release_key`](super::release_key)
@@ -507,14 +508,4 @@ fn lines_value(lines: &[CartLine]) -> i64 {
                 .saturating_mul(i64::from(l.quantity))
         })
         .fold(0, i64::saturating_add)
-}
-
-/// Sets `slot` to `latest` when the event has a value and it differs (no allocation when
-/// it is the same, as on most events of a session).
-fn keep_latest(slot: &mut Option<String>, latest: &Option<String>) {
-    if let Some(value) = latest
-        && slot.as_ref() != Some(value)
-    {
-        *slot = Some(value.clone());
-    }
 }

@@ -60,6 +60,17 @@ struct UserEntry {
     carts_created: u32,
 }
 
+/// Sets `slot` to `latest` when the event has a value and it differs (no allocation when
+/// it is the same, as on most events of a session): the cart's and the episode builder's
+/// "latest seen" fields (e-mail, time zone, channel, device).
+pub(crate) fn keep_latest(slot: &mut Option<String>, latest: &Option<String>) {
+    if let Some(value) = latest
+        && slot.as_ref() != Some(value)
+    {
+        *slot = Some(value.clone());
+    }
+}
+
 /// Pending referrers kept before the first pruning pass (see `prune_pending_referrers`).
 const PENDING_PRUNE_MIN: usize = 4096;
 
