@@ -225,7 +225,7 @@ fn build_policy(
 
 /// Trains the fitted-Q planner the way `cartback simulate` does: on a log of `train`'s
 /// carts under a random policy that proposes coupons only as often as the daily discount
-/// budget pays for ([`budgeted_logging`]), then with the coupon shadow price that keeps what
+/// budget pays for (`budgeted_logging`), then with the coupon shadow price that keeps what
 /// it proposes on the first training days inside the budget. Greedy (ε = 0).
 pub fn train_fitted_q(
     simulator: &Simulator,
