@@ -90,6 +90,25 @@ pub struct CartLine {
     pub quantity: u32,
 }
 
+/// A user's latest session at one instant: the episodes' `session_*` and `past_sessions`
+/// columns. A session is the run of the user's events with one `session_id`, or, for events
+/// without one, events at most the idle timeout apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSnapshot {
+    /// Events of any kind in the session.
+    pub events: u32,
+    /// `product_viewed` events in the session.
+    pub views: u32,
+    /// Distinct products viewed in the session.
+    pub products_viewed: u32,
+    /// Last − first event of the session.
+    pub length_millis: i64,
+    /// Σ gaps between consecutive session events, each capped at the idle timeout.
+    pub dwell_millis: i64,
+    /// The user's sessions before this one.
+    pub past_sessions: u32,
+}
+
 /// A cart and everything the tracker knows about it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cart {
@@ -155,6 +174,12 @@ pub struct Cart {
     /// [`crate::referrer`]). Empty in carts stored before the field existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub referrers: Vec<String>,
+    /// The user's latest session as of the cart's latest abandonment, measured as the
+    /// episodes measure it (`docs/episodes.md`), so the live engine's propensity model sees
+    /// the session columns it was trained on. Only from a tracker that keeps session activity
+    /// ([`CartTracker::with_session_features`](crate::CartTracker::with_session_features)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_at_abandonment: Option<SessionSnapshot>,
 }
 
 impl Cart {

@@ -13,7 +13,7 @@ pub mod referrer;
 pub mod time;
 pub mod tracker;
 
-pub use cart::{Cart, CartLine, CartState};
+pub use cart::{Cart, CartLine, CartState, SessionSnapshot};
 pub use episodes::{Episode, EpisodeBuilder, EpisodeSet, EpisodeSummary};
 pub use event::{CouponOutcome, Event, EventId, EventKind, Item};
 pub use money::{Currency, Money, MoneyError};

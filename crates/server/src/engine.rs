@@ -148,8 +148,10 @@ impl Engine {
         settings: EngineSettings,
         metrics: Arc<Metrics>,
     ) -> Result<Engine, EngineError> {
-        let tracker =
-            CartTracker::new(settings.tracker).map_err(|e| EngineError::Tracker(e.to_string()))?;
+        // Session activity too: the propensity model's session columns (docs/episodes.md).
+        let tracker = CartTracker::new(settings.tracker)
+            .map_err(|e| EngineError::Tracker(e.to_string()))?
+            .with_session_features();
         let engine = Engine {
             core: Mutex::new(Core {
                 store: DropOffRuntime::new(store),
@@ -222,7 +224,8 @@ impl Engine {
     /// cart's next decision step from the stored decisions, and takes the steps due now.
     fn rebuild(&self, core: &mut Core) -> Result<(), EngineError> {
         core.tracker = CartTracker::new(self.settings.tracker)
-            .map_err(|e| EngineError::Tracker(e.to_string()))?;
+            .map_err(|e| EngineError::Tracker(e.to_string()))?
+            .with_session_features();
         core.seen.clear();
         core.ordered_units.clear();
         core.popular = None;

@@ -270,6 +270,14 @@ pub fn cart(id: &str, user: &str, state: CartState, created_millis: i64) -> Cart
         direct_purchase: true,
         order_cancelled: true,
         referrers: vec!["retailmenot.com".into(), "newsletter".into()],
+        session_at_abandonment: Some(cartback_core::SessionSnapshot {
+            events: 9,
+            views: 4,
+            products_viewed: 3,
+            length_millis: 610_000,
+            dwell_millis: 600_000,
+            past_sessions: 2,
+        }),
     }
 }
 

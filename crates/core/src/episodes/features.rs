@@ -8,7 +8,7 @@
 //! the decision instant itself.
 
 use super::episode::EpisodeFeatures;
-use crate::cart::Cart;
+use crate::cart::{Cart, SessionSnapshot};
 use crate::event::{Event, EventKind};
 use crate::time::{Duration, Timestamp};
 use crate::tracker::keep_latest;
@@ -139,6 +139,31 @@ impl UserActivity {
         keep_latest(&mut self.device, &event.device);
         keep_latest(&mut self.timezone, &event.timezone);
     }
+
+    /// The current session as the episodes' session columns see it. `scratch` is reused
+    /// memory (for counting distinct products).
+    pub(crate) fn session_snapshot(&self, scratch: &mut Vec<u64>) -> SessionSnapshot {
+        scratch.clear();
+        scratch.extend_from_slice(&self.session_viewed);
+        scratch.sort_unstable();
+        scratch.dedup();
+        SessionSnapshot {
+            events: if self.in_session {
+                self.session_events
+            } else {
+                0
+            },
+            views: self.session_views,
+            products_viewed: scratch.len() as u32,
+            length_millis: if self.in_session {
+                (self.last_event - self.session_start).as_millis()
+            } else {
+                0
+            },
+            dwell_millis: self.session_dwell.as_millis(),
+            past_sessions: self.past_sessions,
+        }
+    }
 }
 
 /// Computes the features of `cart` at decision time `t` from the cart (as folded from
@@ -163,10 +188,7 @@ pub(crate) fn features_at(
         .collect();
     categories.sort_unstable();
     categories.dedup();
-    scratch.clear();
-    scratch.extend_from_slice(&user.session_viewed);
-    scratch.sort_unstable();
-    scratch.dedup();
+    let session = user.session_snapshot(scratch);
     let seconds = |d: Duration| d.as_secs_f64();
     EpisodeFeatures {
         cart_value: cart.value,
@@ -190,19 +212,11 @@ pub(crate) fn features_at(
         cart_views: cart.views,
         checkout_started: cart.checkout_started,
         seconds_since_cart_created: seconds(t - cart.created_at),
-        session_events: if user.in_session {
-            user.session_events
-        } else {
-            0
-        },
-        session_views: user.session_views,
-        session_products_viewed: scratch.len() as u32,
-        session_length_seconds: if user.in_session {
-            seconds(user.last_event - user.session_start)
-        } else {
-            0.0
-        },
-        session_dwell_seconds: seconds(user.session_dwell),
+        session_events: session.events,
+        session_views: session.views,
+        session_products_viewed: session.products_viewed,
+        session_length_seconds: seconds(Duration::millis(session.length_millis)),
+        session_dwell_seconds: seconds(Duration::millis(session.dwell_millis)),
         hour_utc: t.hour_utc(),
         weekday_utc: t.weekday_utc(),
         returning_user: user.past_sessions > 0,

@@ -27,7 +27,8 @@ use crate::tracker::{
     Admission, CartTracker, CartTransition, OrderTarget, ReorderBuffer, TrackerConfig,
     TrackerConfigError, TrackerStats,
 };
-use features::{UserActivity, features_at};
+pub(crate) use features::UserActivity;
+use features::features_at;
 use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -519,3 +519,102 @@ fn a_cart_view_listing_products_creates_the_cart_segment_style() {
         (2, 250, 200)
     );
 }
+
+/// The live engine's session columns come from the tracker (`with_session_features`), the
+/// training rows' from the episode builder: on the same events they must agree, or the
+/// model sees live what it never saw in training.
+#[test]
+fn the_trackers_session_snapshot_at_abandonment_equals_the_episodes_session_columns() {
+    let day = Duration::days(1);
+    let events = vec![
+        // u1: one session with views before and after the last cart activity.
+        in_session(view("u1", at_min(0), "p1"), "s1"),
+        in_session(view("u1", at_min(2), "p2"), "s1"),
+        in_session(add("u1", at_min(3), "p2", 1_000, 1), "s1"),
+        in_session(view("u1", at_min(5), "p1"), "s1"),
+        in_session(view("u1", at_min(9), "p3"), "s1"),
+        // u2: no session ids: a 40-minute gap starts a new session, which fills the cart.
+        view("u2", at_min(0), "p1"),
+        view("u2", at_min(1), "p1"),
+        view("u2", at_min(41), "p4"),
+        view("u2", at_min(42), "p4"),
+        add("u2", at_min(43), "p5", 700, 1),
+        view("u2", at_min(50), "p7"),
+        // u3: buys in one session, comes back the next day in another and leaves a cart.
+        in_session(add("u3", at_min(0), "p1", 900, 1), "a"),
+        in_session(order("u3", at_min(5), "o3", vec![item("p1", 900, 1)]), "a"),
+        in_session(view("u3", at_min(0) + day, "p6"), "b"),
+        in_session(add("u3", at_min(2) + day, "p6", 1_200, 1), "b"),
+        // Someone else's events in between change nothing for them.
+        in_session(view("u4", at_min(10), "p9"), "z"),
+    ];
+    let end = at_min(0) + Duration::days(3);
+    let episodes = build(events.clone(), end);
+    let mut tracker = CartTracker::new(TrackerConfig::default())
+        .unwrap()
+        .with_session_features();
+    let mut transitions = Vec::new();
+    for e in events {
+        tracker.observe(e, &mut transitions);
+    }
+    tracker.flush(end, &mut transitions);
+    let abandonment_rows: Vec<&Episode> = episodes
+        .iter()
+        .filter(|e| e.decision == DecisionKind::Abandonment)
+        .collect();
+    assert_eq!(abandonment_rows.len(), 3, "{episodes:#?}");
+    for row in abandonment_rows {
+        let cart = tracker.cart(&row.cart_id).unwrap();
+        assert_eq!(cart.abandonments, 1, "{}", row.cart_id);
+        let session = cart.session_at_abandonment.expect("a snapshot");
+        let f = &row.features;
+        assert_eq!(
+            (
+                session.events,
+                session.views,
+                session.products_viewed,
+                session.past_sessions
+            ),
+            (
+                f.session_events,
+                f.session_views,
+                f.session_products_viewed,
+                f.past_sessions
+            ),
+            "{}",
+            row.cart_id
+        );
+        assert_eq!(
+            session.length_millis as f64 / 1000.0,
+            f.session_length_seconds
+        );
+        assert_eq!(
+            session.dwell_millis as f64 / 1000.0,
+            f.session_dwell_seconds
+        );
+    }
+    // The snapshots are not trivial: u1's session had 5 events, 4 views of 3 products.
+    let u1 = tracker
+        .cart("u1#1")
+        .unwrap()
+        .session_at_abandonment
+        .unwrap();
+    assert_eq!((u1.events, u1.views, u1.products_viewed), (5, 4, 3));
+    let u2 = tracker
+        .cart("u2#1")
+        .unwrap()
+        .session_at_abandonment
+        .unwrap();
+    assert_eq!((u2.events, u2.past_sessions), (4, 1));
+    let u3 = tracker
+        .cart("u3#2")
+        .unwrap()
+        .session_at_abandonment
+        .unwrap();
+    assert_eq!(u3.past_sessions, 1);
+    // Without the option the tracker keeps no session.
+    let mut plain = CartTracker::new(TrackerConfig::default()).unwrap();
+    plain.fold(&add("u", at_min(0), "p", 100, 1), &mut transitions);
+    plain.advance_to(at_min(60), &mut transitions);
+    assert_eq!(plain.cart("u#1").unwrap().session_at_abandonment, None);
+}

@@ -7,6 +7,7 @@ use super::{
     ShopCart, UserEntry,
 };
 use crate::cart::{Cart, CartLine, CartState};
+use crate::episodes::UserActivity;
 use crate::event::{Event, EventKind, Item};
 use crate::referrer::{add_referrer, referrer_key};
 use crate::time::Timestamp;
@@ -110,6 +111,12 @@ impl CartTracker {
         }
         if let Some(raw) = event.referrer.as_deref() {
             self.fold_referrer(user, touched.or(ordered), event, at, raw);
+        }
+        if let Some(sessions) = &mut self.sessions {
+            if user >= sessions.len() {
+                sessions.resize_with(user + 1, UserActivity::default);
+            }
+            sessions[user].record(event, at, self.config.idle_timeout);
         }
         user
     }
@@ -316,6 +323,7 @@ impl CartTracker {
             direct_purchase: false,
             order_cancelled: false,
             referrers,
+            session_at_abandonment: None,
         });
         self.meta.push(CartMeta {
             owner: user as u32,

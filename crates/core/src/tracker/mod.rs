@@ -34,6 +34,7 @@ pub use stats::TrackerStats;
 pub use transition::CartTransition;
 
 use crate::cart::{Cart, CartState};
+use crate::episodes::UserActivity;
 use crate::event::Event;
 use crate::time::Timestamp;
 use foldhash::fast::RandomState;
@@ -123,6 +124,11 @@ pub struct CartTracker {
     pending_referrers: HashMap<u32, PendingReferrer, RandomState>,
     /// Size of `pending_referrers` at which stale entries are next pruned.
     pending_prune_at: usize,
+    /// Each user's session activity, by user index, when session features are kept
+    /// ([`with_session_features`](Self::with_session_features)).
+    sessions: Option<Vec<UserActivity>>,
+    /// Reused memory for counting a session's distinct products.
+    session_scratch: Vec<u64>,
     timers: BinaryHeap<Reverse<(Timestamp, u32)>>,
     state_counts: [u64; CartState::ALL.len()],
     expired_after_abandonment: u64,
@@ -146,11 +152,23 @@ impl CartTracker {
             orders: FastMap::default(),
             pending_referrers: HashMap::default(),
             pending_prune_at: PENDING_PRUNE_MIN,
+            sessions: None,
+            session_scratch: Vec::new(),
             timers: BinaryHeap::new(),
             state_counts: [0; CartState::ALL.len()],
             expired_after_abandonment: 0,
             stats: TrackerStats::default(),
         })
+    }
+
+    /// Also keeps every user's session activity, as the episode builder does, and records
+    /// the session on the cart at each abandonment ([`Cart::session_at_abandonment`]), so a
+    /// propensity model trained on episodes gets its session columns live. Costs a hash of
+    /// the session id and of each viewed product per event, and a little memory per user:
+    /// the live engine keeps it, imports do not.
+    pub fn with_session_features(mut self) -> Self {
+        self.sessions = Some(Vec::new());
+        self
     }
 
     pub fn config(&self) -> &TrackerConfig {
@@ -341,9 +359,19 @@ impl CartTracker {
         out: &mut Vec<CartTransition>,
     ) {
         if to == CartState::Abandoned {
+            let owner = self.meta[index].owner as usize;
+            let session = self.sessions.as_ref().map(|sessions| {
+                sessions
+                    .get(owner)
+                    .map(|activity| activity.session_snapshot(&mut self.session_scratch))
+                    .unwrap_or_default()
+            });
             let cart = &mut self.carts[index];
             cart.abandoned_at.get_or_insert(at);
             cart.abandonments += 1;
+            if session.is_some() {
+                cart.session_at_abandonment = session;
+            }
         }
         self.set_state(index, to, at, out);
     }

@@ -3,9 +3,11 @@
 //! `docs/episodes.md`, computed at the abandonment instant as in training) and the policy
 //! crate's [`ObservedState`] for one decision step. Pure: every input is handed in.
 //!
-//! What the engine does not know is left out rather than guessed: session features are
-//! missing values for the model (a missing number encodes as the training mean, a missing
-//! category as none), and so are `channel` and `device` when the cart's events named none.
+//! The model's session columns come from the session the engine's tracker recorded on the
+//! cart at its abandonment (`Cart::session_at_abandonment`, measured as the episodes measure
+//! it). What the engine does not know is left out rather than guessed: a missing number
+//! encodes as the training mean, a missing category as none (`channel` and `device` when
+//! the cart's events named none; the session columns of a cart folded without sessions).
 //! The policies' `mobile` is whether the cart's latest `device` is a phone or a tablet
 //! ([`is_mobile_device`]); false when unknown.
 //!
@@ -264,6 +266,9 @@ pub fn model_features(
     at: Timestamp,
 ) -> Vec<(&'static str, FeatureValue)> {
     use FeatureValue::{Missing, Number, Text};
+    // The user's session at the abandonment, as the episodes measure it (kept by the
+    // engine's tracker); missing for a cart folded without it.
+    let session = cart.session_at_abandonment;
     let lines: Vec<_> = cart.lines.iter().filter(|l| l.quantity > 0).collect();
     let units: u32 = lines.iter().map(|l| l.quantity).sum();
     let priced_units: i64 = lines
@@ -297,15 +302,33 @@ pub fn model_features(
             "seconds_since_cart_created",
             Number((at - cart.created_at).as_secs_f64().max(0.0)),
         ),
-        ("session_events", Missing),
-        ("session_views", Missing),
-        ("session_products_viewed", Missing),
-        ("session_length_seconds", Missing),
-        ("session_dwell_seconds", Missing),
+        (
+            "session_events",
+            session.map_or(Missing, |s| count(s.events)),
+        ),
+        ("session_views", session.map_or(Missing, |s| count(s.views))),
+        (
+            "session_products_viewed",
+            session.map_or(Missing, |s| count(s.products_viewed)),
+        ),
+        (
+            "session_length_seconds",
+            session.map_or(Missing, |s| Number(s.length_millis as f64 / 1000.0)),
+        ),
+        (
+            "session_dwell_seconds",
+            session.map_or(Missing, |s| Number(s.dwell_millis as f64 / 1000.0)),
+        ),
         ("hour_utc", count(at.hour_utc())),
         ("weekday_utc", count(at.weekday_utc())),
-        ("returning_user", flag(history.past_carts > 0)),
-        ("past_sessions", Missing),
+        (
+            "returning_user",
+            flag(session.map_or(history.past_carts > 0, |s| s.past_sessions > 0)),
+        ),
+        (
+            "past_sessions",
+            session.map_or(Missing, |s| count(s.past_sessions)),
+        ),
         ("past_orders", count(history.past_orders)),
         ("past_abandonments", count(history.past_abandonments)),
         ("past_recoveries", count(history.past_recoveries)),
@@ -465,6 +488,7 @@ mod tests {
             direct_purchase: false,
             order_cancelled: false,
             referrers: Vec::new(),
+            session_at_abandonment: None,
         }
     }
 
@@ -518,6 +542,35 @@ mod tests {
         let f = model_features(&unknown, &history, T0);
         assert_eq!(value(&f, "channel"), &FeatureValue::Missing);
         assert_eq!(value(&f, "device"), &FeatureValue::Missing);
+        // The session at the abandonment, when the engine's tracker kept it; with it
+        // "returning" means an earlier session, as in the episodes.
+        let with_session = Cart {
+            session_at_abandonment: Some(cartback_core::SessionSnapshot {
+                events: 7,
+                views: 3,
+                products_viewed: 2,
+                length_millis: 754_000,
+                dwell_millis: 600_500,
+                past_sessions: 0,
+            }),
+            ..cart("c1")
+        };
+        let f = model_features(&with_session, &history, T0);
+        for (column, expected) in [
+            ("session_events", 7.0),
+            ("session_views", 3.0),
+            ("session_products_viewed", 2.0),
+            ("session_length_seconds", 754.0),
+            ("session_dwell_seconds", 600.5),
+            ("past_sessions", 0.0),
+            ("returning_user", 0.0),
+        ] {
+            assert_eq!(
+                value(&f, column),
+                &FeatureValue::Number(expected),
+                "{column}"
+            );
+        }
         let none = model_features(&cart("c1"), &UserHistory::default(), T0);
         assert_eq!(
             value(&none, "days_since_last_order"),

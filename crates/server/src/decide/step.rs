@@ -456,6 +456,7 @@ mod tests {
             checkout_started: false,
             coupons_entered: 0,
             referrers: Vec::new(),
+            session_at_abandonment: None,
             created_at: at(2026, 6, 10, 9, 0),
             last_activity: at(2026, 6, 10, 9, 30),
             abandoned_at: Some(at(2026, 6, 10, 10, 0)),
