@@ -232,41 +232,16 @@ fn referrer(body: &Object<'_>) -> Result<Option<String>, FieldError> {
 }
 
 /// The first value of `name` in the query of `url` (`/?utm_source=x&…`, `https://…?…`),
-/// with `+` and `%XX` decoded; `None` when absent or empty.
+/// decoded as a form (`+` is a space, `%XX` a byte; malformed escapes stay as they are,
+/// invalid UTF-8 becomes U+FFFD: `form_urlencoded`, the `url` crate's decoder); `None` when
+/// absent or empty.
 fn query_parameter(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or("");
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| percent_decode(value))
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
         .filter(|value| !value.is_empty())
-}
-
-/// `+` as a space and `%XX` as its byte; malformed escapes stay as they are, invalid UTF-8
-/// becomes U+FFFD.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push((high * 16 + low) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One `line_items` element: product id (else variant id, else SKU), title, vendor,
