@@ -90,10 +90,10 @@ pub struct CartLine {
     pub quantity: u32,
 }
 
-/// A user's latest session at one instant: the episodes' `session_*` and `past_sessions`
-/// columns. A session is the run of the user's events with one `session_id`, or, for events
-/// without one, events at most the idle timeout apart.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A user's latest session at one instant: the episodes' `session_*`, `past_sessions`,
+/// `channel` and `device` columns. A session is the run of the user's events with one
+/// `session_id`, or, for events without one, events at most the idle timeout apart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSnapshot {
     /// Events of any kind in the session.
     pub events: u32,
@@ -107,6 +107,13 @@ pub struct SessionSnapshot {
     pub dwell_millis: i64,
     /// The user's sessions before this one.
     pub past_sessions: u32,
+    /// The latest `channel` seen for the user, on any event (`web`, `app`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The latest `device` seen for the user, on any event (`desktop`, `mobile`, `tablet`,
+    /// Segment's `ios` / `android`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// A cart and everything the tracker knows about it.
@@ -154,13 +161,6 @@ pub struct Cart {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
-    /// The latest `channel` of the cart's activity events (`web`, `app`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// The latest `device` of the cart's activity events (`desktop`, `mobile`, `tablet`,
-    /// Segment's `ios` / `android`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
     /// Created by an order with no open cart: the shopper bought without cart activity the
     /// tracker saw (the lines are the order's items).
     #[serde(default)]

@@ -148,10 +148,7 @@ impl Engine {
         settings: EngineSettings,
         metrics: Arc<Metrics>,
     ) -> Result<Engine, EngineError> {
-        // Session activity too: the propensity model's session columns (docs/episodes.md).
-        let tracker = CartTracker::new(settings.tracker)
-            .map_err(|e| EngineError::Tracker(e.to_string()))?
-            .with_session_features();
+        let tracker = new_tracker(&settings)?;
         let engine = Engine {
             core: Mutex::new(Core {
                 store: DropOffRuntime::new(store),
@@ -223,9 +220,7 @@ impl Engine {
     /// Replaces the tracker by one folded from every stored event, derives every abandoned
     /// cart's next decision step from the stored decisions, and takes the steps due now.
     fn rebuild(&self, core: &mut Core) -> Result<(), EngineError> {
-        core.tracker = CartTracker::new(self.settings.tracker)
-            .map_err(|e| EngineError::Tracker(e.to_string()))?
-            .with_session_features();
+        core.tracker = new_tracker(&self.settings)?;
         core.seen.clear();
         core.ordered_units.clear();
         core.popular = None;
@@ -813,6 +808,14 @@ impl Engine {
             messages_by_status: core.store.message_counts()?,
         })
     }
+}
+
+/// The engine's tracker: with session activity, for the propensity model's session, channel
+/// and device columns (docs/episodes.md).
+fn new_tracker(settings: &EngineSettings) -> Result<CartTracker, EngineError> {
+    Ok(CartTracker::new(settings.tracker)
+        .map_err(|e| EngineError::Tracker(e.to_string()))?
+        .with_session_features())
 }
 
 /// The e-mails among `messages` (the user's) sent in the engagement window before `at`,

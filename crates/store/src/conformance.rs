@@ -265,8 +265,6 @@ pub fn cart(id: &str, user: &str, state: CartState, created_millis: i64) -> Cart
         order_coupon: Some("SAVE10".into()),
         email: Some("shopper@example.com".into()),
         timezone: Some("America/New_York".into()),
-        channel: Some("app".into()),
-        device: Some("ios".into()),
         direct_purchase: true,
         order_cancelled: true,
         referrers: vec!["retailmenot.com".into(), "newsletter".into()],
@@ -277,6 +275,8 @@ pub fn cart(id: &str, user: &str, state: CartState, created_millis: i64) -> Cart
             length_millis: 610_000,
             dwell_millis: 600_000,
             past_sessions: 2,
+            channel: Some("app".into()),
+            device: Some("ios".into()),
         }),
     }
 }

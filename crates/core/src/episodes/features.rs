@@ -162,6 +162,8 @@ impl UserActivity {
             },
             dwell_millis: self.session_dwell.as_millis(),
             past_sessions: self.past_sessions,
+            channel: self.channel.clone(),
+            device: self.device.clone(),
         }
     }
 }
@@ -229,8 +231,8 @@ pub(crate) fn features_at(
             .before(t)
             .map(|last| (t - last).as_millis() as f64 / 86_400_000.0),
         has_email: user.first_email_at.is_some_and(|at| at < t) || cart.email.is_some(),
-        channel: user.channel.clone(),
-        device: user.device.clone(),
+        channel: session.channel,
+        device: session.device,
         timezone: user.timezone.clone().or_else(|| cart.timezone.clone()),
     }
 }

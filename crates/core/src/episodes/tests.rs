@@ -520,6 +520,12 @@ fn a_cart_view_listing_products_creates_the_cart_segment_style() {
     );
 }
 
+fn on_device(mut e: Event, channel: &str, device: &str) -> Event {
+    e.channel = Some(channel.into());
+    e.device = Some(device.into());
+    rehash(e)
+}
+
 /// The live engine's session columns come from the tracker (`with_session_features`), the
 /// training rows' from the episode builder: on the same events they must agree, or the
 /// model sees live what it never saw in training.
@@ -531,13 +537,16 @@ fn the_trackers_session_snapshot_at_abandonment_equals_the_episodes_session_colu
         in_session(view("u1", at_min(0), "p1"), "s1"),
         in_session(view("u1", at_min(2), "p2"), "s1"),
         in_session(add("u1", at_min(3), "p2", 1_000, 1), "s1"),
-        in_session(view("u1", at_min(5), "p1"), "s1"),
+        in_session(
+            on_device(view("u1", at_min(5), "p1"), "app", "mobile"),
+            "s1",
+        ),
         in_session(view("u1", at_min(9), "p3"), "s1"),
         // u2: no session ids: a 40-minute gap starts a new session, which fills the cart.
         view("u2", at_min(0), "p1"),
         view("u2", at_min(1), "p1"),
         view("u2", at_min(41), "p4"),
-        view("u2", at_min(42), "p4"),
+        on_device(view("u2", at_min(42), "p4"), "web", "desktop"),
         add("u2", at_min(43), "p5", 700, 1),
         view("u2", at_min(50), "p7"),
         // u3: buys in one session, comes back the next day in another and leaves a cart.
@@ -566,7 +575,7 @@ fn the_trackers_session_snapshot_at_abandonment_equals_the_episodes_session_colu
     for row in abandonment_rows {
         let cart = tracker.cart(&row.cart_id).unwrap();
         assert_eq!(cart.abandonments, 1, "{}", row.cart_id);
-        let session = cart.session_at_abandonment.expect("a snapshot");
+        let session = cart.session_at_abandonment.clone().expect("a snapshot");
         let f = &row.features;
         assert_eq!(
             (
@@ -592,24 +601,34 @@ fn the_trackers_session_snapshot_at_abandonment_equals_the_episodes_session_colu
             session.dwell_millis as f64 / 1000.0,
             f.session_dwell_seconds
         );
+        assert_eq!(
+            (&session.channel, &session.device),
+            (&f.channel, &f.device),
+            "{}",
+            row.cart_id
+        );
     }
     // The snapshots are not trivial: u1's session had 5 events, 4 views of 3 products.
     let u1 = tracker
         .cart("u1#1")
         .unwrap()
         .session_at_abandonment
+        .clone()
         .unwrap();
     assert_eq!((u1.events, u1.views, u1.products_viewed), (5, 4, 3));
+    assert_eq!(u1.device.as_deref(), Some("mobile"));
     let u2 = tracker
         .cart("u2#1")
         .unwrap()
         .session_at_abandonment
+        .clone()
         .unwrap();
     assert_eq!((u2.events, u2.past_sessions), (4, 1));
     let u3 = tracker
         .cart("u3#2")
         .unwrap()
         .session_at_abandonment
+        .clone()
         .unwrap();
     assert_eq!(u3.past_sessions, 1);
     // Without the option the tracker keeps no session.

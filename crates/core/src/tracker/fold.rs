@@ -225,8 +225,6 @@ impl CartTracker {
         cart.last_activity = cart.last_activity.max(at);
         keep_latest(&mut cart.email, &event.email);
         keep_latest(&mut cart.timezone, &event.timezone);
-        keep_latest(&mut cart.channel, &event.channel);
-        keep_latest(&mut cart.device, &event.device);
         if matches!(cart.state, CartState::Idle | CartState::Abandoned) {
             self.set_state(index, CartState::Active, at, out);
         }
@@ -318,8 +316,6 @@ impl CartTracker {
             order_coupon: None,
             email: event.email.clone(),
             timezone: event.timezone.clone(),
-            channel: event.channel.clone(),
-            device: event.device.clone(),
             direct_purchase: false,
             order_cancelled: false,
             referrers,

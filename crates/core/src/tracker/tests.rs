@@ -1126,8 +1126,8 @@ fn a_pending_referrer_expires_with_the_attribution_window_and_is_pruned() {
 }
 
 #[test]
-fn a_cart_keeps_the_latest_channel_and_device_of_its_activity() {
-    let mut tr = tracker();
+fn the_session_at_abandonment_names_the_users_latest_channel_and_device() {
+    let mut tr = tracker().with_session_features();
     let on = |mut e: Event, channel: Option<&str>, device: Option<&str>| {
         e.channel = channel.map(Into::into);
         e.device = device.map(Into::into);
@@ -1143,27 +1143,21 @@ fn a_cart_keeps_the_latest_channel_and_device_of_its_activity() {
             ),
             // No device on this one: the known one stays.
             on(add("u", at_min(1), "b1", 300, 1), None, None),
-            // A view is not cart activity: it does not change the cart.
+            // Any event of the user counts, as in the episodes: the latest wins.
             on(view("u", at_min(2), "a1"), Some("app"), Some("tablet")),
         ],
     );
-    let cart = tr.cart("u#1").unwrap();
+    assert_eq!(tr.cart("u#1").unwrap().session_at_abandonment, None);
+    let mut out = Vec::new();
+    tr.advance_to(at_min(40), &mut out);
+    let session = tr
+        .cart("u#1")
+        .unwrap()
+        .session_at_abandonment
+        .clone()
+        .unwrap();
     assert_eq!(
-        (cart.channel.as_deref(), cart.device.as_deref()),
-        (Some("web"), Some("desktop"))
-    );
-    // The shopper comes back on the phone: the latest wins.
-    fold_all(
-        &mut tr,
-        &[on(
-            event(EventKind::CartViewed, "u", at_min(3), vec![]),
-            Some("app"),
-            Some("mobile"),
-        )],
-    );
-    let cart = tr.cart("u#1").unwrap();
-    assert_eq!(
-        (cart.channel.as_deref(), cart.device.as_deref()),
-        (Some("app"), Some("mobile"))
+        (session.channel.as_deref(), session.device.as_deref()),
+        (Some("app"), Some("tablet"))
     );
 }

@@ -3,12 +3,12 @@
 //! `docs/episodes.md`, computed at the abandonment instant as in training) and the policy
 //! crate's [`ObservedState`] for one decision step. Pure: every input is handed in.
 //!
-//! The model's session columns come from the session the engine's tracker recorded on the
-//! cart at its abandonment (`Cart::session_at_abandonment`, measured as the episodes measure
-//! it). What the engine does not know is left out rather than guessed: a missing number
-//! encodes as the training mean, a missing category as none (`channel` and `device` when
-//! the cart's events named none; the session columns of a cart folded without sessions).
-//! The policies' `mobile` is whether the cart's latest `device` is a phone or a tablet
+//! The model's session columns, `channel` and `device` come from the session the engine's
+//! tracker recorded on the cart at its abandonment (`Cart::session_at_abandonment`, measured
+//! as the episodes measure it). What the engine does not know is left out rather than
+//! guessed: a missing number encodes as the training mean, a missing category as none
+//! (`channel` and `device` when the user's events named none; all of them for a cart folded
+//! without sessions). The policies' `mobile` is whether that `device` is a phone or a tablet
 //! ([`is_mobile_device`]); false when unknown.
 //!
 //! The policies' customer history ([`CustomerHistory`]) comes from the engine's own
@@ -268,7 +268,7 @@ pub fn model_features(
     use FeatureValue::{Missing, Number, Text};
     // The user's session at the abandonment, as the episodes measure it (kept by the
     // engine's tracker); missing for a cart folded without it.
-    let session = cart.session_at_abandonment;
+    let session = cart.session_at_abandonment.as_ref();
     let lines: Vec<_> = cart.lines.iter().filter(|l| l.quantity > 0).collect();
     let units: u32 = lines.iter().map(|l| l.quantity).sum();
     let priced_units: i64 = lines
@@ -341,8 +341,16 @@ pub fn model_features(
             ),
         ),
         ("has_email", flag(cart.email.is_some())),
-        ("channel", cart.channel.clone().map_or(Missing, Text)),
-        ("device", cart.device.clone().map_or(Missing, Text)),
+        (
+            "channel",
+            session
+                .and_then(|s| s.channel.clone())
+                .map_or(Missing, Text),
+        ),
+        (
+            "device",
+            session.and_then(|s| s.device.clone()).map_or(Missing, Text),
+        ),
         ("timezone", cart.timezone.clone().map_or(Missing, Text)),
     ]
 }
@@ -413,7 +421,11 @@ pub fn observed_state(cart: &Cart, history: &UserHistory, facts: &StepFacts) -> 
             cart_value_minor: cart.value,
             predicted_propensity: facts.predicted_propensity,
             returning_customer: history.past_orders > 0,
-            mobile: cart.device.as_deref().is_some_and(is_mobile_device),
+            mobile: cart
+                .session_at_abandonment
+                .as_ref()
+                .and_then(|s| s.device.as_deref())
+                .is_some_and(is_mobile_device),
             email_consent: facts.email_reachable,
             webhook_consent: facts.webhook_reachable,
             abandoned_hour: local_hour(facts.abandoned_at, facts.zone),
@@ -479,8 +491,6 @@ mod tests {
             abandonments: 1,
             email: Some("ann@example.com".into()),
             timezone: Some("America/New_York".into()),
-            channel: Some("web".into()),
-            device: Some("mobile".into()),
             closed_at: None,
             order_id: None,
             order_value: None,
@@ -531,19 +541,13 @@ mod tests {
             value(&f, "timezone"),
             &FeatureValue::Text("America/New_York".into())
         );
-        // The cart's latest channel and device, like the episodes' latest of the user.
-        assert_eq!(value(&f, "channel"), &FeatureValue::Text("web".into()));
-        assert_eq!(value(&f, "device"), &FeatureValue::Text("mobile".into()));
-        let unknown = Cart {
-            channel: None,
-            device: None,
-            ..cart("c1")
-        };
-        let f = model_features(&unknown, &history, T0);
+        // Without the session at the abandonment the session columns, channel and device
+        // are missing.
         assert_eq!(value(&f, "channel"), &FeatureValue::Missing);
         assert_eq!(value(&f, "device"), &FeatureValue::Missing);
         // The session at the abandonment, when the engine's tracker kept it; with it
-        // "returning" means an earlier session, as in the episodes.
+        // "returning" means an earlier session, and channel and device are the user's
+        // latest, as in the episodes.
         let with_session = Cart {
             session_at_abandonment: Some(cartback_core::SessionSnapshot {
                 events: 7,
@@ -552,10 +556,14 @@ mod tests {
                 length_millis: 754_000,
                 dwell_millis: 600_500,
                 past_sessions: 0,
+                channel: Some("web".into()),
+                device: Some("mobile".into()),
             }),
             ..cart("c1")
         };
         let f = model_features(&with_session, &history, T0);
+        assert_eq!(value(&f, "channel"), &FeatureValue::Text("web".into()));
+        assert_eq!(value(&f, "device"), &FeatureValue::Text("mobile".into()));
         for (column, expected) in [
             ("session_events", 7.0),
             ("session_views", 3.0),
@@ -871,9 +879,10 @@ mod tests {
             ..facts
         };
         assert!(!observed_state(&cart("c1"), &UserHistory::default(), &unreachable).subscribed);
-        // The cart's device says whether the shopper is on a phone or tablet.
-        assert!(state.features.mobile);
+        // The user's latest device says whether the shopper is on a phone or tablet.
+        assert!(!state.features.mobile, "no session recorded: not known");
         for (device, mobile) in [
+            (Some("mobile"), true),
             (Some("desktop"), false),
             (None, false),
             (Some("iOS"), true),
@@ -881,7 +890,10 @@ mod tests {
             (Some("tv"), false),
         ] {
             let c = Cart {
-                device: device.map(Into::into),
+                session_at_abandonment: Some(cartback_core::SessionSnapshot {
+                    device: device.map(Into::into),
+                    ..Default::default()
+                }),
                 ..cart("c1")
             };
             let state = observed_state(&c, &UserHistory::default(), &facts);

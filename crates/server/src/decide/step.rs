@@ -467,8 +467,6 @@ mod tests {
             order_coupon: None,
             email: Some("ann@example.com".into()),
             timezone: Some("Europe/Berlin".into()),
-            channel: None,
-            device: None,
             direct_purchase: false,
             order_cancelled: false,
         }
