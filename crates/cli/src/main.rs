@@ -29,6 +29,8 @@ enum Command {
     GenEvents(commands::gen_events::GenEventsArgs),
     /// Off-policy evaluation of a policy from a logged file (IPW, SNIPW, DM, DR, SNDR, Switch-DR).
     Ope(commands::ope::OpeArgs),
+    /// The live engine's decision log: export it as rounds for `cartback ope --format cartback`.
+    Decisions(commands::decisions::DecisionsArgs),
     /// Compare decision policies on the shopper simulator (incremental net revenue vs doing nothing).
     Simulate(commands::simulate::SimulateArgs),
     /// Recommendations: train ALS / co-occurrence / popularity, evaluate them, or ask a model for items.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Episodes(args) => commands::episodes::run(args),
         Command::GenEvents(args) => commands::gen_events::run(args),
         Command::Ope(args) => commands::ope::run(args),
+        Command::Decisions(args) => commands::decisions::run(args),
         Command::Simulate(args) => commands::simulate::run(args),
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Train(args) => commands::train::run(args),

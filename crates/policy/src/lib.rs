@@ -9,7 +9,10 @@
 //! - [`simulator`]: a configurable population of shoppers with known responses, for ground
 //!   truth and for training learned policies.
 //! - [`ope`]: off-policy estimators (IPW, SNIPW, DM, DR, SNDR, Switch-DR) with bootstrap
-//!   confidence intervals, equal to Open Bandit Pipeline 0.4.1.
+//!   confidence intervals, equal to Open Bandit Pipeline 0.4.1, and the evaluation of
+//!   cartback's own policies on the live engine's exported decision log.
+//! - [`state_file`]: a learned policy's state file (`cartback policy train` writes it,
+//!   `cartback serve` and `cartback ope` read it).
 //!
 //! Like `cartback-core`, this crate reads no clock: every time is passed in.
 
@@ -18,3 +21,4 @@ pub mod guardrails;
 pub mod ope;
 pub mod policies;
 pub mod simulator;
+pub mod state_file;

@@ -652,6 +652,8 @@ impl Engine {
             guardrail: plan.guardrail.clone(),
             holdout: plan.holdout,
             discount_minor: plan.discount_minor,
+            // What the policy saw (off-policy evaluation of other policies on this log).
+            state: serde_json::to_value(&plan.state).ok(),
         };
         let message = match (&plan.channel, plan.send_at) {
             (Some(channel), Some(send_at)) => {

@@ -15,6 +15,7 @@ pub mod decide;
 pub mod demo;
 pub mod dispatcher;
 pub mod engine;
+pub mod export;
 pub mod http;
 pub mod metrics;
 pub mod run;

@@ -112,6 +112,10 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
         steps_of_one_abandonment_are_kept_apart,
     ),
     (
+        "the_decision_state_round_trips",
+        the_decision_state_round_trips,
+    ),
+    (
         "message_times_and_discounts_feed_the_guardrails",
         message_times_and_discounts_feed_the_guardrails,
     ),
@@ -864,6 +868,7 @@ pub fn decision(cart_id: &str, user: &str, millis: i64) -> Decision {
         holdout: false,
         step: 0,
         discount_minor: 0,
+        state: None,
     }
 }
 
@@ -1412,6 +1417,54 @@ fn step_with_message(
         ..outbox_message(cart_id, "u1", due_millis)
     };
     store.record_decision(&decision, Some(&message)).unwrap()
+}
+
+/// The policy's recorded state (migration 5) reads back exactly, numbers to the last bit,
+/// through both reads; a decision without one reads back as `None`; U+0000 is refused.
+pub fn the_decision_state_round_trips(store: &mut dyn Store) {
+    let state = serde_json::json!({
+        "observed": {
+            "features": {"cart_value_minor": 12_345, "predicted_propensity": 0.1 + 0.2,
+                         "tiny": 1.0e-300, "third": 1.0 / 3.0, "mobile": true},
+            "step": 0, "send_at": 1_780_003_600_000_i64, "note": "ünï \"q\""
+        },
+        "executed": {"do_nothing": "do_nothing", "discount_10": "discount_5"}
+    });
+    let with_state = Decision {
+        state: Some(state.clone()),
+        ..decision("c1", "u1", 0)
+    };
+    let without = decision("c2", "u2", 10);
+    assert_eq!(without.state, None);
+    let first = store.record_decision(&with_state, None).unwrap().unwrap();
+    let second = store.record_decision(&without, None).unwrap().unwrap();
+    let read = store.decisions_of_cart("c1").unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].state.as_ref(), Some(&state));
+    let third = &read[0].state.as_ref().unwrap()["observed"]["features"]["third"];
+    assert_eq!(third.as_f64().unwrap().to_bits(), (1.0f64 / 3.0).to_bits());
+    assert_eq!(
+        store.decision_log(0, 10).unwrap(),
+        vec![
+            Decision {
+                id: first,
+                ..with_state
+            },
+            Decision {
+                id: second,
+                ..without
+            },
+        ]
+    );
+    let bad = Decision {
+        state: Some(serde_json::json!({"observed": {"note": "a\u{0}b"}})),
+        ..decision("c3", "u3", 20)
+    };
+    match store.record_decision(&bad, None) {
+        Err(StoreError::Unstorable { field, .. }) => assert_eq!(field, "state"),
+        other => panic!("expected Unstorable, got {other:?}"),
+    }
+    assert!(store.decisions_of_cart("c3").unwrap().is_empty());
 }
 
 pub fn steps_of_one_abandonment_are_kept_apart(store: &mut dyn Store) {

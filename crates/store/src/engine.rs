@@ -14,8 +14,8 @@
 //! appearance, so every statement names them in ascending order — a unit test checks it), the
 //! row decoding both backends share, and the checks that keep text storable everywhere. The
 //! tables come from migration 2 `engine_records`; migration 3 `decision_steps` keys decisions
-//! by (cart, abandonment, step) for multi-step flows and adds `discount_minor` (see
-//! `crate::migrate`).
+//! by (cart, abandonment, step) for multi-step flows and adds `discount_minor`; migration 5
+//! `decision_state` adds the nullable JSON `state` (see `crate::migrate`).
 //!
 //! Lifecycle of a message: `pending` (written with its decision) → `sending` (claimed by the
 //! dispatcher, attempt counted) → `sent`, back to `pending` for a retry, or `failed`; a
@@ -58,6 +58,11 @@ pub struct Decision {
     /// daily discount budget sums it.
     #[serde(default)]
     pub discount_minor: i64,
+    /// What the policy was given and what each proposal would have become (the policy
+    /// crate's `ope::LoggedState`), for off-policy evaluation of other policies on this log;
+    /// `None` for decisions recorded before migration 5 `decision_state`.
+    #[serde(default)]
+    pub state: Option<serde_json::Value>,
 }
 
 /// Where an outbox message is in its lifecycle (see the module comment).
@@ -227,7 +232,7 @@ pub(crate) mod sql {
     macro_rules! decision_columns {
         () => {
             "id, cart_id, user_id, abandonment, decided_at, action, channel, send_at, \
-             propensity, scores, reasons, guardrail, holdout, step, discount_minor"
+             propensity, scores, reasons, guardrail, holdout, step, discount_minor, state"
         };
     }
     macro_rules! message_columns {
@@ -239,8 +244,8 @@ pub(crate) mod sql {
 
     pub(crate) const INSERT_DECISION: &str = "INSERT INTO engine_decisions \
         (cart_id, user_id, abandonment, decided_at, action, channel, send_at, propensity, \
-         scores, reasons, guardrail, holdout, step, discount_minor) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         scores, reasons, guardrail, holdout, step, discount_minor, state) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
         ON CONFLICT (cart_id, abandonment, step) DO NOTHING RETURNING id";
     pub(crate) const INSERT_MESSAGE: &str = "INSERT INTO engine_outbox \
         (idempotency_key, decision_id, cart_id, user_id, channel, payload, status, due_at) \
@@ -362,6 +367,11 @@ pub(crate) trait RowColumns {
     fn flag(&self, index: usize) -> Result<bool, String>;
     /// A JSON column (SQLite `TEXT`, PostgreSQL `jsonb`).
     fn json<T: serde::de::DeserializeOwned>(&self, index: usize) -> Result<T, String>;
+    /// A nullable JSON column.
+    fn optional_json<T: serde::de::DeserializeOwned>(
+        &self,
+        index: usize,
+    ) -> Result<Option<T>, String>;
 }
 
 /// Reads a row of `table` column by column, naming the row and column in errors.
@@ -428,6 +438,7 @@ pub(crate) fn decode_decision(row: &impl RowColumns) -> Result<Decision, StoreEr
         holdout: r.get("holdout", |c| c.flag(12))?,
         step: r.count("step", 13)?,
         discount_minor: r.get("discount_minor", |c| c.integer(14))?,
+        state: r.get("state", |c| c.optional_json(15))?,
     })
 }
 
@@ -489,6 +500,9 @@ pub(crate) fn check_storable_decision(
     }
     if json_has_nul(&decision.scores) {
         return Err(unstorable("decision", &key, "scores"));
+    }
+    if decision.state.as_ref().is_some_and(json_has_nul) {
+        return Err(unstorable("decision", &key, "state"));
     }
     let Some(message) = message else {
         return Ok(());

@@ -256,6 +256,7 @@ conformance_tests! {
         erasure_removes_every_trace_of_one_user,
         engine_text_with_nul_is_refused_or_replaced,
         steps_of_one_abandonment_are_kept_apart,
+        the_decision_state_round_trips,
         message_times_and_discounts_feed_the_guardrails,
         erasure_finds_a_users_events_at_any_time,
     ],

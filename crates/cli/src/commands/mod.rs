@@ -1,6 +1,7 @@
 //! One module per `cartback` subcommand: its clap arguments and its `run` function.
 
 pub mod compact;
+pub mod decisions;
 pub mod episodes;
 pub mod gen_events;
 pub mod import;

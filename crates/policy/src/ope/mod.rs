@@ -13,8 +13,14 @@
 //! Inputs: a [`LoggedFeedback`] (read from the Open Bandit Dataset CSV by `obd_csv.rs` or from
 //! cartback's decision log by `decision_log.rs`), an [`EvaluationPolicy`] and a
 //! [`RewardModel`] (tables per action and position, read by `policy_file.rs`).
+//!
+//! cartback's own policies on the live engine's log (`cartback_log.rs`): the exported rounds
+//! carry the state the engine's policy saw ([`LoggedState`]), so any [`crate::policies::Policy`]
+//! gives a per-round table ([`policy_action_dist`]) and a reward model can be fitted on the
+//! log, cross-fitted ([`fit_reward_model`]).
 
 mod bootstrap;
+mod cartback_log;
 mod decision_log;
 mod direct_method;
 mod doubly_robust;
@@ -28,6 +34,10 @@ mod policy_file;
 mod tables;
 
 pub use bootstrap::{Bootstrap, BootstrapParams, ConfidenceInterval};
+pub use cartback_log::{
+    CartbackLog, CartbackRound, LoggedState, MIN_ROUNDS_PER_ACTION, builtin_policy,
+    fit_reward_model, policy_action_dist, read_cartback_log,
+};
 pub use decision_log::read_decision_log;
 pub use direct_method::DirectMethod;
 pub use doubly_robust::{DoublyRobust, SelfNormalizedDoublyRobust, SwitchDoublyRobust};

@@ -50,7 +50,7 @@ use crate::simulator::{
 use cartback_core::{Duration, Timestamp};
 use rand::RngExt;
 use rand::rngs::SmallRng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Number of actions ([`ActionKind::ALL`]).
@@ -64,8 +64,9 @@ pub enum PolicyError {
     NoTrainingData { policy: &'static str },
 }
 
-/// What the engine knows about a cart at a decision step.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// What the engine knows about a cart at a decision step (recorded with every decision of
+/// the live engine, see [`crate::ope::LoggedState`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObservedState {
     pub features: CartFeatures,
     /// Decision step, `0..n_steps`.

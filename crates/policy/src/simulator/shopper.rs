@@ -19,7 +19,7 @@ use rand::RngExt;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand_distr::{Beta, Binomial, Distribution, LogNormal, Normal, Poisson};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a shopper responds to being contacted (hidden from policies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -32,7 +32,7 @@ pub enum Segment {
 }
 
 /// What a policy may know about an abandoned cart.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CartFeatures {
     pub cart_value_minor: i64,
     /// A propensity model's predicted probability of unaided purchase (noisy).
@@ -52,7 +52,7 @@ pub struct CartFeatures {
 /// Signals of discount seeking the shop observes in the abandoned session itself, for new
 /// and returning customers alike. All false when the shop observes nothing (no checkout
 /// reached, no coupon-field or referrer tracking): that carries no evidence.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SessionSignals {
     /// The session reached checkout and the shop tracks its coupon field, so a code typed
     /// there would have been seen.
@@ -91,7 +91,7 @@ impl SessionSignals {
 /// What a shop keeps about a customer's past behaviour: coupon use on past orders and
 /// engagement with its marketing e-mails. All zero when the shop knows nothing (a new
 /// customer, or a signal the shop does not record): zero counts carry no evidence.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CustomerHistory {
     /// Past orders (last 365 days) whose use of a coupon or discount code is known.
     pub orders: u32,

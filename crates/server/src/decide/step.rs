@@ -4,7 +4,10 @@
 //! abandonment and step) and the policy crate's guardrails dispose. The plan records the
 //! final action, when it goes out, the probability with which the whole pipeline (policy
 //! and guardrails) takes that action, every guardrail that changed it and why, the coupon
-//! to issue, and when the next step is due — or that the flow ends here.
+//! to issue, and when the next step is due — or that the flow ends here. Every plan also
+//! carries the state the policy was given (computed for the holdout and unreachable
+//! shoppers too, where the policy is not asked) and what each proposal would have become,
+//! for off-policy evaluation of other policies on the decision log.
 
 use super::adapter::{
     SessionTracking, StepFacts, UserHistory, model_features, observed_state, session_signals,
@@ -17,7 +20,8 @@ use cartback_policy::guardrails::{
     ChannelConsent, GuardedDecision, Guardrail, GuardrailConfig, LineContext, Proposal,
     ShopperContext, apply_guardrails,
 };
-use cartback_policy::policies::{N_ACTIONS, Observation};
+use cartback_policy::ope::LoggedState;
+use cartback_policy::policies::{N_ACTIONS, Observation, ObservedState};
 use chrono_tz::Tz;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -100,6 +104,8 @@ pub struct StepPlan {
     pub discount_minor: i64,
     /// When the next step is due; `None` when the flow ends with this step.
     pub next_step_at: Option<Timestamp>,
+    /// The policy's observed state and the final action of every possible proposal.
+    pub state: LoggedState,
 }
 
 /// Whether `user_id` belongs to the holdout: a stable hash of the id below `fraction`.
@@ -176,10 +182,11 @@ impl FlowSettings {
         self.decide_at(input.abandoned_at, input.step + 1)
     }
 
-    /// A plan that sends nothing and says why.
+    /// A plan that sends nothing, whatever a policy would propose, and says why.
     fn nothing(
         &self,
         input: &StepInput<'_>,
+        observed: ObservedState,
         guardrail: &str,
         reason: String,
         ends: bool,
@@ -197,49 +204,30 @@ impl FlowSettings {
             coupon: None,
             discount_minor: 0,
             next_step_at: if ends { None } else { self.next_after(input) },
+            state: LoggedState::suppressed(observed),
         }
     }
 
     /// Decides step `input.step` with the policy and files of `bundle`.
     pub fn decide_step(&self, bundle: &PolicyBundle, input: &StepInput<'_>) -> StepPlan {
         let cart = input.cart;
-        if in_holdout(&cart.user_id, self.holdout_fraction) {
-            return self.nothing(
-                input,
-                "holdout",
-                "holdout group: tracked, never contacted".into(),
-                true,
-            );
-        }
         let has_address = self.email_delivery != "email" || cart.email.is_some();
         let email_reachable = input.email_consent != Some(false) && has_address;
         let push_reachable = self.push_delivery.is_some() && input.push_consent != Some(false);
-        if !email_reachable && !push_reachable {
-            let (guardrail, reason) = if input.email_consent == Some(false) {
-                ("consent", "the shopper withdrew consent (unsubscribed)")
-            } else {
-                ("no_address", "no e-mail address and no other channel")
-            };
-            return self.nothing(
-                input,
-                guardrail,
-                format!("guardrail {guardrail}: {reason}"),
-                true,
-            );
-        }
         let zone = time_zone(cart, self.default_zone);
         let due = self
             .step_due(input.abandoned_at, input.step)
             .unwrap_or(input.now);
         let send_at = due.max(input.now);
         let mut reasons = vec![format!("policy: {}", bundle.description)];
+        let mut model_failure = None;
         let predicted = match &bundle.scorer {
             None => bundle.prior_propensity,
             Some(scorer) => {
                 match scorer.score(&model_features(cart, &input.history, input.abandoned_at)) {
                     Ok(p) => p,
                     Err(error) => {
-                        reasons.push(format!(
+                        model_failure = Some(format!(
                             "propensity model failed ({error}); prior {} used",
                             bundle.prior_propensity
                         ));
@@ -271,6 +259,32 @@ impl FlowSettings {
             state: observed_state(cart, &input.history, &facts),
             truth: None,
         };
+        // The holdout and unreachable shoppers are not asked, but the state the policy would
+        // have seen is recorded all the same.
+        if in_holdout(&cart.user_id, self.holdout_fraction) {
+            return self.nothing(
+                input,
+                observation.state,
+                "holdout",
+                "holdout group: tracked, never contacted".into(),
+                true,
+            );
+        }
+        if !email_reachable && !push_reachable {
+            let (guardrail, reason) = if input.email_consent == Some(false) {
+                ("consent", "the shopper withdrew consent (unsubscribed)")
+            } else {
+                ("no_address", "no e-mail address and no other channel")
+            };
+            return self.nothing(
+                input,
+                observation.state,
+                guardrail,
+                format!("guardrail {guardrail}: {reason}"),
+                true,
+            );
+        }
+        reasons.extend(model_failure);
         let distribution = bundle.policy.distribution(&observation);
         let mut rng = SmallRng::seed_from_u64(stream_seed(
             self.seed,
@@ -307,14 +321,22 @@ impl FlowSettings {
             apply_guardrails(Proposal { kind, send_at }, &context, &self.guardrails)
         };
         let guarded = guard(proposal.action);
+        // What the engine takes for each proposal: the guardrails' action when a channel
+        // delivers it, else nothing.
+        let final_of = |kind: ActionKind| {
+            if kind.is_contact() && self.delivery(kind).is_some() {
+                kind
+            } else {
+                ActionKind::DoNothing
+            }
+        };
+        let outcomes: [ActionKind; N_ACTIONS] = ActionKind::ALL.map(|k| final_of(guard(k).kind));
         // The probability that policy and guardrails together end at the final action:
         // guardrails are deterministic, so sum the policy's mass over every proposal that
-        // they turn into it.
-        let propensity: f64 = (0..N_ACTIONS)
-            .filter(|&i| distribution.probabilities[i] > 0.0)
-            .filter(|&i| guard(ActionKind::ALL[i]).kind == guarded.kind)
-            .map(|i| distribution.probabilities[i])
-            .sum();
+        // they turn into it (`LoggedState::push_forward`, which off-policy evaluation uses
+        // for other policies on this state).
+        let propensity = LoggedState::push_forward(&outcomes, &distribution.probabilities)
+            [final_of(guarded.kind).index()];
         reasons.push(distribution.reason.clone());
         reasons.push(input.history.summary(self.order_coupons_tracked));
         reasons.push(session_summary(cart, &self.session_tracking));
@@ -375,6 +397,7 @@ impl FlowSettings {
                 0
             },
             next_step_at: if ends { None } else { self.next_after(input) },
+            state: LoggedState::from_outcomes(observation.state, outcomes),
         }
     }
 }
@@ -609,6 +632,47 @@ mod tests {
         assert_eq!(plan.guardrail, "holdout");
         assert_eq!(plan.kind, ActionKind::DoNothing);
         assert_eq!(plan.next_step_at, None);
+    }
+
+    #[test]
+    fn every_plan_records_the_state_and_what_each_proposal_becomes() {
+        let (s, b, c) = (settings(), bundle(PolicyKind::FixedFlow), cart());
+        let mut i = input(&c, 2, &[]);
+        i.discount_committed_today_minor = 49_500;
+        let plan = s.decide_step(&b, &i);
+        assert_eq!(plan.state.observed.features.cart_value_minor, 10_000);
+        assert_eq!(plan.state.observed.step, 2);
+        let outcomes = plan.state.outcomes().unwrap();
+        // The budget turns 10 % into 5 %; push has no channel here, so it sends nothing.
+        assert_eq!(
+            outcomes[ActionKind::Discount10.index()],
+            ActionKind::Discount5
+        );
+        assert_eq!(
+            outcomes[ActionKind::WebhookPush.index()],
+            ActionKind::DoNothing
+        );
+        assert_eq!(
+            outcomes[ActionKind::ReminderEmail.index()],
+            ActionKind::ReminderEmail
+        );
+
+        // The holdout is not asked, but records what the policy would have seen.
+        let mut s = settings();
+        s.holdout_fraction = 1.0;
+        let plan = s.decide_step(&b, &input(&c, 0, &[]));
+        assert!(plan.holdout);
+        assert_eq!(plan.state.observed.features.cart_value_minor, 10_000);
+        assert_eq!(plan.state.observed.abandoned_at, at(2026, 6, 10, 10, 0));
+        assert_eq!(
+            plan.state.outcomes().unwrap(),
+            [ActionKind::DoNothing; N_ACTIONS]
+        );
+        let mut i = input(&c, 0, &[]);
+        i.email_consent = Some(false);
+        let plan = settings().decide_step(&b, &i);
+        assert_eq!(plan.guardrail, "consent");
+        assert!(!plan.state.observed.subscribed);
     }
 
     #[test]

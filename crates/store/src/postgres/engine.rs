@@ -64,6 +64,12 @@ impl RowColumns for Row {
     fn json<T: serde::de::DeserializeOwned>(&self, index: usize) -> Result<T, String> {
         column::<Json<T>>(self, index).map(|Json(value)| value)
     }
+    fn optional_json<T: serde::de::DeserializeOwned>(
+        &self,
+        index: usize,
+    ) -> Result<Option<T>, String> {
+        column::<Option<Json<T>>>(self, index).map(|value| value.map(|Json(value)| value))
+    }
 }
 
 impl PostgresStore {
@@ -156,6 +162,7 @@ impl EngineRecords for PostgresStore {
                     &d.holdout,
                     &i64::from(d.step),
                     &d.discount_minor,
+                    &d.state.as_ref().map(Json),
                 ],
             )
             .map_err(StoreError::postgres("inserting a decision"))?;

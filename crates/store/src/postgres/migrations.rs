@@ -64,7 +64,17 @@ CREATE INDEX carts_by_state ON carts (state, last_activity);
         name: "split_event_ids",
         sql: SPLIT_EVENT_IDS,
     },
+    Migration {
+        version: 5,
+        name: "decision_state",
+        sql: DECISION_STATE,
+    },
 ];
+
+/// Migration 5: every decision records the state its policy was given and what each
+/// proposal would have become (`cartback_policy::ope::LoggedState`), so other policies can
+/// be evaluated on the decision log. `NULL` for the decisions before it.
+const DECISION_STATE: &str = "ALTER TABLE engine_decisions ADD COLUMN state jsonb;";
 
 /// Migration 4 changes nothing in PostgreSQL. In SQLite it moves the event ids into their
 /// own table and drops the `user_id` index (the bulk import's cost there was two B-trees with

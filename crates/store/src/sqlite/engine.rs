@@ -38,6 +38,17 @@ impl RowColumns for Row<'_> {
             .map_err(|e| e.to_string())?;
         serde_json::from_str(text).map_err(|e| e.to_string())
     }
+    fn optional_json<T: serde::de::DeserializeOwned>(
+        &self,
+        index: usize,
+    ) -> Result<Option<T>, String> {
+        let text: Option<&str> = self
+            .get_ref(index)
+            .and_then(|value| Ok(value.as_str_or_null()?))
+            .map_err(|e| e.to_string())?;
+        text.map(|text| serde_json::from_str(text).map_err(|e| e.to_string()))
+            .transpose()
+    }
 }
 
 impl SqliteStore {
@@ -132,6 +143,7 @@ impl EngineRecords for SqliteStore {
                             d.holdout,
                             d.step,
                             d.discount_minor,
+                            d.state.as_ref().map(|s| s.to_string()),
                         ],
                         |row| row.get(0),
                     )

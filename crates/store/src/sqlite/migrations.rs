@@ -63,7 +63,17 @@ CREATE INDEX carts_by_state ON carts (state, last_activity);
         name: "split_event_ids",
         sql: SPLIT_EVENT_IDS,
     },
+    Migration {
+        version: 5,
+        name: "decision_state",
+        sql: DECISION_STATE,
+    },
 ];
+
+/// Migration 5: every decision records the state its policy was given and what each
+/// proposal would have become (`cartback_policy::ope::LoggedState` as JSON `TEXT`), so other
+/// policies can be evaluated on the decision log. `NULL` for the decisions before it.
+const DECISION_STATE: &str = "ALTER TABLE engine_decisions ADD COLUMN state TEXT;";
 
 /// Migration 4: the split event layout, for bulk imports. Every new event used to descend
 /// two B-trees with random keys (the unique index on `id` and the index on `user_id`);

@@ -1,0 +1,93 @@
+//! `cartback decisions export`: the live engine's decision log as rounds for off-policy
+//! evaluation (`cartback ope --format cartback`), one NDJSON line per (cart, abandonment).
+//! The logic is `cartback_server::export`.
+
+use anyhow::{Context, Result};
+use cartback_server::decide::policy_file;
+use cartback_server::export::export_rounds;
+use clap::{Args, Subcommand};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct DecisionsArgs {
+    #[command(subcommand)]
+    pub command: DecisionsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DecisionsCommand {
+    /// Write one off-policy evaluation round per (cart, abandonment): the first decision
+    /// step's action, propensity and recorded state, and the abandonment's net outcome.
+    #[command(
+        long_about = "Write one off-policy evaluation round per (cart, abandonment) of the \
+        engine's decision log, as NDJSON for `cartback ope --format cartback`.\n\n\
+        A round is the abandonment's first decision step (step 0): the action the engine took, \
+        the probability its policy and guardrails took it with, and the state the policy was \
+        given. Its reward is the abandonment's net outcome in minor units: the order value if \
+        the cart was recovered (ordered inside the attribution window after the decision), \
+        less the largest coupon sent, every sent message's cost and the unsubscribe loss if a \
+        message recorded an unsubscribe (the simulator's costs, `[costs]` of --simulator-config). \
+        Later steps count as they were logged, so `ope` estimates a policy's value as the first \
+        touch. Skipped and counted: decisions without a recorded state (before schema version \
+        5), the holdout, abandonments still open, carts no longer stored."
+    )]
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The store: a SQLite file or a postgres:// URL (the server's `db`).
+    #[arg(long)]
+    pub db: String,
+    /// Where to write the rounds (NDJSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Simulator configuration (TOML) whose `[costs]` price messages and unsubscribes;
+    /// the simulator's defaults without it.
+    #[arg(long)]
+    pub simulator_config: Option<PathBuf>,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: DecisionsArgs) -> Result<ExitCode> {
+    match args.command {
+        DecisionsCommand::Export(args) => export(args),
+    }
+}
+
+fn export(args: ExportArgs) -> Result<ExitCode> {
+    let costs = policy_file::simulator_config(args.simulator_config.as_deref())?.costs;
+    let mut store =
+        cartback_store::open(&args.db).with_context(|| format!("opening store {}", args.db))?;
+    let file =
+        File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut out = BufWriter::new(file);
+    let summary = export_rounds(&mut *store, &costs, &mut out)
+        .with_context(|| format!("exporting the decision log of {}", args.db))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "{} rounds written to {} ({} recovered) from {} decisions of {} abandonments",
+            summary.rounds,
+            args.out.display(),
+            summary.recovered,
+            summary.decisions,
+            summary.abandonments
+        );
+        println!(
+            "skipped: {} without a recorded state, {} holdout, {} still open, {} without a first step, {} carts no longer stored",
+            summary.skipped_without_state,
+            summary.skipped_holdout,
+            summary.skipped_open,
+            summary.skipped_without_first_step,
+            summary.skipped_cart_missing
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
