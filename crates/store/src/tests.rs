@@ -406,22 +406,25 @@ fn sqlite_in_memory_stores_work_and_are_private() {
     );
 }
 
-/// The SQLite event log after migration 4: ids in `event_ids`, `events` indexed only by
-/// `(ts, id)`, and one `event_user_hours` row per user and hour with events — kept in step
-/// by inserts and erasure.
+/// The SQLite event log after migration 6: one block per hour a batch touches, each listing
+/// its users, no row-per-event tables left; erasure rewrites only the blocks that held the
+/// user's events.
 #[test]
-fn sqlite_keeps_event_ids_and_user_hours_beside_the_events() {
+fn sqlite_stores_a_batch_as_one_block_per_hour_and_erasure_rewrites_them() {
     let harness = SqliteHarness::new().unwrap();
     let mut store = harness.open().unwrap();
-    let indexes: Vec<String> = harness
+    let tables: Vec<String> = harness
         .raw()
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'")
+        .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'event%' ORDER BY name")
         .unwrap()
         .query_map([], |row| row.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(indexes, ["events_by_time"]);
+    assert_eq!(
+        tables,
+        ["event_blocks", "event_blocks_by_hour", "event_log"]
+    );
     let events = [
         conformance::event(1, "alice", 0),
         conformance::event(2, "alice", 1),
@@ -430,35 +433,100 @@ fn sqlite_keeps_event_ids_and_user_hours_beside_the_events() {
         conformance::event(1, "repeat", 5),
     ];
     assert_eq!(store.insert_events(&events).unwrap().inserted, 4);
-    assert_eq!(harness.count_rows("event_ids"), 4);
-    assert_eq!(harness.count_rows("event_user_hours"), 3);
+    let blocks = |harness: &SqliteHarness| -> Vec<(i64, i64)> {
+        harness
+            .raw()
+            .prepare("SELECT hour - min(hour) OVER (), events FROM event_blocks ORDER BY hour")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(blocks(&harness), [(0, 3), (1, 1)]);
+    let users = |harness: &SqliteHarness| -> Vec<Vec<u8>> {
+        harness
+            .raw()
+            .prepare("SELECT users FROM event_blocks ORDER BY hour")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(users(&harness), [&b"\x05alice\x03bob"[..], b"\x05alice"]);
+    // A user without events erases nothing and rewrites nothing.
+    assert_eq!(store.erase_user("carol").unwrap().events, 0);
+    assert_eq!(blocks(&harness), [(0, 3), (1, 1)]);
     assert_eq!(store.erase_user("alice").unwrap().events, 3);
-    assert_eq!(harness.count_rows("event_ids"), 1);
-    assert_eq!(harness.count_rows("event_user_hours"), 1);
-    assert_eq!(harness.count_rows("events"), 1);
+    assert_eq!(blocks(&harness), [(0, 1)]);
+    assert_eq!(users(&harness), [b"\x03bob"]);
+    assert_eq!(store.event_count().unwrap(), 1);
+    let mut left = Vec::new();
+    store.scan_events(&mut |event| left.push(event)).unwrap();
+    assert_eq!(left, [conformance::event(4, "bob", 1)]);
 }
 
-/// The event insert says `OR IGNORE` (no statement journal) but must never drop a row: when a
-/// hand-made constraint makes it skip one, the whole call fails and stores nothing.
+/// Every handle deduplicates against its own copy of the stored ids: it must take in the
+/// blocks other handles append, and start again after another handle's erasure rewrote
+/// blocks (else an erased event could never be stored again).
 #[test]
-fn sqlite_refuses_to_skip_event_rows_silently() {
+fn sqlite_id_copies_follow_other_handles_inserts_and_erasures() {
+    let harness = SqliteHarness::new().unwrap();
+    let mut first = harness.open().unwrap();
+    let mut second = harness.open().unwrap();
+    let alice = conformance::event(1, "alice", 0);
+    let bob = conformance::event(2, "bob", 0);
+    assert_eq!(first.insert_events(std::slice::from_ref(&alice)).unwrap().inserted, 1);
+    assert_eq!(second.insert_events(std::slice::from_ref(&bob)).unwrap().inserted, 1);
+    let again = first.insert_events(&[bob.clone(), alice.clone()]).unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 2));
+    assert_eq!(second.erase_user("alice").unwrap().events, 1);
+    let after_erasure = first.insert_events(&[alice.clone(), bob]).unwrap();
+    assert_eq!((after_erasure.inserted, after_erasure.duplicates), (1, 1));
+    assert_eq!(second.event_count().unwrap(), 2);
+    // The erasing handle's own copy is renewed too.
+    assert_eq!(second.insert_events(&[alice]).unwrap().duplicates, 1);
+}
+
+/// A scan returns `(ts, id)` order whatever the blocks: an hour filled by two batches out of
+/// order, and an hour with more events than one block holds (split and LZ4-compressed).
+#[test]
+fn sqlite_scans_in_time_order_across_blocks_and_compresses_big_blocks() {
     let harness = SqliteHarness::new().unwrap();
     let mut store = harness.open().unwrap();
-    harness.execute_sql("CREATE UNIQUE INDEX one_event_per_user ON events (user_id)");
-    for count in [2u32, 20] {
-        let events: Vec<_> = (0..count)
-            .map(|n| conformance::event(n, "u1", i64::from(n)))
-            .collect();
-        match store.insert_events(&events) {
-            Err(StoreError::EventRowsSkipped { expected, appended }) => {
-                assert!(appended < expected, "{appended} of {expected}");
-            }
-            other => panic!("expected EventRowsSkipped, got {other:?}"),
-        }
-        assert_eq!(store.event_count().unwrap(), 0);
-        assert_eq!(harness.count_rows("event_ids"), 0);
-        assert_eq!(harness.count_rows("event_user_hours"), 0);
-    }
+    let big = crate::sqlite::MAX_BLOCK_EVENTS as u32 + 10;
+    // Times run backwards through the batch, so no block is stored in time order.
+    let later: Vec<_> = (0..big)
+        .map(|n| conformance::event(n, &format!("u{}", n % 7), i64::from(big - n) * 100))
+        .collect();
+    let earlier: Vec<_> = (big..big + 3)
+        .map(|n| conformance::event(n, "early", i64::from(n - big)))
+        .collect();
+    assert_eq!(
+        store.insert_events(&later).unwrap().inserted,
+        u64::from(big)
+    );
+    assert_eq!(store.insert_events(&earlier).unwrap().inserted, 3);
+    let stored: Vec<(i64, u8)> = harness
+        .raw()
+        .prepare("SELECT events, unicode(substr(CAST(data AS TEXT), 1, 1)) FROM event_blocks ORDER BY id")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get::<_, Option<u8>>(1)?.unwrap_or(0))))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // 4,096 + 10 in one hour: two blocks, the full one compressed (1), the small ones not (0).
+    assert_eq!(stored, [(4096, 1), (10, 0), (3, 0)]);
+    let mut scanned = Vec::new();
+    store.scan_events(&mut |event| scanned.push(event)).unwrap();
+    let mut expected: Vec<_> = later.into_iter().chain(earlier).collect();
+    expected.sort_by_key(|event| (event.timestamp, event.id.0));
+    assert_eq!(scanned.len(), expected.len());
+    assert!(
+        scanned == expected,
+        "the scan is not the events in (ts, id) order"
+    );
 }
 
 #[test]

@@ -69,6 +69,13 @@ CREATE INDEX carts_by_state ON carts (state, last_activity);
         name: "decision_state",
         sql: DECISION_STATE,
     },
+    Migration {
+        version: 6,
+        name: "event_blocks",
+        // SQLite's event log moved into blocks; PostgreSQL keeps a row per event (its
+        // `COPY` path is bound by the server's index maintenance, not by rows).
+        sql: "SELECT 1",
+    },
 ];
 
 /// Migration 5: every decision records the state its policy was given and what each

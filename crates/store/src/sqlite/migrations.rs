@@ -68,12 +68,45 @@ CREATE INDEX carts_by_state ON carts (state, last_activity);
         name: "decision_state",
         sql: DECISION_STATE,
     },
+    Migration {
+        version: EVENT_BLOCKS_VERSION,
+        name: "event_blocks",
+        sql: EVENT_BLOCKS,
+    },
 ];
 
 /// Migration 5: every decision records the state its policy was given and what each
 /// proposal would have become (`cartback_policy::ope::LoggedState` as JSON `TEXT`), so other
 /// policies can be evaluated on the decision log. `NULL` for the decisions before it.
 const DECISION_STATE: &str = "ALTER TABLE engine_decisions ADD COLUMN state TEXT;";
+
+/// The version of [`EVENT_BLOCKS`]: after its SQL, the runner moves the event rows into
+/// blocks (`event_blocks::move_rows_into_blocks`), in the same transaction.
+pub(crate) const EVENT_BLOCKS_VERSION: u32 = 6;
+
+/// Migration 6: events stored in blocks, many to a row (module `event_blocks` documents the
+/// layout), instead of a row and a dedupe-index entry each. The SQL creates the new tables;
+/// the runner then moves the rows of `events` into blocks and drops `events`, `event_ids` and
+/// `event_user_hours` (each block lists its users instead).
+const EVENT_BLOCKS: &str = "
+CREATE TABLE event_blocks (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the id copies catch up by it
+    hour     INTEGER NOT NULL,    -- ts / 3600000, truncated towards zero, of every event
+    first_ts INTEGER NOT NULL,    -- the block's earliest and latest event times (ms, UTC)
+    last_ts  INTEGER NOT NULL,
+    events   INTEGER NOT NULL CHECK (events > 0),
+    users    BLOB NOT NULL,       -- the distinct user ids, for erasure (read without `ids`/`data`)
+    ids      BLOB NOT NULL CHECK (length(ids) = 16 * events),
+    data     BLOB NOT NULL        -- one record per event, in the order of `ids`
+);
+CREATE INDEX event_blocks_by_hour ON event_blocks (hour, id);
+CREATE TABLE event_log (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    events    INTEGER NOT NULL,   -- events stored
+    rewrites  INTEGER NOT NULL    -- bumped whenever blocks are deleted or rewritten
+);
+INSERT INTO event_log (singleton, events, rewrites) VALUES (1, 0, 0);
+";
 
 /// Migration 4: the split event layout, for bulk imports. Every new event used to descend
 /// two B-trees with random keys (the unique index on `id` and the index on `user_id`);

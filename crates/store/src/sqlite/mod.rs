@@ -6,26 +6,28 @@
 //! per connection and cached by rusqlite; writes take the write lock up front
 //! (`BEGIN IMMEDIATE`) so two writers never deadlock on a lock upgrade.
 //!
-//! The event log is split over three tables (migration 4): `event_ids` (the dedupe, filled in
-//! id order per batch), `events` (rows in arrival order, indexed by `(ts, id)` only) and
-//! `event_user_hours` (every hour in which a user has events, for erasure).
+//! The event log is stored in blocks of many events per row, deduplicated against an
+//! in-memory copy of the stored ids (migration 6, module `event_blocks`), with
+//! `event_user_hours` (every hour in which a user has events) for erasure.
 
 mod engine;
+mod event_blocks;
+mod event_record;
 pub(crate) mod migrations;
 
+#[cfg(test)]
+pub(crate) use event_blocks::MAX_BLOCK_EVENTS;
 pub(crate) use migrations::MIGRATIONS;
 
-use crate::codec::{
-    EventColumns, EventRow, check_storable_event, decode_cart, decode_event, decode_state,
-    encode_cart, encode_checked_event,
-};
+use crate::codec::{check_storable_event, decode_cart, decode_state, encode_cart};
 use crate::error::count_from_i64;
 use crate::migrate::{AppliedMigration, pending};
 use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
 use cartback_core::{Cart, CartState, Event, Timestamp};
+use event_blocks::{BlockBuffers, StoredIds};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -50,86 +52,6 @@ const WAL_AUTOCHECKPOINT_BYTES: u32 = 64 * 1024 * 1024;
 /// Size the WAL file is truncated back to after a checkpoint, so it does not stay at its peak.
 const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Claims an event id: changes one row when the id is new, none when it is known.
-const CLAIM_EVENT_ID: &str = "INSERT OR IGNORE INTO event_ids (id) VALUES (?1)";
-
-/// Appends an event whose id this transaction has just claimed. `OR IGNORE` although
-/// `events` has no unique key: an insert that cannot abort half-way needs no statement
-/// journal, which otherwise copies the table's and the index's last pages (16 KiB each) at
-/// every execution (measured 10% of the insert's CPU time). Every NOT NULL column is bound
-/// from a non-optional value, and [`append_events`] checks that every row went in.
-const INSERT_EVENT: &str = "INSERT OR IGNORE INTO events \
-    (id, ts, kind, user_id, session_id, cart_id, order_id, payload) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-
-/// Event rows appended by one execution of [`INSERT_EVENTS`]: fewer statement executions
-/// for the same rows (1M events: 16 rows 10% less CPU than 1, 64 rows no better than 16).
-const ROWS_PER_INSERT: usize = 16;
-/// Columns bound per event row.
-const EVENT_COLUMNS: usize = 8;
-
-/// [`INSERT_EVENT`] with [`ROWS_PER_INSERT`] rows.
-static INSERT_EVENTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let rows: Vec<String> = (0..ROWS_PER_INSERT)
-        .map(|row| {
-            let first = row * EVENT_COLUMNS + 1;
-            let placeholders: Vec<String> = (first..first + EVENT_COLUMNS)
-                .map(|n| format!("?{n}"))
-                .collect();
-            format!("({})", placeholders.join(", "))
-        })
-        .collect();
-    let (first_row, _) = INSERT_EVENT
-        .split_once("VALUES")
-        .expect("INSERT_EVENT has VALUES");
-    format!("{first_row}VALUES {}", rows.join(", "))
-});
-
-/// Binds one event's columns as row `row` (from 0) of an event insert.
-fn bind_event(
-    statement: &mut rusqlite::Statement<'_>,
-    row: usize,
-    columns: &EventColumns<'_>,
-    payload: &[u8],
-) -> Result<(), StoreError> {
-    let first = row * EVENT_COLUMNS + 1;
-    let bind = |statement: &mut rusqlite::Statement<'_>| -> rusqlite::Result<()> {
-        statement.raw_bind_parameter(first, columns.id)?;
-        statement.raw_bind_parameter(first + 1, columns.ts)?;
-        statement.raw_bind_parameter(first + 2, columns.kind)?;
-        statement.raw_bind_parameter(first + 3, columns.user_id)?;
-        statement.raw_bind_parameter(first + 4, columns.session_id)?;
-        statement.raw_bind_parameter(first + 5, columns.cart_id)?;
-        statement.raw_bind_parameter(first + 6, columns.order_id)?;
-        statement.raw_bind_parameter(first + 7, json_text(payload))
-    };
-    bind(statement).map_err(StoreError::sqlite("binding an event"))
-}
-
-const INSERT_USER_HOUR: &str =
-    "INSERT OR IGNORE INTO event_user_hours (user_id, hour) VALUES (?1, ?2)";
-
-/// Milliseconds in an `event_user_hours.hour`.
-const MILLIS_PER_HOUR: i64 = 3_600_000;
-
-/// The `event_user_hours.hour` of an event time: truncated towards zero, like SQLite's
-/// integer division in migration 4.
-fn hour_of(ts: i64) -> i64 {
-    ts / MILLIS_PER_HOUR
-}
-
-/// The event times (inclusive) that [`hour_of`] maps to `hour`. Hour 0 covers the hour on
-/// either side of the epoch; the ends saturate at the limits of `i64`.
-fn hour_bounds(hour: i64) -> (i64, i64) {
-    let start = hour.saturating_mul(MILLIS_PER_HOUR);
-    let span = MILLIS_PER_HOUR - 1;
-    match hour.signum() {
-        1 => (start, start.saturating_add(span)),
-        -1 => (start.saturating_sub(span), start),
-        _ => (-span, span),
-    }
-}
-
 const UPSERT_CART: &str = "INSERT INTO carts \
     (id, user_id, state, created_at, last_activity, abandoned_at, closed_at, value, currency, \
      order_id, payload) \
@@ -145,8 +67,11 @@ pub struct SqliteStore {
     conn: Connection,
     /// Reused JSON buffer, so encoding a payload allocates nothing in steady state.
     payload: Vec<u8>,
-    /// Reused buffer: the positions of an insert's events, sorted by id.
-    by_id: Vec<(u128, usize)>,
+    /// Reused buffers of the event block writer.
+    blocks: BlockBuffers,
+    /// This connection's copy of the stored event ids, loaded by its first insert (`None`
+    /// before, and after a failed insert or an erasure, which leave it unknown).
+    stored_ids: Option<StoredIds>,
 }
 
 impl SqliteStore {
@@ -313,7 +238,8 @@ impl SqliteStore {
         let mut store = SqliteStore {
             conn,
             payload: Vec::with_capacity(1024),
-            by_id: Vec::new(),
+            blocks: BlockBuffers::default(),
+            stored_ids: None,
         };
         store.migrate()?;
         Ok(store)
@@ -343,6 +269,10 @@ impl SqliteStore {
             tx.execute_batch(next.sql)
                 .map_err(StoreError::sqlite("running the migration's SQL"))
                 .map_err(failed)?;
+            if next.version == migrations::EVENT_BLOCKS_VERSION {
+                // The one step SQL cannot do: encoding the old rows into blocks.
+                event_blocks::move_rows_into_blocks(&tx).map_err(failed)?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
                 params![next.version, next.name],
@@ -414,145 +344,6 @@ impl SqliteStore {
     }
 }
 
-/// Appends the events flagged in `stored` to `events`, in slice order (their rowids follow
-/// arrival), and records the hours they add to their users in `event_user_hours`.
-fn append_events(
-    conn: &Connection,
-    events: &[Event],
-    stored: &[bool],
-    payload: &mut Vec<u8>,
-) -> Result<(), StoreError> {
-    let new_events: Vec<&Event> = events
-        .iter()
-        .zip(stored)
-        .filter(|(_, new)| **new)
-        .map(|(event, _)| event)
-        .collect();
-    // A batch's events come from a few thousand user-hours: deduplicated here, so the
-    // table is written once per user-hour and not once per event.
-    let mut hours = UserHours::default();
-    let mut chunks = new_events.chunks_exact(ROWS_PER_INSERT);
-    let mut insert_many = conn
-        .prepare_cached(&INSERT_EVENTS)
-        .map_err(StoreError::sqlite("preparing the event insert"))?;
-    for chunk in &mut chunks {
-        append_rows(&mut insert_many, chunk, payload, &mut hours)?;
-    }
-    let mut insert_one = conn
-        .prepare_cached(INSERT_EVENT)
-        .map_err(StoreError::sqlite("preparing the event insert"))?;
-    for event in chunks.remainder() {
-        append_rows(
-            &mut insert_one,
-            std::slice::from_ref(event),
-            payload,
-            &mut hours,
-        )?;
-    }
-    // In key order, so consecutive inserts share leaves.
-    let mut hours: Vec<(&str, i64)> = hours.into_iter().collect();
-    hours.sort_unstable();
-    let mut insert_hour = conn
-        .prepare_cached(INSERT_USER_HOUR)
-        .map_err(StoreError::sqlite("preparing the user-hour insert"))?;
-    for (user_id, hour) in hours {
-        insert_hour
-            .execute(params![user_id, hour])
-            .map_err(StoreError::sqlite("recording a user's hour"))?;
-    }
-    Ok(())
-}
-
-/// Distinct (user id, hour) pairs.
-type UserHours<'e> = HashSet<(&'e str, i64), foldhash::fast::RandomState>;
-
-/// Binds `rows` to an insert of as many rows and runs it; adds their hours to `hours`.
-fn append_rows<'e>(
-    statement: &mut rusqlite::Statement<'_>,
-    rows: &[&'e Event],
-    payload: &mut Vec<u8>,
-    hours: &mut UserHours<'e>,
-) -> Result<(), StoreError> {
-    for (row, event) in rows.iter().enumerate() {
-        let columns = encode_checked_event(event, payload)?;
-        bind_event(statement, row, &columns, payload)?;
-        hours.insert((columns.user_id, hour_of(columns.ts)));
-    }
-    let appended = statement
-        .raw_execute()
-        .map_err(StoreError::sqlite("inserting events"))?;
-    if appended != rows.len() {
-        return Err(StoreError::EventRowsSkipped {
-            expected: rows.len(),
-            appended,
-        });
-    }
-    Ok(())
-}
-
-/// Deletes a user's events inside the caller's erasure transaction: for every hour of the
-/// user in `event_user_hours`, finds the user's events of that hour through `(ts, id)` and
-/// deletes them and their ids; then the user's hours. Returns the number of events deleted.
-/// The cost is that of reading every event (any user's) in those hours.
-fn erase_user_events(conn: &Connection, user_id: &str) -> Result<u64, StoreError> {
-    let hours: Vec<i64> = conn
-        .prepare_cached("SELECT hour FROM event_user_hours WHERE user_id = ?1")
-        .and_then(|mut statement| {
-            statement
-                .query_map([user_id], |row| row.get(0))?
-                .collect::<Result<_, _>>()
-        })
-        .map_err(StoreError::sqlite("reading a user's hours"))?;
-    let mut find = conn
-        .prepare_cached("SELECT rowid, id FROM events WHERE ts BETWEEN ?1 AND ?2 AND user_id = ?3")
-        .map_err(StoreError::sqlite(
-            "preparing the search for a user's events",
-        ))?;
-    let mut delete_event = conn
-        .prepare_cached("DELETE FROM events WHERE rowid = ?1")
-        .map_err(StoreError::sqlite("preparing the erasure of events"))?;
-    let mut forget_id = conn
-        .prepare_cached("DELETE FROM event_ids WHERE id = ?1")
-        .map_err(StoreError::sqlite("preparing the erasure of event ids"))?;
-    let mut erased = 0u64;
-    for hour in hours {
-        let (first, last) = hour_bounds(hour);
-        let found: Vec<(i64, Vec<u8>)> = find
-            .query_map(params![first, last, user_id], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(StoreError::sqlite("finding a user's events"))?;
-        erased += found.len() as u64;
-        for (rowid, id) in &found {
-            delete_event
-                .execute([rowid])
-                .map_err(StoreError::sqlite("erasing a user's events"))?;
-            forget_id
-                .execute([id])
-                .map_err(StoreError::sqlite("erasing a user's event ids"))?;
-        }
-    }
-    conn.prepare_cached("DELETE FROM event_user_hours WHERE user_id = ?1")
-        .and_then(|mut statement| statement.execute([user_id]))
-        .map_err(StoreError::sqlite("erasing a user's hours"))?;
-    Ok(erased)
-}
-
-/// Borrows the columns of a scanned event row.
-fn event_row<'r>(row: &'r rusqlite::Row<'_>) -> rusqlite::Result<EventRow<'r>> {
-    Ok(EventRow {
-        id: row.get_ref(0)?.as_blob()?,
-        ts: row.get(1)?,
-        kind: row.get_ref(2)?.as_str()?,
-        user_id: row.get(3)?,
-        session_id: row.get(4)?,
-        cart_id: row.get(5)?,
-        order_id: row.get(6)?,
-        payload: row.get_ref(7)?.as_bytes()?,
-    })
-}
-
 /// Binds JSON bytes as TEXT without re-checking UTF-8 (serde_json only writes UTF-8).
 fn json_text(payload: &[u8]) -> ToSqlOutput<'_> {
     ToSqlOutput::Borrowed(ValueRef::Text(payload))
@@ -608,46 +399,21 @@ impl Store for SqliteStore {
             check_storable_event(event)?;
         }
         stored.resize(events.len(), false);
-        let SqliteStore {
-            conn,
-            payload,
-            by_id,
-        } = self;
-        // Ids are claimed in id order: consecutive claims land on the same or the next leaf
-        // of `event_ids`, instead of one random leaf each. Equal ids stay in slice order, so
-        // the first occurrence is the one that claims.
-        by_id.clear();
-        by_id.extend(
-            events
-                .iter()
-                .enumerate()
-                .map(|(n, event)| (u128::from_be_bytes(event.id.0), n)),
-        );
-        by_id.sort_unstable();
-        let tx = conn
+        let tx = self
+            .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("starting an event transaction"))?;
-        {
-            let mut claim = tx
-                .prepare_cached(CLAIM_EVENT_ID)
-                .map_err(StoreError::sqlite("preparing the event id claim"))?;
-            let mut previous = None;
-            for &(key, n) in by_id.iter() {
-                if previous.replace(key) == Some(key) {
-                    continue; // a repeat inside the slice: the earlier occurrence decided
-                }
-                // The id from the sorted key, not from `events[n]`: reading the events in id
-                // order would jump around the batch's memory (a cache miss per event).
-                let claimed = claim
-                    .execute([&key.to_be_bytes()[..]])
-                    .map_err(StoreError::sqlite("claiming an event id"))?;
-                stored[n] = claimed == 1;
-            }
+        // Taken out while the transaction runs: if anything fails, the copy (which may
+        // already hold this call's ids) is dropped and the next insert reloads it.
+        let mut ids = StoredIds::refreshed(&tx, self.stored_ids.take())?;
+        for (event, new) in events.iter().zip(stored.iter_mut()) {
+            *new = ids.claim(u128::from_be_bytes(event.id.0));
         }
-        let inserted = stored.iter().filter(|new| **new).count() as u64;
-        append_events(&tx, events, stored, payload)?;
+        let inserted =
+            event_blocks::append_events(&tx, events, stored, &mut self.blocks, &mut ids)?;
         tx.commit()
             .map_err(StoreError::sqlite("committing events"))?;
+        self.stored_ids = Some(ids);
         Ok(InsertReport {
             inserted,
             duplicates: events.len() as u64 - inserted,
@@ -655,46 +421,15 @@ impl Store for SqliteStore {
     }
 
     fn event_count(&mut self) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
-            .map_err(StoreError::sqlite("counting events"))?;
-        count_from_i64("events", count)
+        count_from_i64("events", event_blocks::event_count(&self.conn)?)
     }
 
     fn scan_events(&mut self, visit: &mut dyn FnMut(Event)) -> Result<u64, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT id, ts, kind, user_id, session_id, cart_id, order_id, payload \
-                 FROM events ORDER BY ts, id",
-            )
-            .map_err(StoreError::sqlite("preparing the event scan"))?;
-        let mut rows = statement
-            .query([])
-            .map_err(StoreError::sqlite("scanning events"))?;
-        let mut visited = 0u64;
-        while let Some(row) = rows.next().map_err(StoreError::sqlite("scanning events"))? {
-            let event = event_row(row)
-                .map_err(StoreError::sqlite("reading an event row"))
-                .and_then(decode_event)?;
-            visit(event);
-            visited += 1;
-        }
-        Ok(visited)
+        event_blocks::scan_events(&self.conn, visit)
     }
 
     fn time_bounds(&mut self) -> Result<Option<(Timestamp, Timestamp)>, StoreError> {
-        // Two sub-queries: SQLite answers a lone min() or max() from the index, but not both
-        // in one SELECT.
-        let (min, max): (Option<i64>, Option<i64>) = self
-            .conn
-            .query_row(
-                "SELECT (SELECT min(ts) FROM events), (SELECT max(ts) FROM events)",
-                [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .map_err(StoreError::sqlite("reading event time bounds"))?;
+        let (min, max) = event_blocks::time_bounds(&self.conn)?;
         Ok(min.zip(max).map(|(a, b)| (Timestamp(a), Timestamp(b))))
     }
 
@@ -755,7 +490,9 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("starting an erasure"))?;
-        let events = erase_user_events(&tx, user_id)?;
+        // Blocks are rewritten: this connection's id copy is reloaded by its next insert.
+        self.stored_ids = None;
+        let events = event_blocks::erase_user_events(&tx, user_id)?;
         let carts = tx
             .execute("DELETE FROM carts WHERE user_id = ?1", [user_id])
             .map_err(StoreError::sqlite("erasing a user's carts"))?;
