@@ -1,6 +1,6 @@
 //! Export of the engine's decision log for off-policy evaluation (`cartback decisions
 //! export`): one round per (cart, abandonment), as NDJSON lines of
-//! [`CartbackRound`](cartback_policy::ope::CartbackRound), which `cartback ope --format
+//! [`CartbackRound`], which `cartback ope --format
 //! cartback` reads.
 //!
 //! A round is the abandonment's **first** decision step (step 0): its action, the

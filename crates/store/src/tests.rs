@@ -477,8 +477,20 @@ fn sqlite_id_copies_follow_other_handles_inserts_and_erasures() {
     let mut second = harness.open().unwrap();
     let alice = conformance::event(1, "alice", 0);
     let bob = conformance::event(2, "bob", 0);
-    assert_eq!(first.insert_events(std::slice::from_ref(&alice)).unwrap().inserted, 1);
-    assert_eq!(second.insert_events(std::slice::from_ref(&bob)).unwrap().inserted, 1);
+    assert_eq!(
+        first
+            .insert_events(std::slice::from_ref(&alice))
+            .unwrap()
+            .inserted,
+        1
+    );
+    assert_eq!(
+        second
+            .insert_events(std::slice::from_ref(&bob))
+            .unwrap()
+            .inserted,
+        1
+    );
     let again = first.insert_events(&[bob.clone(), alice.clone()]).unwrap();
     assert_eq!((again.inserted, again.duplicates), (0, 2));
     assert_eq!(second.erase_user("alice").unwrap().events, 1);
