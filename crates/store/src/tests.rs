@@ -501,6 +501,66 @@ fn sqlite_id_copies_follow_other_handles_inserts_and_erasures() {
     assert_eq!(second.insert_events(&[alice]).unwrap().duplicates, 1);
 }
 
+/// The live engine inserts an event or two per call: they fill the hour's newest block up to
+/// 64 events (then compressed) instead of leaving a block per call, and a handle whose id
+/// copy predates the merge still sees every id (the merged block supersedes the small one).
+#[test]
+fn sqlite_small_inserts_fill_the_hours_newest_block() {
+    let harness = SqliteHarness::new().unwrap();
+    let mut live = harness.open().unwrap();
+    let mut other = harness.open().unwrap();
+    let first = conformance::event(0, "u0", 0);
+    assert_eq!(
+        other
+            .insert_events(std::slice::from_ref(&first))
+            .unwrap()
+            .inserted,
+        1
+    );
+    let events: Vec<_> = (1..100u32)
+        .map(|n| conformance::event(n, &format!("u{}", n % 3), i64::from(n) * 1_000))
+        .collect();
+    for event in &events {
+        assert_eq!(
+            live.insert_events(std::slice::from_ref(event))
+                .unwrap()
+                .inserted,
+            1
+        );
+    }
+    let blocks: Vec<(i64, u8, i64)> = harness
+        .raw()
+        .prepare(
+            "SELECT events, unicode(substr(CAST(data AS TEXT), 1, 1)), length(users) \
+             FROM event_blocks ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get::<_, Option<u8>>(1)?.unwrap_or(0),
+                row.get(2)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // 64 events compressed, then the other 36 plain; users u0, u1, u2 listed once each.
+    assert_eq!(blocks, [(64, 1, 9), (36, 0, 9)]);
+    // `other` last saw the very first block, which is gone: every id is still known to it.
+    let again = other.insert_events(&events).unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 99));
+    let mut scanned = Vec::new();
+    live.scan_events(&mut |event| scanned.push(event)).unwrap();
+    let expected: Vec<_> = std::iter::once(first).chain(events).collect();
+    assert!(
+        scanned == expected,
+        "the scan is not the events in time order"
+    );
+    assert_eq!(live.erase_user("u1").unwrap().events, 33);
+    assert_eq!(live.event_count().unwrap(), 67);
+}
+
 /// A scan returns `(ts, id)` order whatever the blocks: an hour filled by two batches out of
 /// order, and an hour with more events than one block holds (split and LZ4-compressed).
 #[test]
@@ -528,8 +588,9 @@ fn sqlite_scans_in_time_order_across_blocks_and_compresses_big_blocks() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    // 4,096 + 10 in one hour: two blocks, the full one compressed (1), the small ones not (0).
-    assert_eq!(stored, [(4096, 1), (10, 0), (3, 0)]);
+    // 4,096 + 10 in one hour: two blocks, the full one compressed (1), the small one not (0);
+    // the later batch's 3 events joined the small one.
+    assert_eq!(stored, [(4096, 1), (13, 0)]);
     let mut scanned = Vec::new();
     store.scan_events(&mut |event| scanned.push(event)).unwrap();
     let mut expected: Vec<_> = later.into_iter().chain(earlier).collect();

@@ -12,6 +12,10 @@
 //!
 //! - `users` lists the block's distinct user ids, for erasure.
 //!
+//! An insert of a few events (the live engine's requests) does not leave a block of its own:
+//! while the hour's newest block holds fewer than 64 events, the new events join it (the
+//! merged block replaces it under a new block id, so other connections' id copies stay exact).
+//!
 //! A scan reads the blocks hour by hour (index `(hour, id)`), sorts one hour's events by
 //! `(ts, id)` and hands them out, so it holds at most one hour of events in memory. Erasure
 //! reads every block's `users` and rewrites the blocks holding the user's events. (Migration
@@ -165,23 +169,30 @@ impl BlockUsers {
         }
     }
 
+    /// Adds every user of a stored `users` list (of block `block`).
+    fn add_list(&mut self, block: i64, users: &[u8]) -> Result<(), StoreError> {
+        users_of(block, users)?
+            .into_iter()
+            .for_each(|user| self.add(user));
+        Ok(())
+    }
+
     fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 }
 
-/// Whether a block's `users` list holds `user_id`.
-fn lists_user(block: i64, users: &[u8], user_id: &str) -> Result<bool, StoreError> {
+/// The user ids of a block's stored `users` list (of block `block`), in order.
+fn users_of(block: i64, users: &[u8]) -> Result<Vec<&str>, StoreError> {
+    let mut listed = Vec::new();
     let mut rest = users;
     while !rest.is_empty() {
         let (user, used) = event_record::read_text(rest)
             .map_err(|reason| corrupt_block(block, &format!("`users`: {reason}")))?;
-        if user == user_id {
-            return Ok(true);
-        }
+        listed.push(user);
         rest = &rest[used..];
     }
-    Ok(false)
+    Ok(listed)
 }
 
 /// How a block's `data` is stored: its first byte says which.
@@ -293,12 +304,27 @@ pub(crate) fn append_events(
         .map_err(StoreError::sqlite("preparing the block insert"))?;
     let mut block_users = BlockUsers::default();
     for group in by_hour.chunk_by(|a, b| a.0 == b.0) {
+        let hour = group[0].0;
+        // The live engine inserts a few events per call: they join the hour's last block
+        // while it is small, instead of each call leaving a block of its own.
+        let mut tail = if group.len() < MAX_BLOCK_EVENTS {
+            small_tail_block(conn, hour, MAX_BLOCK_EVENTS - group.len())?
+        } else {
+            None
+        };
         for block in group.chunks(MAX_BLOCK_EVENTS) {
-            let hour = block[0].0;
             id_bytes.clear();
             data.clear();
             block_users.clear();
             let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
+            let mut count = block.len();
+            if let Some(tail) = &tail {
+                id_bytes.extend_from_slice(&tail.ids);
+                data.extend_from_slice(&tail.records);
+                block_users.add_list(tail.id, &tail.users)?;
+                (first_ts, last_ts) = (tail.first_ts, tail.last_ts);
+                count += tail.events;
+            }
             for &(_, n) in block {
                 let event = &events[n];
                 event_record::encode(event, data);
@@ -312,18 +338,89 @@ pub(crate) fn append_events(
                     hour,
                     first_ts,
                     last_ts,
-                    block.len() as i64,
+                    count as i64,
                     block_users.bytes(),
                     &id_bytes[..],
-                    Compression::for_blocks_of(block.len()).compress(data, compressed),
+                    Compression::for_blocks_of(count).compress(data, compressed),
                 ])
                 .map_err(StoreError::sqlite("inserting an event block"))?;
             ids.wrote_block(conn.last_insert_rowid());
+            // The merged block holds every id of the one it replaces and has a higher block
+            // id, so other connections' id copies stay exact without a reload.
+            if let Some(tail) = tail.take() {
+                conn.prepare_cached("DELETE FROM event_blocks WHERE id = ?1")
+                    .and_then(|mut delete| delete.execute([tail.id]))
+                    .map_err(StoreError::sqlite("replacing a small event block"))?;
+            }
         }
     }
     let appended = by_hour.len() as u64;
     add_to_count(conn, appended as i64, false)?;
     Ok(appended)
+}
+
+/// Blocks with fewer events than this are topped up by later inserts into their hour.
+const SMALL_BLOCK_EVENTS: i64 = 64;
+
+/// A small block about to be merged into a new one.
+struct TailBlock {
+    id: i64,
+    first_ts: i64,
+    last_ts: i64,
+    events: usize,
+    users: Vec<u8>,
+    ids: Vec<u8>,
+    records: Vec<u8>,
+}
+
+/// The hour's newest block, when it holds fewer than [`SMALL_BLOCK_EVENTS`] events, at most
+/// `room`, and is stored plain (as every block of under 64 events is).
+fn small_tail_block(
+    conn: &Connection,
+    hour: i64,
+    room: usize,
+) -> Result<Option<TailBlock>, StoreError> {
+    let mut newest = conn
+        .prepare_cached(
+            "SELECT id, first_ts, last_ts, events, users, ids, data FROM event_blocks \
+             WHERE hour = ?1 ORDER BY id DESC LIMIT 1",
+        )
+        .map_err(StoreError::sqlite(
+            "preparing the read of an hour's newest block",
+        ))?;
+    let mut rows = newest
+        .query([hour])
+        .map_err(StoreError::sqlite("reading an hour's newest block"))?;
+    let Some(row) = rows
+        .next()
+        .map_err(StoreError::sqlite("reading an hour's newest block"))?
+    else {
+        return Ok(None);
+    };
+    let read = || -> rusqlite::Result<(i64, i64, i64, i64)> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    };
+    let (id, first_ts, last_ts, events) =
+        read().map_err(StoreError::sqlite("reading an hour's newest block"))?;
+    let blob = |column: usize| -> Result<&[u8], StoreError> {
+        row.get_ref(column)
+            .and_then(|value| Ok(value.as_blob()?))
+            .map_err(StoreError::sqlite("reading an hour's newest block"))
+    };
+    let data = blob(6)?;
+    let small = events < SMALL_BLOCK_EVENTS && (events as usize) <= room;
+    let Some((0, records)) = data.split_first().filter(|_| small) else {
+        return Ok(None);
+    };
+    Ok(Some(TailBlock {
+        id,
+        first_ts,
+        last_ts,
+        events: events as usize,
+        users: blob(4)?.to_vec(),
+        ids: blob(5)?.to_vec(),
+        records: records.to_vec(),
+    }))
 }
 
 /// Adds `delta` to `event_log.events`; `rewrote` also bumps `rewrites` (blocks were deleted or
@@ -413,7 +510,7 @@ pub(crate) fn erase_user_events(conn: &Connection, user_id: &str) -> Result<u64,
                 .get_ref(1)
                 .and_then(|value| Ok(value.as_blob()?))
                 .map_err(StoreError::sqlite("reading a block's users"))?;
-            if lists_user(block, users, user_id)? {
+            if users_of(block, users)?.contains(&user_id) {
                 holding.push(block);
             }
         }
