@@ -160,6 +160,21 @@ fn make_store(db: &Path) {
     store.record_decision(&old, None).unwrap();
 }
 
+/// `cartback ope` of the built-in fixed flow, with the fitted reward model, on `log`.
+fn ope_fixed_flow_with_fitted_model(log: &Path) -> std::process::Output {
+    cartback(&[
+        "ope",
+        "--log",
+        log.to_str().unwrap(),
+        "--format",
+        "cartback",
+        "--eval-policy",
+        "builtin:fixed_flow",
+        "--reward-model",
+        "fit",
+    ])
+}
+
 fn ok(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
@@ -260,17 +275,7 @@ fn the_export_feeds_ope_with_policies_and_a_fitted_model() {
         "{\"action\": \"reminder_email\", \"propensity\": 0.5, \"reward\": 1}\n",
     )
     .unwrap();
-    let err = cartback(&[
-        "ope",
-        "--log",
-        toy.to_str().unwrap(),
-        "--format",
-        "cartback",
-        "--eval-policy",
-        "builtin:fixed_flow",
-        "--reward-model",
-        "fit",
-    ]);
+    let err = ope_fixed_flow_with_fitted_model(&toy);
     let stderr = String::from_utf8_lossy(&err.stderr);
     assert!(
         stderr.contains("line 1: field `state`: missing"),
@@ -278,17 +283,7 @@ fn the_export_feeds_ope_with_policies_and_a_fitted_model() {
     );
     let broken = dir.path().join("broken.ndjson");
     std::fs::write(&broken, text.replacen("\"step\":0", "\"step\":\"x\"", 1)).unwrap();
-    let err = cartback(&[
-        "ope",
-        "--log",
-        broken.to_str().unwrap(),
-        "--format",
-        "cartback",
-        "--eval-policy",
-        "builtin:fixed_flow",
-        "--reward-model",
-        "fit",
-    ]);
+    let err = ope_fixed_flow_with_fitted_model(&broken);
     let stderr = String::from_utf8_lossy(&err.stderr);
     assert!(stderr.contains("line 1: field `state`"), "{stderr}");
     let err = cartback(&[

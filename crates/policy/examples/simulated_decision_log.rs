@@ -11,9 +11,7 @@
 //! ```
 
 use cartback_policy::ope::LoggedState;
-use cartback_policy::policies::{
-    ActionDistribution, FixedFlow, Observation, Policy, UniformRandom,
-};
+use cartback_policy::policies::{FirstTouch, FixedFlow, Observation, Policy, UniformRandom};
 use cartback_policy::simulator::{
     CartProgress, DecisionPoint, DiscountLedger, Simulator, SimulatorConfig, expected_outcome,
     run_episode, sample_population,
@@ -22,25 +20,6 @@ use cartback_policy::state_file::PolicyStateFile;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use std::io::Write;
-
-struct FirstTouch<'a> {
-    first: &'a dyn Policy,
-    rest: &'a dyn Policy,
-}
-
-impl Policy for FirstTouch<'_> {
-    fn name(&self) -> &str {
-        "first-touch"
-    }
-
-    fn distribution(&self, observation: &Observation<'_>) -> ActionDistribution {
-        if observation.state.step == 0 {
-            self.first.distribution(observation)
-        } else {
-            self.rest.distribution(observation)
-        }
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -10,7 +10,7 @@ use cartback_policy::ope::{
     fit_reward_model, policy_action_dist, read_cartback_log,
 };
 use cartback_policy::policies::{
-    ActionDistribution, FixedFlow, LinUcbParams, Observation, Policy, UniformRandom,
+    FirstTouch, FixedFlow, LinUcbParams, Observation, Policy, UniformRandom,
 };
 use cartback_policy::simulator::{
     CartProgress, DecisionPoint, DiscountLedger, Simulator, SimulatorConfig, expected_outcome,
@@ -18,27 +18,6 @@ use cartback_policy::simulator::{
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-
-/// `first` takes step 0, `rest` every later step: the policy whose value a first-touch
-/// round estimates.
-struct FirstTouch<'a> {
-    first: &'a dyn Policy,
-    rest: &'a dyn Policy,
-}
-
-impl Policy for FirstTouch<'_> {
-    fn name(&self) -> &str {
-        "first-touch"
-    }
-
-    fn distribution(&self, observation: &Observation<'_>) -> ActionDistribution {
-        if observation.state.step == 0 {
-            self.first.distribution(observation)
-        } else {
-            self.rest.distribution(observation)
-        }
-    }
-}
 
 /// Logs one episode per shopper under `logging` (each cart on its own empty discount
 /// ledger) and writes its first decision as an export line: the final action after the

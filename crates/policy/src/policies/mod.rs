@@ -18,6 +18,7 @@
 #[cfg(feature = "dqn")]
 mod dqn;
 mod features;
+mod first_touch;
 mod fitted_q;
 mod fixed_flow;
 mod linear_model;
@@ -32,6 +33,7 @@ mod uplift_greedy;
 #[cfg(feature = "dqn")]
 pub use dqn::{Dqn, DqnParams};
 pub use features::{FEATURE_DIMENSION, feature_vector};
+pub use first_touch::FirstTouch;
 pub use fitted_q::{FittedQ, FittedQParams, PLANNER_FEATURES, planner_features};
 pub use fixed_flow::{DoNothing, FixedFlow};
 pub use linear_model::RidgeRegression;

@@ -626,35 +626,19 @@ pub(crate) fn move_rows_into_blocks(conn: &Connection) -> Result<(), StoreError>
             .next()
             .map_err(StoreError::sqlite("reading an event row"))?
         {
-            let event = EventRow {
-                id: row
-                    .get_ref(0)
-                    .and_then(|v| Ok(v.as_blob()?))
-                    .map_err(StoreError::sqlite("reading an event row"))?,
-                ts: row
-                    .get(1)
-                    .map_err(StoreError::sqlite("reading an event row"))?,
-                kind: row
-                    .get_ref(2)
-                    .and_then(|v| Ok(v.as_str()?))
-                    .map_err(StoreError::sqlite("reading an event row"))?,
-                user_id: row
-                    .get(3)
-                    .map_err(StoreError::sqlite("reading an event row"))?,
-                session_id: row
-                    .get(4)
-                    .map_err(StoreError::sqlite("reading an event row"))?,
-                cart_id: row
-                    .get(5)
-                    .map_err(StoreError::sqlite("reading an event row"))?,
-                order_id: row
-                    .get(6)
-                    .map_err(StoreError::sqlite("reading an event row"))?,
-                payload: row
-                    .get_ref(7)
-                    .and_then(|v| Ok(v.as_bytes()?))
-                    .map_err(StoreError::sqlite("reading an event row"))?,
+            let read = || -> rusqlite::Result<EventRow<'_>> {
+                Ok(EventRow {
+                    id: row.get_ref(0)?.as_blob()?,
+                    ts: row.get(1)?,
+                    kind: row.get_ref(2)?.as_str()?,
+                    user_id: row.get(3)?,
+                    session_id: row.get(4)?,
+                    cart_id: row.get(5)?,
+                    order_id: row.get(6)?,
+                    payload: row.get_ref(7)?.as_bytes()?,
+                })
             };
+            let event = read().map_err(StoreError::sqlite("reading an event row"))?;
             batch.push(decode_event(event)?);
             if batch.len() == 8 * MAX_BLOCK_EVENTS {
                 moved += append_events(
