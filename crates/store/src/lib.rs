@@ -129,8 +129,10 @@ pub trait Store: EngineRecords + Send {
     /// Number of events in the log.
     fn event_count(&mut self) -> Result<u64, StoreError>;
 
-    /// Calls `visit` with every event in (timestamp, id) order, streaming from a cursor in
-    /// constant memory. Returns the number of events visited. `visit` cannot use the store.
+    /// Calls `visit` with every event in (timestamp, id) order, streaming: PostgreSQL from a
+    /// cursor, SQLite one cluster of time-overlapping event blocks at a time (a single block of
+    /// at most 4,096 events when they were inserted in time order). Returns the number of
+    /// events visited. `visit` cannot use the store.
     fn scan_events(&mut self, visit: &mut dyn FnMut(Event)) -> Result<u64, StoreError>;
 
     /// Earliest and latest event timestamps, or `None` when the log is empty.

@@ -423,7 +423,12 @@ fn sqlite_stores_a_batch_as_one_block_per_hour_and_erasure_rewrites_them() {
         .unwrap();
     assert_eq!(
         tables,
-        ["event_blocks", "event_blocks_by_hour", "event_log"]
+        [
+            "event_blocks",
+            "event_blocks_by_hour",
+            "event_blocks_by_time",
+            "event_log"
+        ]
     );
     let events = [
         conformance::event(1, "alice", 0),

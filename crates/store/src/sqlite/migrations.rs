@@ -100,6 +100,7 @@ CREATE TABLE event_blocks (
     data     BLOB NOT NULL        -- one record per event, in the order of `ids`
 );
 CREATE INDEX event_blocks_by_hour ON event_blocks (hour, id);
+CREATE INDEX event_blocks_by_time ON event_blocks (first_ts, id);
 CREATE TABLE event_log (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
     events    INTEGER NOT NULL,   -- events stored
