@@ -328,7 +328,11 @@ pub(crate) fn append_events(
             }
             for &(_, n) in block {
                 let event = &events[n];
-                event_record::encode(event, data);
+                event_record::encode(event, data).map_err(|field| StoreError::Unstorable {
+                    what: "event",
+                    key: event.id.to_string(),
+                    field: field.to_string(),
+                })?;
                 id_bytes.extend_from_slice(&event.id.0);
                 first_ts = first_ts.min(event.timestamp.0);
                 last_ts = last_ts.max(event.timestamp.0);

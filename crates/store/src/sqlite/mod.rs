@@ -19,7 +19,7 @@ pub(crate) mod migrations;
 pub(crate) use event_blocks::MAX_BLOCK_EVENTS;
 pub(crate) use migrations::MIGRATIONS;
 
-use crate::codec::{check_storable_event, decode_cart, decode_state, encode_cart};
+use crate::codec::{decode_cart, decode_state, encode_cart};
 use crate::error::count_from_i64;
 use crate::migrate::{AppliedMigration, pending};
 use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
@@ -393,11 +393,9 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(InsertReport::default());
         }
-        // Refused before anything is written, like any other failure: the call is one
-        // transaction.
-        for event in events {
-            check_storable_event(event)?;
-        }
+        // Text PostgreSQL cannot store (U+0000) is refused as the records are encoded: the
+        // call is one transaction, so nothing of it is stored. (A duplicate is skipped before
+        // it is encoded, so its text is not looked at; it is not stored either.)
         stored.resize(events.len(), false);
         let tx = self
             .conn
