@@ -577,4 +577,32 @@ mod tests {
         }
         assert!(fit_reward_model(&log, 0.0).is_err());
     }
+
+    #[test]
+    fn old_lines_read_action_names_and_indices() {
+        let text = "{\"action\": \"reminder_email\", \"propensity\": 0.25, \"reward\": 31.5}\n\n{\"action\": 4, \"propensity\": 0.05, \"reward\": 0, \"position\": 1, \"extra\": true}\n";
+        let log = read_cartback_log(text.as_bytes()).unwrap().feedback;
+        assert_eq!(log.rounds()[0].action, ActionKind::ReminderEmail.index());
+        assert_eq!(log.rounds()[0].reward, 31.5);
+        assert_eq!(log.rounds()[1].action, 4);
+        assert_eq!(log.rounds()[1].position, 1);
+    }
+
+    #[test]
+    fn old_lines_errors_name_the_field_and_line() {
+        let text = "{\"action\": 1, \"propensity\": 0.5, \"reward\": 1}\n{\"action\": \"fax\", \"propensity\": 0.5, \"reward\": 1}\n";
+        let err = read_cartback_log(text.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 2: field `action`: unknown action `fax`"
+        );
+        let err = read_cartback_log("{\"action\": 1, \"reward\": 1}".as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("line 1: field `propensity`"),
+            "{err}"
+        );
+        let err = read_cartback_log("{\"action\": 1, \"propensity\": 2, \"reward\": 1}".as_bytes())
+            .unwrap_err();
+        assert!(err.to_string().contains("not in (0, 1]"), "{err}");
+    }
 }

@@ -11,7 +11,7 @@
 //! - percentile [`Bootstrap`] confidence intervals over the per-round rewards (`bootstrap.rs`).
 //!
 //! Inputs: a [`LoggedFeedback`] (read from the Open Bandit Dataset CSV by `obd_csv.rs` or from
-//! cartback's decision log by `decision_log.rs`), an [`EvaluationPolicy`] and a
+//! cartback's decision log by `cartback_log.rs`), an [`EvaluationPolicy`] and a
 //! [`RewardModel`] (tables per action and position, read by `policy_file.rs`).
 //!
 //! cartback's own policies on the live engine's log (`cartback_log.rs`): the exported rounds
@@ -21,7 +21,6 @@
 
 mod bootstrap;
 mod cartback_log;
-mod decision_log;
 mod direct_method;
 mod doubly_robust;
 mod error;
@@ -38,7 +37,6 @@ pub use cartback_log::{
     CartbackLog, CartbackRound, LoggedState, MIN_ROUNDS_PER_ACTION, builtin_policy,
     fit_reward_model, policy_action_dist, read_cartback_log,
 };
-pub use decision_log::read_decision_log;
 pub use direct_method::DirectMethod;
 pub use doubly_robust::{DoublyRobust, SelfNormalizedDoublyRobust, SwitchDoublyRobust};
 pub use error::OpeError;

@@ -82,32 +82,23 @@ impl StoredIds {
                 ..StoredIds::default()
             },
         };
-        let mut blocks = conn
-            .prepare_cached("SELECT id, ids FROM event_blocks WHERE id > ?1 ORDER BY id")
-            .map_err(StoreError::sqlite("preparing the read of stored event ids"))?;
-        let mut rows = blocks
-            .query([copy.last_block])
-            .map_err(StoreError::sqlite("reading stored event ids"))?;
-        while let Some(row) = rows
-            .next()
-            .map_err(StoreError::sqlite("reading stored event ids"))?
-        {
-            let block: i64 = row
-                .get(0)
-                .map_err(StoreError::sqlite("reading a block id"))?;
-            let ids = row
-                .get_ref(1)
-                .and_then(|value| Ok(value.as_blob()?))
-                .map_err(StoreError::sqlite("reading a block's ids"))?;
-            if ids.len() % 16 != 0 {
-                return Err(corrupt_block(
-                    block,
-                    "`ids` is not a whole number of 16-byte ids",
-                ));
-            }
-            copy.ids.extend(ids.chunks_exact(16).map(id_key));
-            copy.last_block = block;
-        }
+        each_block_blob(
+            conn,
+            "SELECT id, ids FROM event_blocks WHERE id > ?1 ORDER BY id",
+            [copy.last_block],
+            "reading stored event ids",
+            |block, ids| {
+                if ids.len() % 16 != 0 {
+                    return Err(corrupt_block(
+                        block,
+                        "`ids` is not a whole number of 16-byte ids",
+                    ));
+                }
+                copy.ids.extend(ids.chunks_exact(16).map(id_key));
+                copy.last_block = block;
+                Ok(())
+            },
+        )?;
         Ok(copy)
     }
 
@@ -120,6 +111,32 @@ impl StoredIds {
     pub(crate) fn wrote_block(&mut self, block: i64) {
         self.last_block = self.last_block.max(block);
     }
+}
+
+/// Runs `sql`, which selects a block id and one blob column, and calls `visit` with each
+/// row; `action` names the work in SQLite errors.
+fn each_block_blob(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    action: &'static str,
+    mut visit: impl FnMut(i64, &[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut statement = conn
+        .prepare_cached(sql)
+        .map_err(StoreError::sqlite(action))?;
+    let mut rows = statement
+        .query(params)
+        .map_err(StoreError::sqlite(action))?;
+    while let Some(row) = rows.next().map_err(StoreError::sqlite(action))? {
+        let block: i64 = row.get(0).map_err(StoreError::sqlite(action))?;
+        let blob = row
+            .get_ref(1)
+            .and_then(|value| Ok(value.as_blob()?))
+            .map_err(StoreError::sqlite(action))?;
+        visit(block, blob)?;
+    }
+    Ok(())
 }
 
 fn id_key(bytes: &[u8]) -> u128 {
@@ -525,31 +542,18 @@ pub(crate) fn scan_in_clusters(
 /// user and hour), then the blocks that hold the user's events.
 pub(crate) fn erase_user_events(conn: &Connection, user_id: &str) -> Result<u64, StoreError> {
     let mut holding = Vec::new();
-    {
-        let mut lists = conn
-            .prepare_cached("SELECT id, users FROM event_blocks")
-            .map_err(StoreError::sqlite(
-                "preparing the search for a user's events",
-            ))?;
-        let mut rows = lists
-            .query([])
-            .map_err(StoreError::sqlite("finding a user's events"))?;
-        while let Some(row) = rows
-            .next()
-            .map_err(StoreError::sqlite("finding a user's events"))?
-        {
-            let block: i64 = row
-                .get(0)
-                .map_err(StoreError::sqlite("reading a block id"))?;
-            let users = row
-                .get_ref(1)
-                .and_then(|value| Ok(value.as_blob()?))
-                .map_err(StoreError::sqlite("reading a block's users"))?;
+    each_block_blob(
+        conn,
+        "SELECT id, users FROM event_blocks",
+        [],
+        "finding a user's events",
+        |block, users| {
             if users_of(block, users)?.contains(&user_id) {
                 holding.push(block);
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     if holding.is_empty() {
         return Ok(0);
     }
