@@ -10,11 +10,10 @@
 //!     CARTS SEED OUT.ndjson [POLICY_STATE_FILE]
 //! ```
 
-use cartback_policy::ope::LoggedState;
-use cartback_policy::policies::{FirstTouch, FixedFlow, Observation, Policy, UniformRandom};
+use cartback_policy::policies::{FixedFlow, Policy, UniformRandom};
 use cartback_policy::simulator::{
-    CartProgress, DecisionPoint, DiscountLedger, Simulator, SimulatorConfig, expected_outcome,
-    run_episode, sample_population,
+    Simulator, SimulatorConfig, exact_first_touch_value, sample_population,
+    simulated_first_touch_rounds,
 };
 use cartback_policy::state_file::PolicyStateFile;
 use rand::SeedableRng;
@@ -35,48 +34,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shoppers = sample_population(&simulator, carts, &mut rng);
     let logging = UniformRandom;
     let mut out = std::io::BufWriter::new(std::fs::File::create(&args[2])?);
-    for (i, shopper) in shoppers.iter().enumerate() {
-        let ledger = DiscountLedger::default();
-        let outcomes = DecisionPoint::new(&simulator, shopper, &CartProgress::START, &ledger)
-            .execute_all(&simulator)
-            .map(|e| e.kind);
-        let episode = run_episode(
-            &simulator,
-            shopper,
-            &mut DiscountLedger::default(),
-            &logging,
-            &mut rng,
-        );
-        let first = episode[0];
-        let action = outcomes[first.action.index()];
-        let proposal = logging
-            .distribution(&Observation {
-                state: first.state,
-                truth: None,
-            })
-            .probabilities;
-        let propensity = LoggedState::push_forward(&outcomes, &proposal)[action.index()];
-        let line = serde_json::json!({
-            "cart_id": format!("sim-{i}"), "abandonment": 1, "action": action,
-            "propensity": propensity,
-            "reward": episode.iter().map(|t| t.reward_minor).sum::<f64>(),
-            "state": LoggedState::from_outcomes(first.state, outcomes),
-        });
-        writeln!(out, "{line}")?;
+    for round in simulated_first_touch_rounds(&simulator, &shoppers, &logging, "sim-", &mut rng) {
+        writeln!(out, "{}", serde_json::to_string(&round)?)?;
     }
     out.flush()?;
-    let exact = |first: &dyn Policy| {
-        let policy = FirstTouch {
-            first,
-            rest: &logging,
-        };
-        let ledger = DiscountLedger::default();
-        shoppers
-            .iter()
-            .map(|s| expected_outcome(&simulator, s, &ledger, &policy).net_revenue_minor)
-            .sum::<f64>()
-            / shoppers.len() as f64
-    };
+    let exact =
+        |first: &dyn Policy| exact_first_touch_value(&simulator, &shoppers, first, &logging);
     println!("{carts} rounds written to {}", args[2]);
     println!(
         "exact first-touch value, uniform_random (the logging policy): {:.4}",

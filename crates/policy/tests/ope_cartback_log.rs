@@ -6,23 +6,19 @@
 
 use cartback_policy::actions::ActionKind;
 use cartback_policy::ope::{
-    BootstrapParams, CartbackLog, LoggedState, OpeInput, evaluate_standard_estimators,
-    fit_reward_model, policy_action_dist, read_cartback_log,
+    BootstrapParams, CartbackLog, OpeInput, evaluate_standard_estimators, fit_reward_model,
+    policy_action_dist, read_cartback_log,
 };
-use cartback_policy::policies::{
-    FirstTouch, FixedFlow, LinUcbParams, Observation, Policy, UniformRandom,
-};
+use cartback_policy::policies::{FixedFlow, LinUcbParams, Policy, UniformRandom};
 use cartback_policy::simulator::{
-    CartProgress, DecisionPoint, DiscountLedger, Simulator, SimulatorConfig, expected_outcome,
-    run_episode, sample_population, train_online,
+    Simulator, SimulatorConfig, exact_first_touch_value, sample_population,
+    simulated_first_touch_rounds, train_online,
 };
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
-/// Logs one episode per shopper under `logging` (each cart on its own empty discount
-/// ledger) and writes its first decision as an export line: the final action after the
-/// guardrails, its pushed-forward propensity, the recorded state and the episode's net
-/// revenue in minor units.
+/// An export-shaped log of `logging` (see `simulated_first_touch_rounds`), as NDJSON text;
+/// checks that every recorded outcome table turns the proposal into the executed action.
 fn export_shaped_log(
     simulator: &Simulator,
     shoppers: &[cartback_policy::simulator::Shopper],
@@ -30,55 +26,15 @@ fn export_shaped_log(
     seed: u64,
 ) -> String {
     let mut rng = SmallRng::seed_from_u64(seed);
+    let rounds = simulated_first_touch_rounds(simulator, shoppers, logging, "c", &mut rng);
     let mut text = String::new();
-    for (i, shopper) in shoppers.iter().enumerate() {
-        let ledger = DiscountLedger::default();
-        let outcomes = DecisionPoint::new(simulator, shopper, &CartProgress::START, &ledger)
-            .execute_all(simulator)
-            .map(|e| e.kind);
-        let episode = run_episode(
-            simulator,
-            shopper,
-            &mut DiscountLedger::default(),
-            logging,
-            &mut rng,
-        );
-        let first = episode[0];
-        let final_action = outcomes[first.action.index()];
-        assert_eq!(final_action, first.executed, "cart {i}");
-        let state = LoggedState::from_outcomes(first.state, outcomes);
-        let proposal = logging
-            .distribution(&Observation {
-                state: first.state,
-                truth: None,
-            })
-            .probabilities;
-        let propensity = LoggedState::push_forward(&outcomes, &proposal)[final_action.index()];
-        let reward: f64 = episode.iter().map(|t| t.reward_minor).sum();
-        let line = serde_json::json!({
-            "cart_id": format!("c{i}"), "abandonment": 1, "action": final_action,
-            "propensity": propensity, "reward": reward, "state": state,
-        });
-        text.push_str(&line.to_string());
+    for (i, round) in rounds.iter().enumerate() {
+        let outcomes = round.state.outcomes().unwrap();
+        assert_eq!(outcomes[round.proposal.index()], round.action, "cart {i}");
+        text.push_str(&serde_json::to_string(round).unwrap());
         text.push('\n');
     }
     text
-}
-
-/// Mean exact value per cart of `first` at step 0 and `rest` afterwards.
-fn exact_first_touch(
-    simulator: &Simulator,
-    shoppers: &[cartback_policy::simulator::Shopper],
-    first: &dyn Policy,
-    rest: &dyn Policy,
-) -> f64 {
-    let policy = FirstTouch { first, rest };
-    let ledger = DiscountLedger::default();
-    shoppers
-        .iter()
-        .map(|s| expected_outcome(simulator, s, &ledger, &policy).net_revenue_minor)
-        .sum::<f64>()
-        / shoppers.len() as f64
 }
 
 fn read(text: &str) -> CartbackLog {
@@ -122,8 +78,8 @@ fn dr_and_snipw_recover_the_exact_first_touch_value_within_their_bootstrap_inter
     let logging = UniformRandom;
     let target = FixedFlow::new(vec![ActionKind::Discount10]);
     let log = read(&export_shaped_log(&simulator, &shoppers, &logging, 21));
-    let truth = exact_first_touch(&simulator, &shoppers, &target, &logging);
-    let logging_truth = exact_first_touch(&simulator, &shoppers, &logging, &logging);
+    let truth = exact_first_touch_value(&simulator, &shoppers, &target, &logging);
+    let logging_truth = exact_first_touch_value(&simulator, &shoppers, &logging, &logging);
     let policy = policy_action_dist(&target, &log, Some(3)).unwrap();
     let model = fit_reward_model(&log, 1.0).unwrap();
     let input = OpeInput::new(&log.feedback, &policy, Some(&model)).unwrap();

@@ -24,6 +24,7 @@ mod dynamics;
 mod environment;
 mod episode;
 mod exact;
+mod first_touch_log;
 mod ope_study;
 mod shopper;
 
@@ -53,6 +54,7 @@ pub use episode::{
 pub use exact::{
     CartEvaluation, CartExpectation, evaluate_cart, expected_outcome, optimal_action_values,
 };
+pub use first_touch_log::{SimulatedRound, exact_first_touch_value, simulated_first_touch_rounds};
 pub use ope_study::{EstimatorAccuracy, OpeStudyParams, ope_study};
 pub use shopper::{
     CartContext, CartFeatures, CustomerHistory, MAX_EARLIER_MESSAGES, Segment, SessionSignals,
