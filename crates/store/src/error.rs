@@ -89,13 +89,6 @@ pub enum StoreError {
         key: String,
         field: String,
     },
-    /// An insert that cannot skip a row skipped some (`events` has no unique key in SQLite,
-    /// so only a schema changed by hand can do that); the call wrote nothing.
-    #[error(
-        "SQLite appended {appended} of {expected} new event rows: the `events` table has a \
-         constraint cartback did not create; nothing was stored"
-    )]
-    EventRowsSkipped { expected: usize, appended: usize },
     #[error("corrupt row in table `{table}` (key {key}): {reason}")]
     CorruptRow {
         table: &'static str,

@@ -8,8 +8,7 @@
 //! - `hour` is [`hour_of`] every event's timestamp, `first_ts`/`last_ts` the block's bounds;
 //! - `ids` holds the events' 16-byte ids back to back, in the block's order;
 //! - `data` holds one record per event, in the same order (module `event_record`), stored
-//!   plain or LZ4-compressed ([`Compression`]).
-//!
+//!   plain or LZ4-compressed ([`Compression`]);
 //! - `users` lists the block's distinct user ids, for erasure.
 //!
 //! An insert of a few events (the live engine's requests) does not leave a block of its own:
@@ -156,11 +155,102 @@ fn corrupt_block(block: i64, reason: &str) -> StoreError {
 /// Reused buffers of one connection's block writer.
 #[derive(Default)]
 pub(crate) struct BlockBuffers {
-    ids: Vec<u8>,
-    data: Vec<u8>,
-    compressed: Vec<u8>,
+    block: BlockBuilder,
     /// (hour, position in the batch) of the batch's new events.
     by_hour: Vec<(i64, usize)>,
+}
+
+/// A block being built: its records, their ids and users and its time span, written as one
+/// row by [`BlockBuilder::insert`]. Inserts, merges of small blocks and erasure's rewrites
+/// all build their blocks here.
+struct BlockBuilder {
+    first_ts: i64,
+    last_ts: i64,
+    events: usize,
+    users: BlockUsers,
+    ids: Vec<u8>,
+    records: Vec<u8>,
+    /// The stored form of `records` (reused buffer).
+    stored: Vec<u8>,
+}
+
+impl Default for BlockBuilder {
+    fn default() -> Self {
+        BlockBuilder {
+            first_ts: i64::MAX,
+            last_ts: i64::MIN,
+            events: 0,
+            users: BlockUsers::default(),
+            ids: Vec::new(),
+            records: Vec::new(),
+            stored: Vec::new(),
+        }
+    }
+}
+
+impl BlockBuilder {
+    fn clear(&mut self) {
+        (self.first_ts, self.last_ts, self.events) = (i64::MAX, i64::MIN, 0);
+        self.users.clear();
+        self.ids.clear();
+        self.records.clear();
+    }
+
+    /// Encodes `event` as the next record.
+    fn add_event(&mut self, event: &Event) -> Result<(), StoreError> {
+        event_record::encode(event, &mut self.records).map_err(|field| StoreError::Unstorable {
+            what: "event",
+            key: event.id.to_string(),
+            field: field.to_string(),
+        })?;
+        self.note(&event.id.0, event.timestamp.0, &event.user_id);
+        Ok(())
+    }
+
+    /// Copies a stored record (`raw`, with its id and head) as the next record.
+    fn add_record(&mut self, id: &[u8], head: RecordHead<'_>, raw: &[u8]) {
+        self.records.extend_from_slice(raw);
+        self.note(id, head.ts, head.user_id);
+    }
+
+    /// Takes every record of a small stored block (before any other record).
+    fn add_block(&mut self, tail: &TailBlock) -> Result<(), StoreError> {
+        self.records.extend_from_slice(&tail.records);
+        self.ids.extend_from_slice(&tail.ids);
+        self.users.add_list(tail.id, &tail.users)?;
+        self.first_ts = self.first_ts.min(tail.first_ts);
+        self.last_ts = self.last_ts.max(tail.last_ts);
+        self.events += tail.events;
+        Ok(())
+    }
+
+    fn note(&mut self, id: &[u8], ts: i64, user_id: &str) {
+        self.ids.extend_from_slice(id);
+        self.first_ts = self.first_ts.min(ts);
+        self.last_ts = self.last_ts.max(ts);
+        self.events += 1;
+        self.users.add(user_id);
+    }
+
+    /// Writes the block as a row of hour `hour` ([`INSERT_BLOCK`]) and returns its id.
+    fn insert(&mut self, conn: &Connection, hour: i64) -> Result<i64, StoreError> {
+        let data =
+            Compression::for_blocks_of(self.events).compress(&self.records, &mut self.stored);
+        conn.prepare_cached(INSERT_BLOCK)
+            .and_then(|mut insert| {
+                insert.execute(params![
+                    hour,
+                    self.first_ts,
+                    self.last_ts,
+                    self.events as i64,
+                    self.users.bytes(),
+                    &self.ids[..],
+                    data,
+                ])
+            })
+            .map_err(StoreError::sqlite("writing an event block"))?;
+        Ok(conn.last_insert_rowid())
+    }
 }
 
 const INSERT_BLOCK: &str = "INSERT INTO event_blocks (hour, first_ts, last_ts, events, users, ids, data) \
@@ -292,7 +382,7 @@ fn block_records<'d>(
 
 /// Appends the events flagged in `stored` to the log inside the caller's transaction: one
 /// block per hour they fall in (more when an hour has over [`MAX_BLOCK_EVENTS`]), each in
-/// slice order; records their users' hours and the new count. Tells `ids` the blocks written.
+/// slice order, and the new count. Tells `ids` the blocks written.
 pub(crate) fn append_events(
     conn: &Connection,
     events: &[Event],
@@ -300,12 +390,7 @@ pub(crate) fn append_events(
     buffers: &mut BlockBuffers,
     ids: &mut StoredIds,
 ) -> Result<u64, StoreError> {
-    let BlockBuffers {
-        ids: id_bytes,
-        data,
-        compressed,
-        by_hour,
-    } = buffers;
+    let BlockBuffers { block, by_hour } = buffers;
     by_hour.clear();
     by_hour.extend(
         events
@@ -317,10 +402,6 @@ pub(crate) fn append_events(
     );
     // Stable: a block keeps the batch's order within its hour.
     by_hour.sort_by_key(|&(hour, _)| hour);
-    let mut insert_block = conn
-        .prepare_cached(INSERT_BLOCK)
-        .map_err(StoreError::sqlite("preparing the block insert"))?;
-    let mut block_users = BlockUsers::default();
     for group in by_hour.chunk_by(|a, b| a.0 == b.0) {
         let hour = group[0].0;
         // The live engine inserts a few events per call: they join the hour's last block
@@ -330,43 +411,15 @@ pub(crate) fn append_events(
         } else {
             None
         };
-        for block in group.chunks(MAX_BLOCK_EVENTS) {
-            id_bytes.clear();
-            data.clear();
-            block_users.clear();
-            let (mut first_ts, mut last_ts) = (i64::MAX, i64::MIN);
-            let mut count = block.len();
+        for chunk in group.chunks(MAX_BLOCK_EVENTS) {
+            block.clear();
             if let Some(tail) = &tail {
-                id_bytes.extend_from_slice(&tail.ids);
-                data.extend_from_slice(&tail.records);
-                block_users.add_list(tail.id, &tail.users)?;
-                (first_ts, last_ts) = (tail.first_ts, tail.last_ts);
-                count += tail.events;
+                block.add_block(tail)?;
             }
-            for &(_, n) in block {
-                let event = &events[n];
-                event_record::encode(event, data).map_err(|field| StoreError::Unstorable {
-                    what: "event",
-                    key: event.id.to_string(),
-                    field: field.to_string(),
-                })?;
-                id_bytes.extend_from_slice(&event.id.0);
-                first_ts = first_ts.min(event.timestamp.0);
-                last_ts = last_ts.max(event.timestamp.0);
-                block_users.add(&event.user_id);
+            for &(_, n) in chunk {
+                block.add_event(&events[n])?;
             }
-            insert_block
-                .execute(params![
-                    hour,
-                    first_ts,
-                    last_ts,
-                    count as i64,
-                    block_users.bytes(),
-                    &id_bytes[..],
-                    Compression::for_blocks_of(count).compress(data, compressed),
-                ])
-                .map_err(StoreError::sqlite("inserting an event block"))?;
-            ids.wrote_block(conn.last_insert_rowid());
+            ids.wrote_block(block.insert(conn, hour)?);
             // The merged block holds every id of the one it replaces and has a higher block
             // id, so other connections' id copies stay exact without a reload.
             if let Some(tail) = tail.take() {
@@ -460,12 +513,11 @@ pub(crate) fn event_count(conn: &Connection) -> Result<i64, StoreError> {
         .map_err(StoreError::sqlite("counting events"))
 }
 
-/// Earliest and latest event time: the bounds of the first and the last hour's blocks.
+/// Earliest and latest event time: the first block by `(first_ts, id)`, and the latest end
+/// among the last hour's blocks.
 pub(crate) fn time_bounds(conn: &Connection) -> Result<(Option<i64>, Option<i64>), StoreError> {
     conn.query_row(
-        "SELECT \
-           (SELECT min(first_ts) FROM event_blocks \
-              WHERE hour = (SELECT min(hour) FROM event_blocks)), \
+        "SELECT (SELECT min(first_ts) FROM event_blocks), \
            (SELECT max(last_ts) FROM event_blocks \
               WHERE hour = (SELECT max(hour) FROM event_blocks))",
         [],
@@ -559,17 +611,13 @@ pub(crate) fn erase_user_events(conn: &Connection, user_id: &str) -> Result<u64,
     }
     let mut erased = 0u64;
     let mut buffer = Vec::new();
-    let mut kept = KeptRecords::default();
-    let mut stored = Vec::new();
+    let mut kept = BlockBuilder::default();
     let mut read = conn
         .prepare_cached("SELECT id, hour, ids, data FROM event_blocks WHERE id = ?1")
         .map_err(StoreError::sqlite("preparing the read of an event block"))?;
     let mut delete = conn
         .prepare_cached("DELETE FROM event_blocks WHERE id = ?1")
         .map_err(StoreError::sqlite("preparing the erasure of events"))?;
-    let mut insert = conn
-        .prepare_cached(INSERT_BLOCK)
-        .map_err(StoreError::sqlite("preparing the rewrite of event blocks"))?;
     for block_id in holding {
         kept.clear();
         let hour = {
@@ -585,7 +633,7 @@ pub(crate) fn erase_user_events(conn: &Connection, user_id: &str) -> Result<u64,
                 if head.user_id == user_id {
                     erased += 1;
                 } else {
-                    kept.add(id, head, raw);
+                    kept.add_record(id, head, raw);
                 }
             })?;
             block.hour
@@ -593,53 +641,16 @@ pub(crate) fn erase_user_events(conn: &Connection, user_id: &str) -> Result<u64,
         delete
             .execute([block_id])
             .map_err(StoreError::sqlite("erasing a user's events"))?;
-        if kept.count > 0 {
-            insert
-                .execute(params![
-                    hour,
-                    kept.first_ts,
-                    kept.last_ts,
-                    kept.count,
-                    kept.users.bytes(),
-                    &kept.ids[..],
-                    Compression::for_blocks_of(kept.count as usize)
-                        .compress(&kept.records, &mut stored),
-                ])
-                .map_err(StoreError::sqlite("rewriting an event block"))?;
+        if kept.events > 0 {
+            kept.insert(conn, hour)?;
         }
     }
     add_to_count(conn, -(erased as i64), true)?;
     Ok(erased)
 }
 
-/// The records a rewritten block keeps, with what its row needs.
-#[derive(Default)]
-struct KeptRecords {
-    first_ts: i64,
-    last_ts: i64,
-    count: i64,
-    users: BlockUsers,
-    ids: Vec<u8>,
-    records: Vec<u8>,
-}
-
-impl KeptRecords {
-    fn clear(&mut self) {
-        (self.first_ts, self.last_ts, self.count) = (i64::MAX, i64::MIN, 0);
-        self.users.clear();
-        self.ids.clear();
-        self.records.clear();
-    }
-
-    fn add(&mut self, id: &[u8], head: RecordHead<'_>, raw: &[u8]) {
-        self.first_ts = self.first_ts.min(head.ts);
-        self.last_ts = self.last_ts.max(head.ts);
-        self.count += 1;
-        self.users.add(head.user_id);
-        self.ids.extend_from_slice(id);
-        self.records.extend_from_slice(raw);
-    }
-}
+/// Events decoded from rows per [`append_events`] call while migrating.
+const MIGRATION_BATCH: usize = 8 * MAX_BLOCK_EVENTS;
 
 /// Moves the rows of the row-per-event log (migrations 1–4) into blocks, in `(ts, id)` order,
 /// and drops its tables (`events`, `event_ids`, `event_user_hours`). Runs inside migration 6's
@@ -647,8 +658,8 @@ impl KeptRecords {
 pub(crate) fn move_rows_into_blocks(conn: &Connection) -> Result<(), StoreError> {
     let mut buffers = BlockBuffers::default();
     let mut ids = StoredIds::default();
-    let mut batch: Vec<Event> = Vec::new();
-    let mut moved = 0u64;
+    let mut batch: Vec<Event> = Vec::with_capacity(MIGRATION_BATCH);
+    let all = [true; MIGRATION_BATCH];
     {
         let mut statement = conn
             .prepare(
@@ -679,34 +690,13 @@ pub(crate) fn move_rows_into_blocks(conn: &Connection) -> Result<(), StoreError>
             };
             let event = read().map_err(StoreError::sqlite("reading an event row"))?;
             batch.push(decode_event(event)?);
-            if batch.len() == 8 * MAX_BLOCK_EVENTS {
-                moved += append_events(
-                    conn,
-                    &batch,
-                    &vec![true; batch.len()],
-                    &mut buffers,
-                    &mut ids,
-                )?;
+            if batch.len() == MIGRATION_BATCH {
+                append_events(conn, &batch, &all, &mut buffers, &mut ids)?;
                 batch.clear();
             }
         }
     }
-    moved += append_events(
-        conn,
-        &batch,
-        &vec![true; batch.len()],
-        &mut buffers,
-        &mut ids,
-    )?;
-    let rows: i64 = conn
-        .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
-        .map_err(StoreError::sqlite("counting the moved event rows"))?;
-    if rows != moved as i64 {
-        return Err(StoreError::EventRowsSkipped {
-            expected: rows as usize,
-            appended: moved as usize,
-        });
-    }
+    append_events(conn, &batch, &all[..batch.len()], &mut buffers, &mut ids)?;
     conn.execute_batch("DROP TABLE events; DROP TABLE event_ids; DROP TABLE event_user_hours;")
         .map_err(StoreError::sqlite("dropping the row-per-event tables"))
 }
