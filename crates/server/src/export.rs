@@ -89,8 +89,13 @@ pub fn export_rounds(
         after = last.id;
         for mut decision in page {
             summary.decisions += 1;
+            // Held until every page is read: keep only what a round needs (the state of
+            // step 0; ids, actions and coupons of the later steps).
             decision.reasons = Vec::new();
             decision.scores = serde_json::Value::Null;
+            if decision.step != 0 {
+                decision.state = None;
+            }
             let key = (decision.cart_id.clone(), decision.abandonment);
             let at = *index.entry(key).or_insert_with(|| {
                 groups.push(Vec::new());

@@ -46,7 +46,7 @@ const MILLIS_PER_HOUR: i64 = 3_600_000;
 
 /// The hour of an event time: `ts / 3600000` truncated towards zero (SQLite's integer
 /// division, as in migration 4), so hour 0 spans the hour on either side of the epoch.
-pub(crate) fn hour_of(ts: i64) -> i64 {
+fn hour_of(ts: i64) -> i64 {
     ts / MILLIS_PER_HOUR
 }
 

@@ -6,9 +6,9 @@
 //! per connection and cached by rusqlite; writes take the write lock up front
 //! (`BEGIN IMMEDIATE`) so two writers never deadlock on a lock upgrade.
 //!
-//! The event log is stored in blocks of many events per row, deduplicated against an
-//! in-memory copy of the stored ids (migration 6, module `event_blocks`), with
-//! `event_user_hours` (every hour in which a user has events) for erasure.
+//! The event log is stored in blocks of many events per row, each listing its users for
+//! erasure, and deduplicated against each connection's in-memory copy of the stored ids
+//! (migration 6, module `event_blocks`; the record format is module `event_record`).
 
 mod engine;
 mod event_blocks;
