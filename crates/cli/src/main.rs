@@ -31,6 +31,8 @@ enum Command {
     Ope(commands::ope::OpeArgs),
     /// The live engine's decision log: export it as rounds for `cartback ope --format cartback`.
     Decisions(commands::decisions::DecisionsArgs),
+    /// What was won back: cart KPIs, messages, and the lift against the holdout (text, JSON, HTML).
+    Report(commands::report::ReportArgs),
     /// Compare decision policies on the shopper simulator (incremental net revenue vs doing nothing).
     Simulate(commands::simulate::SimulateArgs),
     /// Recommendations: train ALS / co-occurrence / popularity, evaluate them, or ask a model for items.
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::GenEvents(args) => commands::gen_events::run(args),
         Command::Ope(args) => commands::ope::run(args),
         Command::Decisions(args) => commands::decisions::run(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Simulate(args) => commands::simulate::run(args),
         Command::Recommend(args) => commands::recommend::run(args),
         Command::Train(args) => commands::train::run(args),

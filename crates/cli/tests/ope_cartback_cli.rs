@@ -80,8 +80,9 @@ fn observed(value: i64) -> ObservedState {
 }
 
 /// A store with: a recovered cart that got a sent 10 % coupon (step 0) and a reminder
-/// (step 1); an expired cart left alone; a holdout cart; a cart still abandoned; and a
-/// decision recorded without a state (an older release).
+/// (step 1); an expired cart left alone; a holdout cart; a cart abandoned a day ago (its
+/// attribution window still open); and a decision recorded without a state (an older
+/// release).
 fn make_store(db: &Path) {
     let mut store = cartback_store::open(db.to_str().unwrap()).unwrap();
     let carts = [
@@ -144,9 +145,16 @@ fn make_store(db: &Path) {
     store
         .record_decision(&decision("lost", 0, "do_nothing", 0.5), None)
         .unwrap();
-    store
-        .record_decision(&decision("open", 0, "do_nothing", 0.5), None)
-        .unwrap();
+    // Decided a day ago: its 7-day attribution window is still open.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let open = Decision {
+        decided_at: Timestamp(now - 86_400_000),
+        ..decision("open", 0, "do_nothing", 0.5)
+    };
+    store.record_decision(&open, None).unwrap();
     let held = Decision {
         holdout: true,
         guardrail: "holdout".into(),
@@ -219,6 +227,24 @@ fn the_export_feeds_ope_with_policies_and_a_fitted_model() {
     assert!((lines[0]["reward"].as_f64().unwrap() - (10_000.0 - 1_000.0 - 0.2)).abs() < 1e-9);
     assert_eq!(lines[1]["cart_id"], "lost");
     assert_eq!(lines[1]["reward"].as_f64(), Some(0.0));
+    // With a one-hour window the day-old abandonment is settled: not recovered.
+    let short = dir.path().join("short.ndjson");
+    let summary = ok(&cartback(&[
+        "decisions",
+        "export",
+        "--db",
+        db.to_str().unwrap(),
+        "--out",
+        short.to_str().unwrap(),
+        "--attribution-window",
+        "1h",
+        "--json",
+    ]));
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        (summary["rounds"].clone(), summary["skipped_open"].clone()),
+        (3.into(), 0.into())
+    );
 
     let ope = |policy: &str, model: &str| {
         cartback(&[

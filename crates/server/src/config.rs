@@ -5,6 +5,7 @@
 pub use crate::decide::policy_file::PolicyKind;
 use cartback_core::tracker::duration_text;
 use cartback_core::{Duration, TrackerConfig};
+use cartback_policy::actions::ActionCosts;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -66,6 +67,9 @@ pub struct ServerConfig {
     pub dispatch: DispatchConfig,
     pub email: EmailConfig,
     pub webhook: WebhookConfig,
+    /// What messages, coupons and unsubscribes cost (`[costs]`, the simulator's fields):
+    /// the reports book each abandonment's net revenue with them.
+    pub costs: ActionCosts,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -259,6 +263,7 @@ impl Default for ServerConfig {
             dispatch: DispatchConfig::default(),
             email: EmailConfig::default(),
             webhook: WebhookConfig::default(),
+            costs: ActionCosts::default(),
         }
     }
 }
@@ -597,6 +602,9 @@ impl ServerConfig {
         if !(0.0..=1.0).contains(&self.holdout_fraction) {
             return Err(invalid("holdout_fraction", "must be between 0 and 1"));
         }
+        self.costs
+            .validate()
+            .map_err(|e| invalid("costs", e.to_string()))?;
         if self.rate_limit_per_key == 0 {
             return Err(invalid("rate_limit_per_key", "must be positive"));
         }

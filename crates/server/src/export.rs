@@ -5,19 +5,10 @@
 //!
 //! A round is the abandonment's **first** decision step (step 0): its action, the
 //! probability the engine's policy and guardrails took it with, and the state the policy was
-//! given. Its reward is the abandonment's net outcome in minor units, booked as the
-//! simulator books a cart (`StepAccounting::net_minor`, `ActionCosts`):
-//!
-//! - the order's value (`carts.payload` `order_value`; the cart value when the order gave
-//!   none or 0) when the cart was recovered — the tracker's `recovered` state: ordered inside
-//!   the attribution window after its abandonment — at or after the decision, and this is
-//!   the cart's latest abandonment (an earlier one ended with the shopper coming back, not
-//!   with an order);
-//! - less the largest coupon (`discount_minor`) among the abandonment's messages that went
-//!   out, when recovered (the simulator charges the largest coupon the shopper saw);
-//! - less every sent message's cost (`ActionCosts::message_cost` of its action);
-//! - less `ActionCosts::unsubscribe_loss_minor` when a message of the abandonment recorded
-//!   an unsubscribe.
+//! given. Its reward is the abandonment's net outcome in minor units as
+//! [`crate::outcomes`] books it (the simulator's way): the order's value if the cart was
+//! recovered after the decision and the order was not cancelled, less the largest coupon
+//! that went out, every sent message's cost and the unsubscribe loss.
 //!
 //! Later steps are part of the outcome as they were logged: evaluating a policy on these
 //! rounds estimates the value of letting it take the **first touch**, the rest of each flow
@@ -25,16 +16,18 @@
 //!
 //! Skipped (and counted): decisions without a recorded state (taken before migration 5),
 //! holdout abandonments (no policy acts on them: every policy's value is the same there),
-//! abandonments whose outcome is still open (the cart is still abandoned, or active again,
-//! inside its window), abandonments without a step-0 decision, and carts no longer stored
+//! abandonments whose attribution window has not closed yet (see [`crate::outcomes`]: taking
+//! outcomes as they become known would over-represent recoveries), abandonments without a step-0 decision, and carts no longer stored
 //! (erased).
 
-use cartback_core::CartState;
-use cartback_policy::actions::{ActionCosts, ActionKind};
+use crate::outcomes::{
+    Booking, KeepState, LoggedAbandonment, read_abandonments, tracking_by_message,
+};
+use cartback_policy::actions::ActionKind;
 use cartback_policy::ope::{CartbackRound, LoggedState};
-use cartback_store::{Decision, MessageStatus, OutboxMessage, Store, StoreError};
+use cartback_store::Store;
+use cartback_store::StoreError;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::io::Write;
 
 /// What an export wrote and skipped.
@@ -69,165 +62,78 @@ pub enum ExportError {
     },
 }
 
-/// Decisions are read in pages of this many.
-const PAGE: usize = 5_000;
-
 /// Writes one line per round to `out` (see the module comment) and says what it skipped.
 pub fn export_rounds(
     store: &mut dyn Store,
-    costs: &ActionCosts,
+    booking: &Booking,
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
     let mut summary = ExportSummary::default();
-    // Every decision, grouped by (cart, abandonment) in the order of their first decision.
-    let mut groups: Vec<Vec<Decision>> = Vec::new();
-    let mut index: HashMap<(String, u32), usize> = HashMap::new();
-    let mut after = 0;
-    loop {
-        let page = store.decision_log(after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for mut decision in page {
-            summary.decisions += 1;
-            // Held until every page is read: keep only what a round needs (the state of
-            // step 0; ids, actions and coupons of the later steps).
-            decision.reasons = Vec::new();
-            decision.scores = serde_json::Value::Null;
-            if decision.step != 0 {
-                decision.state = None;
-            }
-            let key = (decision.cart_id.clone(), decision.abandonment);
-            let at = *index.entry(key).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[at].push(decision);
-        }
-    }
-    summary.abandonments = groups.len() as u64;
-    let mut cart_cache: Option<(String, Option<cartback_core::Cart>, Vec<OutboxMessage>)> = None;
-    for group in &groups {
-        let Some(first) = group.iter().find(|d| d.step == 0) else {
-            summary.skipped_without_first_step += 1;
-            continue;
-        };
-        if first.holdout {
-            summary.skipped_holdout += 1;
-            continue;
-        }
-        let Some(state_value) = &first.state else {
-            summary.skipped_without_state += 1;
-            continue;
-        };
-        let state_error = |message: String| ExportError::State {
-            decision_id: first.id,
-            cart_id: first.cart_id.clone(),
-            message,
-        };
-        let state: LoggedState =
-            serde_json::from_value(state_value.clone()).map_err(|e| state_error(e.to_string()))?;
-        let action = ActionKind::from_name(&first.action).ok_or_else(|| {
-            state_error(format!(
-                "action `{}` is not a cartback action",
-                first.action
-            ))
-        })?;
-        if cart_cache
-            .as_ref()
-            .is_none_or(|(id, _, _)| *id != first.cart_id)
-        {
-            let cart = store.cart(&first.cart_id)?;
-            let messages = store.messages_of_cart(&first.cart_id)?;
-            cart_cache = Some((first.cart_id.clone(), cart, messages));
-        }
-        let Some((_, cart, messages)) = &cart_cache else {
-            unreachable!("filled above")
-        };
-        let Some(cart) = cart else {
-            summary.skipped_cart_missing += 1;
-            continue;
-        };
-        let latest = first.abandonment >= cart.abandonments;
-        let settled = !latest
-            || matches!(
-                cart.state,
-                CartState::Recovered | CartState::Purchased | CartState::Expired
-            );
-        if !settled {
-            summary.skipped_open += 1;
-            continue;
-        }
-        let recovered = latest
-            && cart.state == CartState::Recovered
-            && cart.closed_at.is_some_and(|at| at >= first.decided_at);
-        let mut messages_sent = 0;
-        let mut message_cost_minor = 0.0;
-        let mut discount_minor = 0;
-        let mut attributed = false;
-        let mut unsubscribed = false;
-        for decision in group {
-            for message in messages.iter().filter(|m| m.decision_id == decision.id) {
-                attributed |= message.attributed_order.is_some();
-                if message.status != MessageStatus::Sent {
-                    continue;
+    let tracked = tracking_by_message(store)?;
+    let counts =
+        read_abandonments::<ExportError>(store, booking, &tracked, KeepState::FirstStep, |read| {
+            let (first, outcome) = match read {
+                LoggedAbandonment::Read { first, outcome, .. } => (first, outcome),
+                LoggedAbandonment::WithoutFirstStep { .. } => {
+                    summary.skipped_without_first_step += 1;
+                    return Ok(());
                 }
-                messages_sent += 1;
-                message_cost_minor += message_cost(costs, &decision.action, &message.channel);
-                discount_minor = discount_minor.max(decision.discount_minor);
-                unsubscribed |= store
-                    .tracking_counts(message.id)?
-                    .iter()
-                    .any(|(kind, n)| kind == "unsubscribe" && *n > 0);
+                LoggedAbandonment::CartMissing { .. } => {
+                    summary.skipped_cart_missing += 1;
+                    return Ok(());
+                }
+            };
+            if first.holdout {
+                summary.skipped_holdout += 1;
+                return Ok(());
             }
-        }
-        let order_value_minor = if recovered {
-            // An order event without a total or priced items records 0: the cart's value.
-            cart.order_value.filter(|&v| v > 0).unwrap_or(cart.value)
-        } else {
-            0
-        };
-        let discount_minor = if recovered { discount_minor } else { 0 };
-        let unsubscribe_loss_minor = if unsubscribed {
-            costs.unsubscribe_loss_minor
-        } else {
-            0.0
-        };
-        let round = CartbackRound {
-            cart_id: first.cart_id.clone(),
-            abandonment: first.abandonment,
-            decision_id: first.id,
-            decided_at: first.decided_at,
-            action,
-            propensity: first.propensity,
-            reward: order_value_minor as f64
-                - discount_minor as f64
-                - message_cost_minor
-                - unsubscribe_loss_minor,
-            recovered,
-            order_value_minor,
-            attributed,
-            discount_minor,
-            messages_sent,
-            message_cost_minor,
-            unsubscribe_loss_minor,
-            guardrail: first.guardrail.clone(),
-            state,
-        };
-        serde_json::to_writer(&mut *out, &round).map_err(std::io::Error::from)?;
-        out.write_all(b"\n")?;
-        summary.rounds += 1;
-        summary.recovered += u64::from(recovered);
-    }
+            let Some(state_value) = &first.state else {
+                summary.skipped_without_state += 1;
+                return Ok(());
+            };
+            let state_error = |message: String| ExportError::State {
+                decision_id: first.id,
+                cart_id: first.cart_id.clone(),
+                message,
+            };
+            let state: LoggedState = serde_json::from_value(state_value.clone())
+                .map_err(|e| state_error(e.to_string()))?;
+            let action = ActionKind::from_name(&first.action).ok_or_else(|| {
+                state_error(format!(
+                    "action `{}` is not a cartback action",
+                    first.action
+                ))
+            })?;
+            if !outcome.settled {
+                summary.skipped_open += 1;
+                return Ok(());
+            }
+            let round = CartbackRound {
+                cart_id: first.cart_id.clone(),
+                abandonment: first.abandonment,
+                decision_id: first.id,
+                decided_at: first.decided_at,
+                action,
+                propensity: first.propensity,
+                reward: outcome.net_minor(),
+                recovered: outcome.recovered,
+                order_value_minor: outcome.order_value_minor,
+                attributed: outcome.attributed,
+                discount_minor: outcome.discount_minor,
+                messages_sent: outcome.messages_sent,
+                message_cost_minor: outcome.message_cost_minor,
+                unsubscribe_loss_minor: outcome.unsubscribe_loss_minor,
+                guardrail: first.guardrail.clone(),
+                state,
+            };
+            serde_json::to_writer(&mut *out, &round).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")?;
+            summary.rounds += 1;
+            summary.recovered += u64::from(outcome.recovered);
+            Ok(())
+        })?;
+    summary.decisions = counts.decisions;
+    summary.abandonments = counts.abandonments;
     out.flush()?;
     Ok(summary)
-}
-
-/// The cost of one sent message: its action's ([`ActionCosts::message_cost`]); decisions of
-/// older releases (`reminder_<channel>`) by their channel.
-fn message_cost(costs: &ActionCosts, action: &str, channel: &str) -> f64 {
-    match ActionKind::from_name(action) {
-        Some(kind) => costs.message_cost(kind),
-        None if channel == "webhook" => costs.webhook_minor,
-        None => costs.email_minor,
-    }
 }

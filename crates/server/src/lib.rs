@@ -5,7 +5,8 @@
 //! multi-step decisions through [`decide`]: `cartback-policy`'s policies and guardrails,
 //! `cartback-ml`'s propensity models, signed coupons; its decisions, outbox, consent and
 //! tracking records live in `cartback_store`), the [`dispatcher`] and its [`channels`], the
-//! signed [`tracking`] tokens, [`metrics`], and [`server`] start-up. See `docs/server.md`.
+//! signed [`tracking`] tokens, [`metrics`], the [`report`] of what was won back (its
+//! abandonment outcomes in [`outcomes`]), and [`server`] start-up. See `docs/server.md`.
 
 pub mod auth;
 pub mod channels;
@@ -18,6 +19,8 @@ pub mod engine;
 pub mod export;
 pub mod http;
 pub mod metrics;
+pub mod outcomes;
+pub mod report;
 pub mod run;
 pub mod server;
 pub mod tracking;

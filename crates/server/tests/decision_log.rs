@@ -156,8 +156,12 @@ async fn decisions_record_what_the_policy_saw_and_the_export_evaluates_its_own_f
 
     let mut store = cartback_store::open(&db).unwrap();
     let mut out = Vec::new();
-    let costs = ActionCosts::default();
-    let summary = cartback_server::export::export_rounds(&mut *store, &costs, &mut out).unwrap();
+    let booking = cartback_server::outcomes::Booking {
+        costs: ActionCosts::default(),
+        attribution_window: Duration::days(7),
+        as_of: abandoned + Duration::days(8),
+    };
+    let summary = cartback_server::export::export_rounds(&mut *store, &booking, &mut out).unwrap();
     let n_held = held.iter().filter(|&&h| h).count() as u64;
     assert_eq!(summary.skipped_holdout, n_held);
     assert_eq!(summary.rounds, shoppers.len() as u64 - n_held);

@@ -68,6 +68,10 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
         cart_counts_cover_every_state,
     ),
     (
+        "a_cart_scan_visits_every_cart",
+        a_cart_scan_visits_every_cart,
+    ),
+    (
         "erasure_removes_exactly_one_user",
         erasure_removes_exactly_one_user,
     ),
@@ -99,6 +103,10 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
     ("consent_round_trips", consent_round_trips),
     ("tracking_and_counts_add_up", tracking_and_counts_add_up),
     ("decision_log_pages_in_order", decision_log_pages_in_order),
+    (
+        "message_log_and_tracking_totals_cover_every_message",
+        message_log_and_tracking_totals_cover_every_message,
+    ),
     (
         "erasure_removes_every_trace_of_one_user",
         erasure_removes_every_trace_of_one_user,
@@ -570,6 +578,36 @@ pub fn carts_of_user_are_the_users_own_in_order(store: &mut dyn Store) {
     );
     assert_eq!(store.carts_of_user("u2").unwrap(), vec![other]);
     assert!(store.carts_of_user("nobody").unwrap().is_empty());
+}
+
+pub fn a_cart_scan_visits_every_cart(store: &mut dyn Store) {
+    let mut seen = Vec::new();
+    assert_eq!(store.scan_carts(&mut |cart| seen.push(cart)).unwrap(), 0);
+    let carts: Vec<Cart> = (0..1_200)
+        .map(|n| {
+            cart(
+                &format!("c{n:05}"),
+                &format!("u{}", n % 7),
+                CartState::Active,
+                n,
+            )
+        })
+        .collect();
+    // Stored out of order: the scan returns them by id.
+    let (evens, odds): (Vec<Cart>, Vec<Cart>) =
+        carts.iter().cloned().partition(|c| c.created_at.0 % 2 == 0);
+    store.upsert_carts(&odds).unwrap();
+    store.upsert_carts(&evens).unwrap();
+    let mut purchased = carts[3].clone();
+    purchased.state = CartState::Purchased;
+    store
+        .upsert_carts(std::slice::from_ref(&purchased))
+        .unwrap();
+    let visited = store.scan_carts(&mut |cart| seen.push(cart)).unwrap();
+    assert_eq!(visited, 1_200);
+    let mut expected = carts;
+    expected[3] = purchased;
+    assert_eq!(seen, expected);
 }
 
 pub fn cart_counts_cover_every_state(store: &mut dyn Store) {
@@ -1237,6 +1275,42 @@ pub fn decision_log_pages_in_order(store: &mut dyn Store) {
     assert_eq!(pages, [vec!["c0", "c1"], vec!["c2", "c3"], vec!["c4"]]);
     let all = store.decision_log(0, 10).unwrap();
     assert_eq!(all[4], store.decisions_of_cart("c4").unwrap()[0]);
+}
+
+pub fn message_log_and_tracking_totals_cover_every_message(store: &mut dyn Store) {
+    assert!(store.message_log(0, 10).unwrap().is_empty());
+    assert!(store.tracking_totals().unwrap().is_empty());
+    let ids: Vec<i64> = (0..5)
+        .map(|n| record_with_message(store, &format!("c{n}"), "u1", n).1)
+        .collect();
+    let mut pages = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.message_log(after, 2).unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        pages.push(page.iter().map(|m| m.cart_id.clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(pages, [vec!["c0", "c1"], vec!["c2", "c3"], vec!["c4"]]);
+    assert_eq!(store.message_log(0, 10).unwrap()[2], stored(store, ids[2]));
+    for (id, kind) in [
+        (ids[3], "open"),
+        (ids[1], "click"),
+        (ids[1], "open"),
+        (ids[3], "open"),
+        (ids[1], "unsubscribe"),
+    ] {
+        store.record_tracking(id, kind, at(50)).unwrap();
+    }
+    assert_eq!(
+        store.tracking_totals().unwrap(),
+        vec![
+            (ids[1], "click".to_owned(), 1),
+            (ids[1], "open".to_owned(), 1),
+            (ids[1], "unsubscribe".to_owned(), 1),
+            (ids[3], "open".to_owned(), 2),
+        ]
+    );
 }
 
 pub fn erasure_removes_every_trace_of_one_user(store: &mut dyn Store) {

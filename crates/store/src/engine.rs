@@ -152,6 +152,14 @@ pub trait EngineRecords {
     /// The messages of a cart, oldest first.
     fn messages_of_cart(&mut self, cart_id: &str) -> Result<Vec<OutboxMessage>, StoreError>;
 
+    /// The outbox for reports: up to `limit` messages with an id above `after_id`, in the
+    /// order they were planned. Page with the last id returned.
+    fn message_log(
+        &mut self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
     /// Up to `limit` messages due by `now`, earliest first: pending ones, and `sending` ones
     /// left by a crash between claim and bookkeeping.
     fn due_messages(
@@ -209,6 +217,10 @@ pub trait EngineRecords {
 
     /// Number of tracking events of a message per kind, by kind.
     fn tracking_counts(&mut self, message_id: i64) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Every message's tracking: (message id, kind, number of events), by message id and
+    /// kind (one query instead of one per message).
+    fn tracking_totals(&mut self) -> Result<Vec<(i64, String, u64)>, StoreError>;
 
     /// Number of messages per status, by status name.
     fn message_counts(&mut self) -> Result<Vec<(String, u64)>, StoreError>;
@@ -272,6 +284,11 @@ pub(crate) mod sql {
         message_columns!(),
         " FROM engine_outbox WHERE cart_id = $1 ORDER BY id"
     );
+    pub(crate) const MESSAGE_LOG: &str = concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM engine_outbox WHERE id > $1 ORDER BY id LIMIT $2"
+    );
     pub(crate) const DUE_MESSAGES: &str = concat!(
         "SELECT ",
         message_columns!(),
@@ -309,6 +326,8 @@ pub(crate) mod sql {
         "INSERT INTO engine_tracking (message_id, kind, at) VALUES ($1, $2, $3)";
     pub(crate) const TRACKING_COUNTS: &str = "SELECT kind, count(*) FROM engine_tracking \
         WHERE message_id = $1 GROUP BY kind ORDER BY kind";
+    pub(crate) const TRACKING_TOTALS: &str = "SELECT message_id, kind, count(*) \
+        FROM engine_tracking GROUP BY message_id, kind ORDER BY message_id, kind";
     pub(crate) const MESSAGE_COUNTS: &str =
         "SELECT status, count(*) FROM engine_outbox GROUP BY status ORDER BY status";
     pub(crate) const MESSAGE_TIMES_OF_USER: &str = "SELECT COALESCE(sent_at, due_at) \
@@ -335,6 +354,7 @@ pub(crate) mod sql {
         DECISION_COUNTS,
         MESSAGE,
         MESSAGES_OF_CART,
+        MESSAGE_LOG,
         DUE_MESSAGES,
         CLAIM,
         MARK_SENT,
@@ -347,6 +367,7 @@ pub(crate) mod sql {
         SET_CONSENT,
         RECORD_TRACKING,
         TRACKING_COUNTS,
+        TRACKING_TOTALS,
         MESSAGE_COUNTS,
         MESSAGE_TIMES_OF_USER,
         DISCOUNT_SINCE,

@@ -135,6 +135,10 @@ pub trait Store: EngineRecords + Send {
     /// events visited. `visit` cannot use the store.
     fn scan_events(&mut self, visit: &mut dyn FnMut(Event)) -> Result<u64, StoreError>;
 
+    /// Visits every stored cart, in id order, without holding them all (reports). Returns the
+    /// number of carts visited. `visit` cannot use the store.
+    fn scan_carts(&mut self, visit: &mut dyn FnMut(Cart)) -> Result<u64, StoreError>;
+
     /// Earliest and latest event timestamps, or `None` when the log is empty.
     fn time_bounds(&mut self) -> Result<Option<(Timestamp, Timestamp)>, StoreError>;
 

@@ -3,8 +3,11 @@
 //! The logic is `cartback_server::export`.
 
 use anyhow::{Context, Result};
+use cartback_core::tracker::duration_text;
+use cartback_core::{Duration, Timestamp};
 use cartback_server::decide::policy_file;
 use cartback_server::export::export_rounds;
+use cartback_server::outcomes::Booking;
 use clap::{Args, Subcommand};
 use std::fs::File;
 use std::io::BufWriter;
@@ -32,7 +35,9 @@ pub enum DecisionsCommand {
         message recorded an unsubscribe (the simulator's costs, `[costs]` of --simulator-config). \
         Later steps count as they were logged, so `ope` estimates a policy's value as the first \
         touch. Skipped and counted: decisions without a recorded state (before schema version \
-        5), the holdout, abandonments still open, carts no longer stored."
+        5), the holdout, abandonments whose attribution window has not closed yet (counting \
+        outcomes as they become known would favour recoveries, which are known first), carts \
+        no longer stored."
     )]
     Export(ExportArgs),
 }
@@ -49,6 +54,10 @@ pub struct ExportArgs {
     /// the simulator's defaults without it.
     #[arg(long)]
     pub simulator_config: Option<PathBuf>,
+    /// The tracker's attribution window (the server's `tracker.attribution_window`): an
+    /// abandonment is exported once this long has passed since its first decision.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = duration_text::parse)]
+    pub attribution_window: Duration,
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +69,14 @@ pub fn run(args: DecisionsArgs) -> Result<ExitCode> {
     }
 }
 
+/// Now, by the system clock.
+pub fn wall_clock() -> Result<Timestamp> {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("reading the clock")?;
+    Ok(Timestamp(since_epoch.as_millis() as i64))
+}
+
 fn export(args: ExportArgs) -> Result<ExitCode> {
     let costs = policy_file::simulator_config(args.simulator_config.as_deref())?.costs;
     let mut store =
@@ -67,7 +84,12 @@ fn export(args: ExportArgs) -> Result<ExitCode> {
     let file =
         File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut out = BufWriter::new(file);
-    let summary = export_rounds(&mut *store, &costs, &mut out)
+    let booking = Booking {
+        costs,
+        attribution_window: args.attribution_window,
+        as_of: wall_clock()?,
+    };
+    let summary = export_rounds(&mut *store, &booking, &mut out)
         .with_context(|| format!("exporting the decision log of {}", args.db))?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -81,7 +103,7 @@ fn export(args: ExportArgs) -> Result<ExitCode> {
             summary.abandonments
         );
         println!(
-            "skipped: {} without a recorded state, {} holdout, {} still open, {} without a first step, {} carts no longer stored",
+            "skipped: {} without a recorded state, {} holdout, {} inside their attribution window, {} without a first step, {} carts no longer stored",
             summary.skipped_without_state,
             summary.skipped_holdout,
             summary.skipped_open,

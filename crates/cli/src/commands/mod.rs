@@ -9,6 +9,7 @@ pub mod ope;
 pub mod policy;
 pub mod predict;
 pub mod recommend;
+pub mod report;
 pub mod serve;
 pub mod simulate;
 pub mod tracking;

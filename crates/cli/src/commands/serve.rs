@@ -113,6 +113,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn announce(server: &cartback_server::RunningServer, db: &str) {
     eprintln!("cartback listening on http://{} (store: {db})", server.addr);
+    eprintln!(
+        "dashboard: http://{}/dashboard (a read or admin key as the password, any user name)",
+        server.addr
+    );
     if let Some(key) = &server.generated_key {
         eprintln!(
             "no API keys configured: generated admin key (shown once, not stored):\n  {key}\n\

@@ -17,7 +17,7 @@ pub enum CostError {
 
 /// Costs per action, in minor units (cents) unless named otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ActionCosts {
     /// Cost of sending one e-mail (ESP fees), minor units.
     pub email_minor: f64,

@@ -1,8 +1,8 @@
 //! The HTTP API: shared state, authentication of each request, the router, and the JSON
 //! fallbacks for unknown paths and methods. Handlers live in `ingest.rs` (events, Segment,
 //! Shopify), `read.rs` (carts, decisions), `coupons.rs` (coupon verification), `users.rs`
-//! (consent, erasure), `tracking.rs` (pixel, restore, unsubscribe) and `ops.rs` (health,
-//! readiness, metrics, OpenAPI).
+//! (consent, erasure), `tracking.rs` (pixel, restore, unsubscribe), `report.rs` (the report
+//! and the dashboard) and `ops.rs` (health, readiness, metrics, OpenAPI).
 
 mod coupons;
 pub mod error;
@@ -10,6 +10,7 @@ mod ingest;
 mod openapi;
 mod ops;
 mod read;
+mod report;
 mod tracking;
 mod users;
 
@@ -40,12 +41,17 @@ pub struct AppContext {
 pub type AppState = Arc<AppContext>;
 
 impl AppContext {
-    /// Checks the request's API key and scope, and meters the key.
+    /// Checks the request's API key and scope, and meters the key. The key comes as
+    /// `Authorization: Bearer KEY`, `X-Api-Key: KEY`, or as the password of HTTP Basic
+    /// authentication (any user name; browsers, for the dashboard).
     pub fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<(), ApiError> {
-        let presented = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let basic = authorization
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(basic_password);
+        let presented = authorization
             .and_then(|v| v.strip_prefix("Bearer "))
+            .or(basic.as_deref())
             .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
         let refuse = |e: ApiError| {
             self.metrics
@@ -80,6 +86,17 @@ impl AppContext {
     }
 }
 
+/// The password of HTTP Basic credentials (`base64(user:password)`).
+fn basic_password(credentials: &str) -> Option<String> {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(credentials.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':')
+        .map(|(_, password)| password.to_owned())
+}
+
 /// Runs engine work on the blocking pool (the store clients are synchronous).
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
@@ -99,6 +116,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/users/{id}/carts", get(read::carts_of_user))
         .route("/v1/decisions", get(read::decisions))
         .route("/v1/coupons/{code}", get(coupons::verify))
+        .route("/v1/report", get(report::json))
+        .route("/dashboard", get(report::dashboard))
         .route(
             "/v1/users/{id}/consent",
             put(users::put_consent).get(users::get_consent),

@@ -71,6 +71,24 @@ pub fn openapi() -> Value {
                 "parameters": [{"name": "cart_id", "in": "query", "required": true, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "the decisions"}}
             }))},
+            "/v1/report": {"get": with_errors(json!({
+                "summary": "The report of what was won back: cart KPIs, messages, and the lift of the engine's decisions against the holdout with 95 % intervals (scope read)",
+                "security": [{"apiKey": []}],
+                "parameters": [
+                    {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}, "description": "YYYY-MM-DD (UTC) or RFC 3339, inclusive"},
+                    {"name": "until", "in": "query", "required": false, "schema": {"type": "string"}, "description": "YYYY-MM-DD (UTC) or RFC 3339, exclusive"}
+                ],
+                "responses": {"200": {"description": "the report"}}
+            }))},
+            "/dashboard": {"get": with_errors(json!({
+                "summary": "The report as an HTML page with charts; the read key also as the password of HTTP Basic authentication (scope read)",
+                "security": [{"apiKey": []}],
+                "parameters": [
+                    {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}},
+                    {"name": "until", "in": "query", "required": false, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "the dashboard", "content": {"text/html": {}}}}
+            }))},
             "/v1/coupons/{code}": {"get": with_errors(json!({
                 "summary": "Check a coupon code from a message: validity, percent, cart and expiry (scope read); 400 malformed, 404 unknown or tampered, 410 expired",
                 "security": [{"apiKey": []}],

@@ -105,11 +105,16 @@ impl PostgresStore {
 
 /// A `(name, count)` row of a `GROUP BY` count.
 fn named_count(row: &Row) -> Result<(String, u64), StoreError> {
+    named_count_at(row, 0)
+}
+
+/// A (name, count) pair from columns `at` and `at + 1`.
+fn named_count_at(row: &Row, at: usize) -> Result<(String, u64), StoreError> {
     let name: String = row
-        .try_get(0)
+        .try_get(at)
         .map_err(StoreError::postgres("reading a count"))?;
     let count: i64 = row
-        .try_get(1)
+        .try_get(at + 1)
         .map_err(StoreError::postgres("reading a count"))?;
     Ok((name, count_from_i64("engine records", count)?))
 }
@@ -215,6 +220,15 @@ impl EngineRecords for PostgresStore {
         self.engine_rows(sql::MESSAGES_OF_CART, &[&cart_id], decode_message)
     }
 
+    fn message_log(
+        &mut self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.engine_rows(sql::MESSAGE_LOG, &[&after_id, &limit], decode_message)
+    }
+
     fn due_messages(
         &mut self,
         now: Timestamp,
@@ -310,6 +324,15 @@ impl EngineRecords for PostgresStore {
 
     fn tracking_counts(&mut self, message_id: i64) -> Result<Vec<(String, u64)>, StoreError> {
         self.engine_rows(sql::TRACKING_COUNTS, &[&message_id], named_count)
+    }
+
+    fn tracking_totals(&mut self) -> Result<Vec<(i64, String, u64)>, StoreError> {
+        self.engine_rows(sql::TRACKING_TOTALS, &[], |row| {
+            let read = StoreError::postgres("reading tracking totals");
+            let message_id: i64 = row.try_get(0).map_err(read)?;
+            let (kind, count) = named_count_at(row, 1)?;
+            Ok((message_id, kind, count))
+        })
     }
 
     fn message_counts(&mut self) -> Result<Vec<(String, u64)>, StoreError> {

@@ -115,6 +115,42 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Runs `statement` in one read-only snapshot and visits its rows through a portal, page
+    /// by page; returns the number of rows.
+    fn scan_rows(
+        &mut self,
+        statement: &Statement,
+        context: &ScanContext,
+        visit: &mut dyn FnMut(&Row) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(StoreError::postgres(context.start))?;
+        let portal = tx
+            .bind(statement, &[])
+            .map_err(StoreError::postgres(context.open))?;
+        let mut visited = 0u64;
+        loop {
+            let page = tx
+                .query_portal(&portal, SCAN_PAGE_ROWS)
+                .map_err(StoreError::postgres(context.read))?;
+            let last_page = page.len() < SCAN_PAGE_ROWS as usize;
+            for row in &page {
+                visit(row)?;
+                visited += 1;
+            }
+            if last_page {
+                break;
+            }
+        }
+        tx.commit().map_err(StoreError::postgres(context.finish))?;
+        Ok(visited)
+    }
+
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database[?options]`), uses
     /// the server's default `search_path` (normally `public`) and brings the schema up to date.
     pub fn connect(url: &str) -> Result<PostgresStore, StoreError> {
@@ -326,6 +362,28 @@ fn event_from_row(row: &Row) -> Result<Event, StoreError> {
     decode_event(columns)
 }
 
+/// What a scan's errors say it was doing, step by step.
+struct ScanContext {
+    start: &'static str,
+    open: &'static str,
+    read: &'static str,
+    finish: &'static str,
+}
+
+const EVENT_SCAN: ScanContext = ScanContext {
+    start: "starting the event scan",
+    open: "opening the event cursor",
+    read: "scanning events",
+    finish: "finishing the event scan",
+};
+
+const CART_SCAN: ScanContext = ScanContext {
+    start: "starting the cart scan",
+    open: "opening the cart cursor",
+    read: "scanning carts",
+    finish: "finishing the cart scan",
+};
+
 /// Reads the `(id, payload)` of a cart row.
 fn cart_from_row(row: &Row) -> Result<Cart, StoreError> {
     row.try_get::<_, Json<Cart>>(1)
@@ -454,34 +512,22 @@ impl Store for PostgresStore {
     }
 
     fn scan_events(&mut self, visit: &mut dyn FnMut(Event)) -> Result<u64, StoreError> {
-        // One snapshot for the whole scan, read through a portal page by page.
-        let mut tx = self
+        let statement = self.statements.scan_events.clone();
+        self.scan_rows(&statement, &EVENT_SCAN, &mut |row| {
+            visit(event_from_row(row)?);
+            Ok(())
+        })
+    }
+
+    fn scan_carts(&mut self, visit: &mut dyn FnMut(Cart)) -> Result<u64, StoreError> {
+        let statement = self
             .client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(StoreError::postgres("starting the event scan"))?;
-        let portal = tx
-            .bind(&self.statements.scan_events, &[])
-            .map_err(StoreError::postgres("opening the event cursor"))?;
-        let mut visited = 0u64;
-        loop {
-            let page = tx
-                .query_portal(&portal, SCAN_PAGE_ROWS)
-                .map_err(StoreError::postgres("scanning events"))?;
-            let last_page = page.len() < SCAN_PAGE_ROWS as usize;
-            for row in &page {
-                visit(event_from_row(row)?);
-                visited += 1;
-            }
-            if last_page {
-                break;
-            }
-        }
-        tx.commit()
-            .map_err(StoreError::postgres("finishing the event scan"))?;
-        Ok(visited)
+            .prepare("SELECT id, payload FROM carts ORDER BY id")
+            .map_err(StoreError::postgres("preparing the cart scan"))?;
+        self.scan_rows(&statement, &CART_SCAN, &mut |row| {
+            visit(cart_from_row(row)?);
+            Ok(())
+        })
     }
 
     fn time_bounds(&mut self) -> Result<Option<(Timestamp, Timestamp)>, StoreError> {

@@ -93,8 +93,15 @@ impl SqliteStore {
 
 /// A `(name, count)` row of a `GROUP BY` count.
 fn named_count(row: &Row<'_>) -> Result<(String, u64), StoreError> {
-    let name: String = row.get(0).map_err(StoreError::sqlite("reading a count"))?;
-    let count: i64 = row.get(1).map_err(StoreError::sqlite("reading a count"))?;
+    named_count_at(row, 0)
+}
+
+/// A (name, count) pair from columns `at` and `at + 1`.
+fn named_count_at(row: &Row<'_>, at: usize) -> Result<(String, u64), StoreError> {
+    let name: String = row.get(at).map_err(StoreError::sqlite("reading a count"))?;
+    let count: i64 = row
+        .get(at + 1)
+        .map_err(StoreError::sqlite("reading a count"))?;
     Ok((name, count_from_i64("engine records", count)?))
 }
 
@@ -200,6 +207,17 @@ impl EngineRecords for SqliteStore {
         self.engine_rows(sql::MESSAGES_OF_CART, [cart_id], |row| decode_message(row))
     }
 
+    fn message_log(
+        &mut self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.engine_rows(sql::MESSAGE_LOG, params![after_id, limit], |row| {
+            decode_message(row)
+        })
+    }
+
     fn due_messages(
         &mut self,
         now: Timestamp,
@@ -290,6 +308,15 @@ impl EngineRecords for SqliteStore {
 
     fn tracking_counts(&mut self, message_id: i64) -> Result<Vec<(String, u64)>, StoreError> {
         self.engine_rows(sql::TRACKING_COUNTS, [message_id], named_count)
+    }
+
+    fn tracking_totals(&mut self) -> Result<Vec<(i64, String, u64)>, StoreError> {
+        self.engine_rows(sql::TRACKING_TOTALS, [], |row| {
+            let read = StoreError::sqlite("reading tracking totals");
+            let message_id: i64 = row.get(0).map_err(read)?;
+            let (kind, count) = named_count_at(row, 1)?;
+            Ok((message_id, kind, count))
+        })
     }
 
     fn message_counts(&mut self) -> Result<Vec<(String, u64)>, StoreError> {

@@ -330,18 +330,23 @@ impl SqliteStore {
             .map_err(StoreError::sqlite("querying carts"))?;
         let mut carts = Vec::new();
         while let Some(row) = rows.next().map_err(StoreError::sqlite("reading carts"))? {
-            let id = row
-                .get_ref(0)
-                .and_then(|v| Ok(v.as_str()?))
-                .map_err(StoreError::sqlite("reading a cart id"))?;
-            let payload = row
-                .get_ref(1)
-                .and_then(|v| Ok(v.as_bytes()?))
-                .map_err(StoreError::sqlite("reading a cart payload"))?;
-            carts.push(decode_cart(id, payload)?);
+            carts.push(cart_of_row(row)?);
         }
         Ok(carts)
     }
+}
+
+/// The cart of an `(id, payload)` row.
+fn cart_of_row(row: &rusqlite::Row<'_>) -> Result<Cart, StoreError> {
+    let id = row
+        .get_ref(0)
+        .and_then(|v| Ok(v.as_str()?))
+        .map_err(StoreError::sqlite("reading a cart id"))?;
+    let payload = row
+        .get_ref(1)
+        .and_then(|v| Ok(v.as_bytes()?))
+        .map_err(StoreError::sqlite("reading a cart payload"))?;
+    decode_cart(id, payload)
 }
 
 /// Binds JSON bytes as TEXT without re-checking UTF-8 (serde_json only writes UTF-8).
@@ -460,6 +465,22 @@ impl Store for SqliteStore {
             "SELECT id, payload FROM carts WHERE user_id = ?1 ORDER BY created_at, id",
             user_id,
         )
+    }
+
+    fn scan_carts(&mut self, visit: &mut dyn FnMut(Cart)) -> Result<u64, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id, payload FROM carts ORDER BY id")
+            .map_err(StoreError::sqlite("preparing the cart scan"))?;
+        let mut rows = statement
+            .query([])
+            .map_err(StoreError::sqlite("scanning carts"))?;
+        let mut visited = 0;
+        while let Some(row) = rows.next().map_err(StoreError::sqlite("scanning carts"))? {
+            visit(cart_of_row(row)?);
+            visited += 1;
+        }
+        Ok(visited)
     }
 
     fn cart_counts(&mut self) -> Result<BTreeMap<CartState, u64>, StoreError> {

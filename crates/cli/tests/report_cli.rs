@@ -1,0 +1,88 @@
+//! `cartback report` end to end on the bundled REES46 sample: the cart KPIs agree with what
+//! the import counted, the dashboard file is written, and a bad period is named.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn cartback(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cartback"))
+        .args(args)
+        .env_remove("CARTBACK_DB")
+        .output()
+        .expect("cartback runs")
+}
+
+fn ok_json(out: std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn report_counts_the_imported_carts_and_writes_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shop.db");
+    let db = db.to_str().unwrap();
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/rees46-2019-Oct-head.csv");
+    let import = ok_json(cartback(&[
+        "import",
+        "--format",
+        "rees46",
+        sample.to_str().unwrap(),
+        "--db",
+        db,
+        "--json",
+    ]));
+    let html = dir.path().join("dashboard.html");
+    let report = ok_json(cartback(&[
+        "report",
+        "--db",
+        db,
+        "--json",
+        "--html",
+        html.to_str().unwrap(),
+    ]));
+    let carts = &report["carts"];
+    assert_eq!(carts["carts"], import["carts"], "{report}");
+    let by_state = |state: &str| carts["by_state"][state].as_u64().unwrap_or(0);
+    assert_eq!(by_state("purchased"), import["purchased"].as_u64().unwrap());
+    assert_eq!(by_state("recovered"), import["recovered"].as_u64().unwrap());
+    assert_eq!(
+        carts["recovered_orders"].as_u64().unwrap(),
+        by_state("recovered")
+    );
+    assert!(carts["revenue_minor"].as_i64().unwrap() > 0);
+    assert_eq!(report["currency"], serde_json::json!("USD"));
+    // An import has no engine decisions: no lift, and the verdict says so.
+    assert_eq!(report["lift"]["treated"]["abandonments"], 0);
+    assert!(
+        report["lift"]["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("No settled abandonment")
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{}", &page[..100]);
+    assert_eq!(page.matches("<svg").count(), 4);
+
+    let text = cartback(&["report", "--db", db]);
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("abandonment rate"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "carts                                  {}",
+            import["carts"]
+        )),
+        "{text}"
+    );
+
+    let out = cartback(&["report", "--db", db, "--since", "last week"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`since`: \"last week\""), "{stderr}");
+}

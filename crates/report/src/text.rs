@@ -1,0 +1,206 @@
+//! The terminal summary of a report (`cartback report` without `--json`): the verdict, the
+//! lift with its intervals, the cart KPIs and the messages, as aligned plain text.
+
+use crate::format::{count_ci, percent, percent_ci, points_ci};
+use crate::report::Report;
+use crate::stats::Estimate;
+use std::fmt::Write;
+
+/// The report as plain text, for a terminal.
+pub fn render_text(report: &Report) -> String {
+    let money_ci = |e: Option<Estimate>| {
+        e.map_or_else(
+            || "—".into(),
+            |e| {
+                format!(
+                    "{} [{}, {}]",
+                    report.money(e.value),
+                    report.money(e.ci_low),
+                    report.money(e.ci_high)
+                )
+            },
+        )
+    };
+    let money_opt = |m: Option<f64>| m.map_or_else(|| "—".into(), |m| report.money(m));
+    let lift = &report.lift;
+    let (t, h) = (&lift.treated, &lift.holdout);
+    let mut out = String::new();
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "  {label:<38} {value}");
+    };
+    let mut text = String::new();
+    let _ = writeln!(text, "{}", lift.verdict);
+    if report.mixed_currencies {
+        let _ = writeln!(
+            text,
+            "warning: carts in several currencies were summed as {}",
+            report.currency.as_deref().unwrap_or("one")
+        );
+    }
+    let _ = writeln!(text);
+    let _ = writeln!(text, "Against the holdout (settled abandonments):");
+    line(
+        "abandonments treated / holdout",
+        format!(
+            "{} / {} ({} / {} still open)",
+            t.settled, h.settled, t.open, h.open
+        ),
+    );
+    line("recovery rate treated", percent_ci(t.recovery_rate));
+    line("recovery rate holdout", percent_ci(h.recovery_rate));
+    line("difference", points_ci(lift.recovery_rate_difference));
+    line(
+        "incremental recoveries",
+        count_ci(lift.incremental_recoveries),
+    );
+    line(
+        "recoveries attributed by last touch",
+        t.attributed.to_string(),
+    );
+    line(
+        "net per abandonment treated",
+        money_ci(t.net_per_abandonment_minor),
+    );
+    line(
+        "net per abandonment holdout",
+        money_ci(h.net_per_abandonment_minor),
+    );
+    line(
+        "incremental net revenue",
+        money_ci(lift.incremental_net_revenue_minor),
+    );
+    line(
+        "  per 1,000 abandoned carts",
+        money_ci(lift.incremental_net_revenue_per_1000_minor),
+    );
+    line(
+        "discounts / message costs (treated)",
+        format!(
+            "{} / {}",
+            report.money(t.discount_minor as f64),
+            report.money(t.message_cost_minor)
+        ),
+    );
+    let c = &report.carts;
+    out.push_str("\nCarts:\n");
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "  {label:<38} {value}");
+    };
+    line(
+        "carts",
+        format!(
+            "{} ({})",
+            c.carts,
+            c.by_state
+                .iter()
+                .map(|(state, n)| format!("{state} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    line("abandonment rate", percent(c.abandonment_rate));
+    line("conversion rate", percent(c.conversion_rate));
+    line(
+        "orders (cancelled)",
+        format!("{} ({})", c.orders, c.cancelled_orders),
+    );
+    line("revenue", report.money(c.revenue_minor as f64));
+    line(
+        "average order value",
+        money_opt(c.average_order_value_minor),
+    );
+    line(
+        "recovered orders / revenue",
+        format!(
+            "{} / {}",
+            c.recovered_orders,
+            report.money(c.recovered_revenue_minor as f64)
+        ),
+    );
+    line("recovery rate", percent(c.recovery_rate));
+    let m = &report.messages;
+    out.push_str("\nMessages:\n");
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "  {label:<38} {value}");
+    };
+    line(
+        "planned / sent",
+        format!(
+            "{} / {} ({} pending, {} failed, {} cancelled)",
+            m.messages, m.sent, m.pending, m.failed, m.cancelled
+        ),
+    );
+    for (channel, k) in &report.messages_by_channel {
+        line(
+            &format!("{channel}: open rate / CTR / unsubscribes"),
+            format!(
+                "{} / {} / {}",
+                percent(k.open_rate),
+                percent(k.click_through_rate),
+                percent(k.unsubscribe_rate)
+            ),
+        );
+    }
+    line(
+        "orders attributed to a message",
+        format!("{} ({})", m.attributed, percent(m.attributed_rate)),
+    );
+    text + &out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::AbandonmentOutcome;
+    use crate::report::{Period, ReportBuilder};
+    use cartback_core::Timestamp;
+
+    fn outcome(holdout: bool, recovered: bool, value: i64) -> AbandonmentOutcome {
+        AbandonmentOutcome {
+            cart_id: "c".into(),
+            abandonment: 1,
+            decided_at: Timestamp(1_780_000_000_000),
+            holdout,
+            first_action: if holdout {
+                "do_nothing"
+            } else {
+                "reminder_email"
+            }
+            .into(),
+            settled: true,
+            recovered,
+            order_value_minor: if recovered { value } else { 0 },
+            order_cancelled: false,
+            discount_minor: 0,
+            messages_sent: u32::from(!holdout),
+            message_cost_minor: if holdout { 0.0 } else { 0.1 },
+            unsubscribed: false,
+            unsubscribe_loss_minor: 0.0,
+            attributed: recovered && !holdout,
+            currency: Some("EUR".into()),
+        }
+    }
+
+    #[test]
+    fn the_text_names_the_lift_and_its_interval() {
+        let mut builder = ReportBuilder::new(Period::default());
+        for i in 0..200 {
+            builder.add_abandonment(&outcome(false, i % 5 == 0, 5_000));
+            builder.add_abandonment(&outcome(true, i % 20 == 0, 5_000));
+        }
+        let report = builder.finish(Timestamp(0));
+        let text = render_text(&report);
+        assert!(text.starts_with("cartback's decisions added"), "{text}");
+        assert!(text.contains("20.0 % ["), "{text}");
+        assert!(text.contains("5.0 % ["), "{text}");
+        assert!(text.contains("+15.0 points"), "{text}");
+        assert!(
+            text.contains("incremental recoveries                 +30.0 ["),
+            "{text}"
+        );
+        assert!(
+            text.contains("recoveries attributed by last touch    40"),
+            "{text}"
+        );
+    }
+}
