@@ -728,6 +728,7 @@ pub(crate) mod tests {
                         clicked: i % 3 == 0,
                         unsubscribed: i == 40,
                         attributed,
+                        currency: Some("EUR".into()),
                     });
                 }
             }

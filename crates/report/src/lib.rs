@@ -23,7 +23,7 @@ pub mod text;
 
 pub use records::{AbandonmentOutcome, MessageOutcome};
 pub use report::{
-    ActionRow, CartKpis, DayRow, GroupOutcome, Lift, MessageKpis, Period, PeriodError, Report,
-    ReportBuilder, format_money, parse_instant, utc_day,
+    ActionRow, CartKpis, DayRow, FilterError, GroupOutcome, Lift, MessageKpis, Period, Report,
+    ReportBuilder, format_money, parse_currency, parse_instant, utc_day,
 };
 pub use stats::Estimate;

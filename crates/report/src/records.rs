@@ -84,18 +84,26 @@ pub struct MessageOutcome {
     pub due_at: Timestamp,
     /// When it went out (sent messages only).
     pub sent_at: Option<Timestamp>,
-    /// Its open pixel loaded at least once (e-mail only; mail clients that load every image
-    /// count too, so opens overstate reading).
+    /// Its open pixel loaded at least once ([`MessageOutcome::has_open_pixel`]; mail clients
+    /// that load every image count too, so opens overstate reading).
     pub opened: bool,
     /// Its restore link was followed at least once.
     pub clicked: bool,
     pub unsubscribed: bool,
     /// An order was attributed to it (last touch inside the attribution window).
     pub attributed: bool,
+    /// ISO 4217 code of its cart's currency, when known.
+    pub currency: Option<String>,
 }
 
 impl MessageOutcome {
     pub fn is_sent(&self) -> bool {
         self.status == "sent"
+    }
+
+    /// Whether it carries an open pixel: every channel but `webhook` (push/SMS). The `log`
+    /// channel stands in for e-mail in development and the demo.
+    pub fn has_open_pixel(&self) -> bool {
+        self.channel != "webhook"
     }
 }

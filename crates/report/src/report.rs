@@ -30,10 +30,10 @@ pub struct Period {
 impl Period {
     /// A period from optional `since` / `until` texts (see [`parse_instant`]); `field`
     /// names in errors are `since` and `until`.
-    pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Period, PeriodError> {
+    pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Period, FilterError> {
         let bound = |field: &'static str, text: Option<&str>| {
             text.map(|t| {
-                parse_instant(t).ok_or_else(|| PeriodError::Unreadable {
+                parse_instant(t).ok_or_else(|| FilterError::Unreadable {
                     field,
                     text: t.to_owned(),
                 })
@@ -47,7 +47,7 @@ impl Period {
         if let (Some(since), Some(until)) = (period.since, period.until)
             && since >= until
         {
-            return Err(PeriodError::Empty);
+            return Err(FilterError::Empty);
         }
         Ok(period)
     }
@@ -57,13 +57,35 @@ impl Period {
     }
 }
 
-/// A period that cannot be read.
+/// A period or currency that cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PeriodError {
+pub enum FilterError {
     #[error("`{field}`: {text:?} is neither a date (YYYY-MM-DD, UTC) nor an RFC 3339 time")]
     Unreadable { field: &'static str, text: String },
     #[error("`until` must come after `since`")]
     Empty,
+    #[error("`currency`: {text:?} is not an ISO 4217 currency code")]
+    Currency { text: String },
+}
+
+impl FilterError {
+    /// The parameter it is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            FilterError::Unreadable { field, .. } => field,
+            FilterError::Empty => "until",
+            FilterError::Currency { .. } => "currency",
+        }
+    }
+}
+
+/// An ISO 4217 code (any case) as the report's currency filter (`"eur"` → `"EUR"`).
+pub fn parse_currency(text: &str) -> Result<String, FilterError> {
+    Currency::parse(&text.trim().to_ascii_uppercase())
+        .map(|c| c.code().to_owned())
+        .map_err(|_| FilterError::Currency {
+            text: text.to_owned(),
+        })
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time, as an instant.
@@ -174,13 +196,15 @@ pub struct MessageKpis {
     pub clicked: u64,
     pub unsubscribed: u64,
     pub attributed: u64,
-    /// Sent e-mails: opens are only observed for them (a tracking pixel).
-    pub email_sent: u64,
-    /// opened / sent e-mails.
+    /// Sent messages that carry an open pixel, the only ones whose opens are observed:
+    /// e-mails, and the `log` channel that stands in for e-mail in development and the demo
+    /// (push/SMS through the `webhook` channel have none).
+    pub pixel_sent: u64,
+    /// opened / sent messages with a pixel.
     pub open_rate: Option<f64>,
     /// clicked / sent: the click-through rate.
     pub click_through_rate: Option<f64>,
-    /// Clicked e-mails / opened e-mails.
+    /// Clicks / opens, both among messages with a pixel.
     pub click_to_open_rate: Option<f64>,
     pub unsubscribe_rate: Option<f64>,
     /// attributed / sent.
@@ -227,10 +251,12 @@ pub struct DayRow {
 pub struct Report {
     pub generated_at: Timestamp,
     pub period: Period,
-    /// The currency the money figures are in (the most frequent one).
+    /// The currency the report was restricted to (`--currency`, `?currency=`), if any.
+    pub currency_filter: Option<String>,
+    /// The currency the money figures are in (the filter's, else the most frequent one).
     pub currency: Option<String>,
     /// Carts in other currencies were summed in as if they were the same: the money figures
-    /// are then meaningless.
+    /// are then meaningless (restrict the report to one currency).
     pub mixed_currencies: bool,
     pub carts: CartKpis,
     pub lift: Lift,
@@ -296,7 +322,7 @@ impl GroupTally {
 #[derive(Default)]
 struct MessageTally {
     kpis: MessageKpis,
-    email_clicked: u64,
+    pixel_clicked: u64,
 }
 
 impl MessageTally {
@@ -310,10 +336,10 @@ impl MessageTally {
             _ => k.pending += 1,
         }
         if m.is_sent() {
-            if m.channel == "email" {
-                k.email_sent += 1;
+            if m.has_open_pixel() {
+                k.pixel_sent += 1;
                 k.opened += u64::from(m.opened);
-                self.email_clicked += u64::from(m.clicked);
+                self.pixel_clicked += u64::from(m.clicked);
             }
             k.clicked += u64::from(m.clicked);
             k.unsubscribed += u64::from(m.unsubscribed);
@@ -323,9 +349,9 @@ impl MessageTally {
 
     fn finish(mut self) -> MessageKpis {
         let k = &mut self.kpis;
-        k.open_rate = ratio(k.opened, k.email_sent);
+        k.open_rate = ratio(k.opened, k.pixel_sent);
         k.click_through_rate = ratio(k.clicked, k.sent);
-        k.click_to_open_rate = ratio(self.email_clicked, k.opened);
+        k.click_to_open_rate = ratio(self.pixel_clicked, k.opened);
         k.unsubscribe_rate = ratio(k.unsubscribed, k.sent);
         k.attributed_rate = ratio(k.attributed, k.sent);
         self.kpis
@@ -344,6 +370,7 @@ struct ActionTally {
 #[derive(Default)]
 pub struct ReportBuilder {
     period: Period,
+    currency_filter: Option<String>,
     carts: CartKpis,
     kept_orders: u64,
     recovered_settled: u64,
@@ -366,6 +393,19 @@ impl ReportBuilder {
         }
     }
 
+    /// Keeps only carts, abandonments and messages in `currency` (an ISO 4217 code as
+    /// [`parse_currency`] gives it; records without a known currency are left out too).
+    pub fn with_currency(mut self, currency: Option<String>) -> ReportBuilder {
+        self.currency_filter = currency;
+        self
+    }
+
+    fn other_currency(&self, currency: Option<&str>) -> bool {
+        self.currency_filter
+            .as_deref()
+            .is_some_and(|wanted| currency != Some(wanted))
+    }
+
     fn day(&mut self, at: Timestamp) -> &mut DayRow {
         let day = utc_day(at);
         self.daily.entry(day.clone()).or_insert_with(|| DayRow {
@@ -375,7 +415,9 @@ impl ReportBuilder {
     }
 
     pub fn add_cart(&mut self, cart: &Cart) {
-        if !self.period.contains(cart.created_at) {
+        if !self.period.contains(cart.created_at)
+            || self.other_currency(cart.currency.map(|c| c.code()))
+        {
             return;
         }
         if let Some(currency) = cart.currency {
@@ -422,7 +464,7 @@ impl ReportBuilder {
     }
 
     pub fn add_abandonment(&mut self, a: &AbandonmentOutcome) {
-        if !self.period.contains(a.decided_at) {
+        if !self.period.contains(a.decided_at) || self.other_currency(a.currency.as_deref()) {
             return;
         }
         if let Some(currency) = &a.currency {
@@ -460,7 +502,9 @@ impl ReportBuilder {
     }
 
     pub fn add_message(&mut self, m: &MessageOutcome) {
-        if !self.period.contains(m.sent_at.unwrap_or(m.due_at)) {
+        if !self.period.contains(m.sent_at.unwrap_or(m.due_at))
+            || self.other_currency(m.currency.as_deref())
+        {
             return;
         }
         self.messages.add(m);
@@ -478,11 +522,12 @@ impl ReportBuilder {
         carts.average_order_value_minor =
             (self.kept_orders > 0).then(|| carts.revenue_minor as f64 / self.kept_orders as f64);
         carts.recovery_rate = ratio(self.recovered_settled, self.abandoned_settled);
-        let currency = self
-            .currencies
-            .iter()
-            .max_by_key(|(_, n)| **n)
-            .map(|(code, _)| code.clone());
+        let currency = self.currency_filter.clone().or_else(|| {
+            self.currencies
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(code, _)| code.clone())
+        });
         let lift = lift(self.treated, self.holdout, currency.as_deref());
         let first_actions = self
             .actions
@@ -509,6 +554,7 @@ impl ReportBuilder {
         Report {
             generated_at,
             period: self.period,
+            currency_filter: self.currency_filter,
             mixed_currencies: self.currencies.len() > 1,
             currency,
             carts,
@@ -867,6 +913,7 @@ mod tests {
                 clicked: day == 1,
                 unsubscribed: false,
                 attributed: false,
+                currency: Some("EUR".into()),
             });
         }
         let r = b.finish(Timestamp(0));
@@ -881,15 +928,53 @@ mod tests {
 
         assert_eq!(
             Period::parse(Some("yesterday"), None),
-            Err(PeriodError::Unreadable {
+            Err(FilterError::Unreadable {
                 field: "since",
                 text: "yesterday".into()
             })
         );
         assert_eq!(
             Period::parse(Some("2026-06-02"), Some("2026-06-02")),
-            Err(PeriodError::Empty)
+            Err(FilterError::Empty)
         );
+    }
+
+    #[test]
+    fn a_currency_filter_keeps_one_currency_and_mixed_currencies_are_flagged() {
+        let add = |b: &mut ReportBuilder| {
+            b.add_cart(&cart("e", CartState::Purchased, T0, 1_000));
+            let mut usd = cart("u", CartState::Purchased, T0, 5_000);
+            usd.currency = Some(Currency::USD);
+            b.add_cart(&usd);
+            let mut unknown = cart("x", CartState::Purchased, T0, 7_000);
+            unknown.currency = None;
+            b.add_cart(&unknown);
+            let mut dollars = abandonment(false, true, T0);
+            dollars.currency = Some("USD".into());
+            b.add_abandonment(&dollars);
+            b.add_abandonment(&abandonment(false, true, T0));
+        };
+        let mut all = ReportBuilder::new(Period::default());
+        add(&mut all);
+        let all = all.finish(Timestamp(0));
+        assert!(all.mixed_currencies);
+        assert_eq!((all.carts.carts, all.carts.revenue_minor), (3, 13_000));
+        let mut euros = ReportBuilder::new(Period::default())
+            .with_currency(Some(parse_currency(" eur").unwrap()));
+        add(&mut euros);
+        let euros = euros.finish(Timestamp(0));
+        assert!(!euros.mixed_currencies);
+        assert_eq!(euros.currency.as_deref(), Some("EUR"));
+        assert_eq!(euros.currency_filter.as_deref(), Some("EUR"));
+        assert_eq!((euros.carts.carts, euros.carts.revenue_minor), (1, 1_000));
+        assert_eq!(euros.lift.treated.abandonments, 1);
+        assert_eq!(
+            parse_currency("euro"),
+            Err(FilterError::Currency {
+                text: "euro".into()
+            })
+        );
+        assert_eq!(parse_currency("euro").unwrap_err().field(), "currency");
     }
 
     #[test]
@@ -907,6 +992,7 @@ mod tests {
                 clicked,
                 unsubscribed: id == 3,
                 attributed: id == 2,
+                currency: None,
             };
         b.add_message(&message(1, "email", "sent", true, true));
         b.add_message(&message(2, "email", "sent", true, false));
@@ -933,10 +1019,11 @@ mod tests {
         assert_eq!(webhook.click_through_rate, Some(1.0));
         assert_eq!(r.messages.sent, 5);
         assert_eq!(r.daily[0].messages_sent, 5);
-        // Across channels, opens are still over sent e-mails only, and click-to-open over
-        // e-mail clicks (the webhook's click is in the click-through rate only).
+        // Across channels, opens are still over sent e-mails only (they carry the pixel), and
+        // click-to-open over e-mail clicks (the webhook's click is in the click-through rate
+        // only).
         for all in [&r.messages, &r.messages_by_action["reminder_email"]] {
-            assert_eq!((all.sent, all.email_sent, all.clicked), (5, 4, 2));
+            assert_eq!((all.sent, all.pixel_sent, all.clicked), (5, 4, 2));
             assert_eq!(all.open_rate, Some(0.5));
             assert_eq!(all.click_through_rate, Some(0.4));
             assert_eq!(all.click_to_open_rate, Some(0.5));

@@ -33,7 +33,7 @@ pub fn render_text(report: &Report) -> String {
     if report.mixed_currencies {
         let _ = writeln!(
             text,
-            "warning: carts in several currencies were summed as {}",
+            "warning: carts in several currencies were summed as {} (restrict the report to one with --currency)",
             report.currency.as_deref().unwrap_or("one")
         );
     }

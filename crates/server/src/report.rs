@@ -12,29 +12,32 @@ use std::collections::HashMap;
 /// Messages are read in pages of this many.
 const PAGE: usize = 5_000;
 
-/// The report of everything in `store` inside `period`, as of `booking.as_of`.
+/// The report of everything in `store` inside `period` (in `currency` only, when given), as
+/// of `booking.as_of`.
 pub fn build_report(
     store: &mut dyn Store,
     booking: &Booking,
     period: Period,
+    currency: Option<String>,
 ) -> Result<Report, StoreError> {
-    let mut builder = ReportBuilder::new(period);
+    let mut builder = ReportBuilder::new(period).with_currency(currency);
     store.scan_carts(&mut |cart| builder.add_cart(&cart))?;
     let tracked = tracking_by_message(store)?;
-    let mut actions: HashMap<i64, String> = HashMap::new();
+    // Each decision's action, and its cart's currency (for the messages).
+    let mut decided: HashMap<i64, (String, Option<String>)> = HashMap::new();
     read_abandonments::<StoreError>(store, booking, &tracked, KeepState::Nothing, |read| {
-        let decisions = match read {
+        let (decisions, currency) = match read {
             LoggedAbandonment::Read {
                 decisions, outcome, ..
             } => {
                 builder.add_abandonment(&outcome);
-                decisions
+                (decisions, outcome.currency)
             }
-            LoggedAbandonment::WithoutFirstStep { decisions } => decisions,
+            LoggedAbandonment::WithoutFirstStep { decisions } => (decisions, None),
             LoggedAbandonment::CartMissing { .. } => return Ok(()),
         };
         for decision in decisions {
-            actions.insert(decision.id, decision.action.clone());
+            decided.insert(decision.id, (decision.action.clone(), currency.clone()));
         }
         Ok(())
     })?;
@@ -45,12 +48,13 @@ pub fn build_report(
         after = last.id;
         for message in page {
             let tracking = tracked.get(&message.id).copied().unwrap_or_default();
+            let (action, currency) = decided
+                .get(&message.decision_id)
+                .cloned()
+                .unwrap_or_else(|| ("unknown".into(), None));
             builder.add_message(&MessageOutcome {
                 id: message.id,
-                action: actions
-                    .get(&message.decision_id)
-                    .cloned()
-                    .unwrap_or_else(|| "unknown".into()),
+                action,
                 channel: message.channel,
                 status: message.status.as_str().to_owned(),
                 due_at: message.due_at,
@@ -59,6 +63,7 @@ pub fn build_report(
                 clicked: tracking.clicked,
                 unsubscribed: tracking.unsubscribed,
                 attributed: message.attributed_order.is_some(),
+                currency,
             });
         }
     }

@@ -132,6 +132,20 @@ async fn the_report_counts_the_lift_against_the_holdout_and_the_dashboard_shows_
     let (_, later) = get_json(&server, READ, "/v1/report?since=2026-06-12").await;
     assert_eq!(later["lift"]["treated"]["abandonments"], json!(0));
     assert_eq!(later["carts"]["carts"], json!(0));
+    // Only euro carts: all of them; no dollar carts.
+    let (_, euros) = get_json(&server, READ, "/v1/report?currency=eur").await;
+    assert_eq!(euros["carts"]["carts"], json!(24));
+    assert_eq!(euros["currency_filter"], json!("EUR"));
+    let (_, dollars) = get_json(&server, READ, "/v1/report?currency=USD").await;
+    assert_eq!(dollars["carts"]["carts"], json!(0));
+    assert_eq!(dollars["lift"]["treated"]["abandonments"], json!(0));
+    assert_eq!(dollars["messages"]["messages"], json!(0));
+    let (status, refused) = get_json(&server, READ, "/v1/report?currency=euros").await;
+    assert_eq!(
+        (status, refused["field"].clone()),
+        (400, json!("currency")),
+        "{refused}"
+    );
     let (status, refused) = get_json(&server, READ, "/v1/report?since=june").await;
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["field"], json!("since"), "{refused}");
@@ -198,20 +212,24 @@ async fn the_report_counts_the_lift_against_the_holdout_and_the_dashboard_shows_
         attribution_window: Duration::days(7),
         as_of: abandoned + Duration::days(9),
     };
-    let report = build_report(&mut *store, &booking, Default::default()).unwrap();
+    let report = build_report(&mut *store, &booking, Default::default(), None).unwrap();
     assert_eq!(report.lift.treated.settled, treated_users.len() as u64);
     // A day earlier, the windows (7 days from the first decision) were still open.
     let early = Booking {
         as_of: abandoned + Duration::days(7),
         ..booking
     };
-    let before = build_report(&mut *store, &early, Default::default()).unwrap();
+    let before = build_report(&mut *store, &early, Default::default(), None).unwrap();
     assert_eq!(before.lift.treated.settled + before.lift.holdout.settled, 0);
     assert_eq!(before.lift.treated.open, treated_users.len() as u64);
     let log_channel = &report.messages_by_channel["log"];
     assert_eq!((log_channel.clicked, log_channel.unsubscribed), (1, 1));
-    // Opens are only observed for e-mail.
-    assert_eq!(log_channel.open_rate, None);
+    // The log channel stands in for e-mail: its opens count (one of the sent reminders).
+    assert_eq!(
+        log_channel.open_rate,
+        Some(1.0 / treated_users.len() as f64)
+    );
+    assert_eq!(log_channel.click_to_open_rate, Some(1.0));
     assert_eq!(report.lift.treated.unsubscribed, 1);
     assert_eq!(
         report.lift.treated.unsubscribe_loss_minor,

@@ -4,7 +4,7 @@
 //! store) and `cartback_report` (the figures, text and HTML).
 
 use anyhow::{Context, Result};
-use cartback_report::{Period, html::render_html, text::render_text};
+use cartback_report::{Period, html::render_html, parse_currency, text::render_text};
 use cartback_server::ServerConfig;
 use cartback_server::outcomes::Booking;
 use cartback_server::report::build_report;
@@ -38,6 +38,10 @@ pub struct ReportArgs {
     /// First day or instant no longer included.
     #[arg(long)]
     pub until: Option<String>,
+    /// Only carts in this currency (ISO 4217, e.g. EUR): a shop selling in several
+    /// currencies reports each on its own.
+    #[arg(long)]
+    pub currency: Option<String>,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -56,7 +60,8 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         attribution_window: config.tracker.attribution_window,
         as_of: super::decisions::wall_clock()?,
     };
-    let report = build_report(&mut *store, &booking, period)
+    let currency = args.currency.as_deref().map(parse_currency).transpose()?;
+    let report = build_report(&mut *store, &booking, period, currency)
         .with_context(|| format!("reading the records of {db}"))?;
     if let Some(path) = &args.html {
         let page = render_html(&report).context("rendering the dashboard")?;

@@ -76,7 +76,8 @@ pub fn openapi() -> Value {
                 "security": [{"apiKey": []}],
                 "parameters": [
                     {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}, "description": "YYYY-MM-DD (UTC) or RFC 3339, inclusive"},
-                    {"name": "until", "in": "query", "required": false, "schema": {"type": "string"}, "description": "YYYY-MM-DD (UTC) or RFC 3339, exclusive"}
+                    {"name": "until", "in": "query", "required": false, "schema": {"type": "string"}, "description": "YYYY-MM-DD (UTC) or RFC 3339, exclusive"},
+                    {"name": "currency", "in": "query", "required": false, "schema": {"type": "string"}, "description": "only carts in this ISO 4217 currency"}
                 ],
                 "responses": {"200": {"description": "the report"}}
             }))},
@@ -85,7 +86,8 @@ pub fn openapi() -> Value {
                 "security": [{"apiKey": []}],
                 "parameters": [
                     {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}},
-                    {"name": "until", "in": "query", "required": false, "schema": {"type": "string"}}
+                    {"name": "until", "in": "query", "required": false, "schema": {"type": "string"}},
+                    {"name": "currency", "in": "query", "required": false, "schema": {"type": "string"}}
                 ],
                 "responses": {"200": {"description": "the dashboard", "content": {"text/html": {}}}}
             }))},

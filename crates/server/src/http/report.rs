@@ -14,7 +14,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use cartback_report::{Period, Report, html::render_html};
+use cartback_report::{FilterError, Period, Report, html::render_html, parse_currency};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -23,16 +23,22 @@ pub struct PeriodQuery {
     pub since: Option<String>,
     /// `YYYY-MM-DD` (UTC) or RFC 3339; exclusive.
     pub until: Option<String>,
+    /// Only carts in this currency (ISO 4217).
+    pub currency: Option<String>,
 }
 
 async fn report(state: &AppState, query: PeriodQuery) -> Result<Report, ApiError> {
-    let period = Period::parse(query.since.as_deref(), query.until.as_deref()).map_err(|e| {
-        let field = match &e {
-            cartback_report::PeriodError::Unreadable { field, .. } => *field,
-            cartback_report::PeriodError::Empty => "until",
-        };
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string()).field(field)
-    })?;
+    let refuse = |e: FilterError| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", e.to_string()).field(e.field())
+    };
+    let period = Period::parse(query.since.as_deref(), query.until.as_deref()).map_err(refuse)?;
+    let currency = query
+        .currency
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(parse_currency)
+        .transpose()
+        .map_err(refuse)?;
     let db = state.config.db.clone();
     let booking = Booking {
         costs: state.config.costs,
@@ -41,7 +47,7 @@ async fn report(state: &AppState, query: PeriodQuery) -> Result<Report, ApiError
     };
     blocking(move || {
         let mut store = cartback_store::open(&db)?;
-        Ok(build_report(&mut *store, &booking, period)?)
+        Ok(build_report(&mut *store, &booking, period, currency)?)
     })
     .await
 }
