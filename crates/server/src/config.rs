@@ -70,6 +70,45 @@ pub struct ServerConfig {
     /// What messages, coupons and unsubscribes cost (`[costs]`, the simulator's fields):
     /// the reports book each abandonment's net revenue with them.
     pub costs: ActionCosts,
+    /// Events from a NATS JetStream stream (`[nats]`), beside the HTTP API.
+    pub nats: NatsConfig,
+}
+
+/// The NATS JetStream event source (`[nats]`): a durable pull consumer on a stream whose
+/// messages carry events (each one JSON event, an array, NDJSON, or Segment calls).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URL, e.g. `nats://127.0.0.1:4222`; empty: no NATS source.
+    pub url: String,
+    /// The stream holding the events; created with `subjects` when it does not exist.
+    pub stream: String,
+    /// Subjects the stream captures when cartback creates it (partition by user, e.g.
+    /// `cartback.events.<user>`, to keep each user's events in order with many publishers).
+    pub subjects: Vec<String>,
+    /// Name of the durable consumer: it remembers what was acknowledged across restarts.
+    pub durable: String,
+    /// `ndjson` (cartback events) or `segment` (Segment `track` calls).
+    pub format: String,
+    /// Messages fetched (and stored in one group commit) at a time.
+    pub batch: usize,
+    /// How long a failed batch (store error) waits before the server redelivers it.
+    #[serde(with = "duration_text")]
+    pub retry_after: Duration,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: String::new(),
+            stream: "CARTBACK_EVENTS".into(),
+            subjects: vec!["cartback.events.>".into()],
+            durable: "cartback-engine".into(),
+            format: "ndjson".into(),
+            batch: 256,
+            retry_after: Duration::seconds(5),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -264,6 +303,7 @@ impl Default for ServerConfig {
             email: EmailConfig::default(),
             webhook: WebhookConfig::default(),
             costs: ActionCosts::default(),
+            nats: NatsConfig::default(),
         }
     }
 }
@@ -386,6 +426,10 @@ const ENV_OVERRIDES: &[(&str, EnvSetter)] = &[
         c.db = v.to_owned();
         Ok(())
     }),
+    ("CARTBACK_NATS_URL", |c, v| {
+        c.nats.url = v.to_owned();
+        Ok(())
+    }),
     ("CARTBACK_PUBLIC_URL", |c, v| {
         c.public_url = v.to_owned();
         Ok(())
@@ -439,6 +483,47 @@ const ENV_OVERRIDES: &[(&str, EnvSetter)] = &[
 ];
 
 impl ServerConfig {
+    fn validate_nats(&self) -> Result<(), ConfigError> {
+        let n = &self.nats;
+        if n.url.is_empty() {
+            return Ok(());
+        }
+        let name_ok = |name: &str| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        if !name_ok(&n.stream) {
+            return Err(invalid(
+                "nats.stream",
+                "must be letters, digits, `_` or `-` (a JetStream stream name)",
+            ));
+        }
+        if !name_ok(&n.durable) {
+            return Err(invalid(
+                "nats.durable",
+                "must be letters, digits, `_` or `-` (a JetStream consumer name)",
+            ));
+        }
+        if n.subjects.is_empty() || n.subjects.iter().any(|s| s.is_empty() || s.contains(' ')) {
+            return Err(invalid(
+                "nats.subjects",
+                "needs at least one subject, without spaces",
+            ));
+        }
+        if !matches!(n.format.as_str(), "ndjson" | "segment") {
+            return Err(invalid("nats.format", "must be `ndjson` or `segment`"));
+        }
+        if n.batch == 0 || n.batch > 10_000 {
+            return Err(invalid("nats.batch", "must be between 1 and 10000"));
+        }
+        if n.retry_after.as_millis() <= 0 {
+            return Err(invalid("nats.retry_after", "must be positive"));
+        }
+        Ok(())
+    }
+
     fn validate_policy(&self) -> Result<(), ConfigError> {
         let p = &self.policy;
         let delays = &p.step_delays;
@@ -605,6 +690,7 @@ impl ServerConfig {
         self.costs
             .validate()
             .map_err(|e| invalid("costs", e.to_string()))?;
+        self.validate_nats()?;
         if self.rate_limit_per_key == 0 {
             return Err(invalid("rate_limit_per_key", "must be positive"));
         }
@@ -756,5 +842,28 @@ mod tests {
         let config = ServerConfig::from_toml("holdout_fraction = 1.5", "c.toml").unwrap();
         let err = config.validate().unwrap_err();
         assert!(err.to_string().contains("holdout_fraction"), "{err}");
+    }
+
+    #[test]
+    fn nats_settings_are_checked_only_when_a_url_is_set() {
+        let off = ServerConfig::from_toml("[nats]\nformat = \"xml\"", "c.toml").unwrap();
+        assert!(off.validate().is_ok());
+        for (toml, field) in [
+            ("stream = \"EVENTS.ALL\"", "nats.stream"),
+            ("durable = \"\"", "nats.durable"),
+            ("subjects = []", "nats.subjects"),
+            ("format = \"xml\"", "nats.format"),
+            ("batch = 0", "nats.batch"),
+            ("retry_after = \"0s\"", "nats.retry_after"),
+        ] {
+            let text = format!("[nats]\nurl = \"nats://127.0.0.1:4222\"\n{toml}");
+            let err = ServerConfig::from_toml(&text, "c.toml")
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            assert!(err.to_string().contains(field), "{toml}: {err}");
+        }
+        let on = ServerConfig::from_toml("[nats]\nurl = \"nats://127.0.0.1:4222\"", "c.toml");
+        assert!(on.unwrap().validate().is_ok());
     }
 }

@@ -5,8 +5,9 @@
 //! multi-step decisions through [`decide`]: `cartback-policy`'s policies and guardrails,
 //! `cartback-ml`'s propensity models, signed coupons; its decisions, outbox, consent and
 //! tracking records live in `cartback_store`), the [`dispatcher`] and its [`channels`], the
-//! signed [`tracking`] tokens, [`metrics`], the [`report`] of what was won back (its
-//! abandonment outcomes in [`outcomes`]), and [`server`] start-up. See `docs/server.md`.
+//! signed [`tracking`] tokens, [`metrics`], the NATS JetStream event source ([`nats`]), the
+//! [`report`] of what was won back (its abandonment outcomes in [`outcomes`]), and [`server`]
+//! start-up. See `docs/server.md`.
 
 pub mod auth;
 pub mod channels;
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod export;
 pub mod http;
 pub mod metrics;
+pub mod nats;
 pub mod outcomes;
 pub mod report;
 pub mod run;

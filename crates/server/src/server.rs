@@ -44,6 +44,8 @@ pub enum ServerError {
     },
     #[error("background task: {0}")]
     Task(String),
+    #[error(transparent)]
+    Nats(#[from] crate::nats::NatsError),
 }
 
 /// A started server; drop or [`RunningServer::shutdown`] to stop it.
@@ -55,6 +57,8 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
     ticker: JoinHandle<()>,
+    /// The NATS consumer, when `[nats] url` is set.
+    nats: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -62,6 +66,9 @@ impl RunningServer {
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(true);
         let _ = self.ticker.await;
+        if let Some(nats) = self.nats {
+            let _ = nats.await;
+        }
         match self.http.await {
             Ok(result) => result.map_err(|e| ServerError::Task(e.to_string())),
             Err(e) => Err(ServerError::Task(e.to_string())),
@@ -190,6 +197,13 @@ pub async fn start_with_channels(
         source,
     })?;
     let (shutdown, mut http_stop) = watch::channel(false);
+    let nats = if config.nats.url.is_empty() {
+        None
+    } else {
+        let source =
+            crate::nats::NatsSource::connect(&config.nats, engine.clone(), metrics.clone()).await?;
+        Some(tokio::spawn(source.run(shutdown.subscribe())))
+    };
     let mut ticker_stop = shutdown.subscribe();
     let tick = std::time::Duration::from_millis(config.tick.as_millis() as u64);
     // SQLite: WAL checkpoints on their own thread, never inside the engine's commits.
@@ -236,5 +250,6 @@ pub async fn start_with_channels(
         shutdown,
         http,
         ticker,
+        nats,
     })
 }
