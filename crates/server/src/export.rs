@@ -20,9 +20,7 @@
 //! outcomes as they become known would over-represent recoveries), abandonments without a step-0 decision, and carts no longer stored
 //! (erased).
 
-use crate::outcomes::{
-    Booking, KeepState, LoggedAbandonment, read_abandonments, tracking_by_message,
-};
+use crate::outcomes::{Booking, KeepState, LoggedAbandonment, OutcomeFacts, read_abandonments};
 use cartback_policy::actions::ActionKind;
 use cartback_policy::ope::{CartbackRound, LoggedState};
 use cartback_store::Store;
@@ -69,9 +67,9 @@ pub fn export_rounds(
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
     let mut summary = ExportSummary::default();
-    let tracked = tracking_by_message(store)?;
+    let facts = OutcomeFacts::read(store, &mut |_| {}, &mut |_| {})?;
     let counts =
-        read_abandonments::<ExportError>(store, booking, &tracked, KeepState::FirstStep, |read| {
+        read_abandonments::<ExportError>(store, booking, &facts, KeepState::FirstStep, |read| {
             let (first, outcome) = match read {
                 LoggedAbandonment::Read { first, outcome, .. } => (first, outcome),
                 LoggedAbandonment::WithoutFirstStep { .. } => {

@@ -29,8 +29,104 @@ use cartback_report::AbandonmentOutcome;
 use cartback_store::{Decision, MessageStatus, OutboxMessage, Store, StoreError};
 use std::collections::HashMap;
 
-/// Decisions are read in pages of this many.
+/// Decisions and messages are read in pages of this many.
 const PAGE: usize = 5_000;
+
+/// What an outcome needs of a cart (a few dozen bytes, so a million carts fit in memory).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CartFate {
+    pub state: CartState,
+    pub abandonments: u32,
+    pub closed_at: Option<Timestamp>,
+    /// The order's value: its total, else the cart value.
+    pub order_value_minor: i64,
+    pub order_cancelled: bool,
+    pub currency: Option<&'static str>,
+}
+
+impl CartFate {
+    pub fn of(cart: &Cart) -> CartFate {
+        CartFate {
+            state: cart.state,
+            abandonments: cart.abandonments,
+            closed_at: cart.closed_at,
+            // An order event without a total or priced items records 0: the cart's value.
+            order_value_minor: cart.order_value.filter(|&v| v > 0).unwrap_or(cart.value),
+            order_cancelled: cart.order_cancelled,
+            currency: cart.currency.map(|c| c.code()),
+        }
+    }
+}
+
+/// What an outcome needs of an outbox message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageFact {
+    pub id: i64,
+    pub decision_id: i64,
+    pub channel: String,
+    pub status: MessageStatus,
+    pub due_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub attributed: bool,
+}
+
+impl MessageFact {
+    pub fn of(message: &OutboxMessage) -> MessageFact {
+        MessageFact {
+            id: message.id,
+            decision_id: message.decision_id,
+            channel: message.channel.clone(),
+            status: message.status,
+            due_at: message.due_at,
+            sent_at: message.sent_at,
+            attributed: message.attributed_order.is_some(),
+        }
+    }
+}
+
+/// Everything outcomes are booked from besides the decisions, read in one pass each (no
+/// query per abandonment): the carts' fates, the messages by decision, their tracking.
+#[derive(Debug, Default)]
+pub struct OutcomeFacts {
+    pub carts: HashMap<String, CartFate>,
+    pub messages: HashMap<i64, Vec<MessageFact>>,
+    pub tracked: HashMap<i64, Tracked>,
+}
+
+impl OutcomeFacts {
+    /// Reads them from `store`; `each_cart` and `each_message` see every cart and message
+    /// as it passes (the report folds them in the same pass).
+    pub fn read(
+        store: &mut dyn Store,
+        each_cart: &mut dyn FnMut(&Cart),
+        each_message: &mut dyn FnMut(&MessageFact),
+    ) -> Result<OutcomeFacts, StoreError> {
+        let mut facts = OutcomeFacts {
+            tracked: tracking_by_message(store)?,
+            ..OutcomeFacts::default()
+        };
+        store.scan_carts(&mut |cart| {
+            each_cart(&cart);
+            facts.carts.insert(cart.id.clone(), CartFate::of(&cart));
+        })?;
+        let mut after = 0;
+        loop {
+            let page = store.message_log(after, PAGE)?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for message in &page {
+                let fact = MessageFact::of(message);
+                each_message(&fact);
+                facts
+                    .messages
+                    .entry(fact.decision_id)
+                    .or_default()
+                    .push(fact);
+            }
+        }
+        Ok(facts)
+    }
+}
 
 /// What a message's tracking recorded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -106,12 +202,12 @@ pub enum KeepState {
 }
 
 /// Reads the whole decision log and hands every (cart, abandonment) to `visit`, in the
-/// order of its first decision; `tracked` is [`tracking_by_message`]'s. Decisions keep only what outcomes need (no scores or
-/// reasons; the state as `keep` says) while the log is held in memory.
+/// order of its first decision, booked from `facts`. Decisions keep only what outcomes need
+/// (no scores or reasons; the state as `keep` says) while the log is held in memory.
 pub fn read_abandonments<E: From<StoreError>>(
     store: &mut dyn Store,
     booking: &Booking,
-    tracked: &HashMap<i64, Tracked>,
+    facts: &OutcomeFacts,
     keep: KeepState,
     mut visit: impl FnMut(LoggedAbandonment<'_>) -> Result<(), E>,
 ) -> Result<LogCounts, E> {
@@ -140,28 +236,16 @@ pub fn read_abandonments<E: From<StoreError>>(
     }
     drop(index);
     counts.abandonments = groups.len() as u64;
-    let mut cart_cache: Option<(String, Option<Cart>, Vec<OutboxMessage>)> = None;
     for group in &groups {
         let Some(first) = group.iter().find(|d| d.step == 0) else {
             visit(LoggedAbandonment::WithoutFirstStep { decisions: group })?;
             continue;
         };
-        if cart_cache
-            .as_ref()
-            .is_none_or(|(id, _, _)| *id != first.cart_id)
-        {
-            let cart = store.cart(&first.cart_id)?;
-            let messages = store.messages_of_cart(&first.cart_id)?;
-            cart_cache = Some((first.cart_id.clone(), cart, messages));
-        }
-        let Some((_, cart, messages)) = &cart_cache else {
-            unreachable!("filled above")
-        };
-        let Some(cart) = cart else {
+        let Some(cart) = facts.carts.get(&first.cart_id) else {
             visit(LoggedAbandonment::CartMissing { first })?;
             continue;
         };
-        let outcome = outcome(cart, group, first, messages, tracked, booking);
+        let outcome = outcome(cart, group, first, facts, booking);
         visit(LoggedAbandonment::Read {
             decisions: group,
             first,
@@ -173,11 +257,10 @@ pub fn read_abandonments<E: From<StoreError>>(
 
 /// The outcome of one abandonment (see the module comment).
 fn outcome(
-    cart: &Cart,
+    cart: &CartFate,
     group: &[Decision],
     first: &Decision,
-    messages: &[OutboxMessage],
-    tracked: &HashMap<i64, Tracked>,
+    facts: &OutcomeFacts,
     booking: &Booking,
 ) -> AbandonmentOutcome {
     let costs = &booking.costs;
@@ -192,15 +275,18 @@ fn outcome(
     let mut attributed = false;
     let mut unsubscribed = false;
     for decision in group {
-        for message in messages.iter().filter(|m| m.decision_id == decision.id) {
-            attributed |= message.attributed_order.is_some();
+        for message in facts.messages.get(&decision.id).into_iter().flatten() {
+            attributed |= message.attributed;
             if message.status != MessageStatus::Sent {
                 continue;
             }
             messages_sent += 1;
             message_cost_minor += message_cost(costs, &decision.action, &message.channel);
             discount_minor = discount_minor.max(decision.discount_minor);
-            unsubscribed |= tracked.get(&message.id).is_some_and(|t| t.unsubscribed);
+            unsubscribed |= facts
+                .tracked
+                .get(&message.id)
+                .is_some_and(|t| t.unsubscribed);
         }
     }
     AbandonmentOutcome {
@@ -211,12 +297,7 @@ fn outcome(
         first_action: first.action.clone(),
         settled,
         recovered,
-        // An order event without a total or priced items records 0: the cart's value.
-        order_value_minor: if recovered {
-            cart.order_value.filter(|&v| v > 0).unwrap_or(cart.value)
-        } else {
-            0
-        },
+        order_value_minor: if recovered { cart.order_value_minor } else { 0 },
         order_cancelled: recovered && cart.order_cancelled,
         discount_minor: if recovered { discount_minor } else { 0 },
         messages_sent,
@@ -228,7 +309,7 @@ fn outcome(
             0.0
         },
         attributed,
-        currency: cart.currency.map(|c| c.code().to_owned()),
+        currency: cart.currency.map(str::to_owned),
     }
 }
 

@@ -3,17 +3,15 @@
 //! its tracking from the store, and folds them with `cartback_report::ReportBuilder`.
 
 use crate::outcomes::{
-    Booking, KeepState, LoggedAbandonment, read_abandonments, tracking_by_message,
+    Booking, KeepState, LoggedAbandonment, MessageFact, OutcomeFacts, read_abandonments,
 };
 use cartback_report::{MessageOutcome, Period, Report, ReportBuilder};
 use cartback_store::{Store, StoreError};
 use std::collections::HashMap;
 
-/// Messages are read in pages of this many.
-const PAGE: usize = 5_000;
-
 /// The report of everything in `store` inside `period` (in `currency` only, when given), as
-/// of `booking.as_of`.
+/// of `booking.as_of`: one pass over the carts, the outbox and the tracking, one over the
+/// decision log.
 pub fn build_report(
     store: &mut dyn Store,
     booking: &Booking,
@@ -21,11 +19,13 @@ pub fn build_report(
     currency: Option<String>,
 ) -> Result<Report, StoreError> {
     let mut builder = ReportBuilder::new(period).with_currency(currency);
-    store.scan_carts(&mut |cart| builder.add_cart(&cart))?;
-    let tracked = tracking_by_message(store)?;
+    let mut messages: Vec<MessageFact> = Vec::new();
+    let facts = OutcomeFacts::read(store, &mut |cart| builder.add_cart(cart), &mut |message| {
+        messages.push(message.clone())
+    })?;
     // Each decision's action, and its cart's currency (for the messages).
     let mut decided: HashMap<i64, (String, Option<String>)> = HashMap::new();
-    read_abandonments::<StoreError>(store, booking, &tracked, KeepState::Nothing, |read| {
+    read_abandonments::<StoreError>(store, booking, &facts, KeepState::Nothing, |read| {
         let (decisions, currency) = match read {
             LoggedAbandonment::Read {
                 decisions, outcome, ..
@@ -41,31 +41,25 @@ pub fn build_report(
         }
         Ok(())
     })?;
-    let mut after = 0;
-    loop {
-        let page = store.message_log(after, PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for message in page {
-            let tracking = tracked.get(&message.id).copied().unwrap_or_default();
-            let (action, currency) = decided
-                .get(&message.decision_id)
-                .cloned()
-                .unwrap_or_else(|| ("unknown".into(), None));
-            builder.add_message(&MessageOutcome {
-                id: message.id,
-                action,
-                channel: message.channel,
-                status: message.status.as_str().to_owned(),
-                due_at: message.due_at,
-                sent_at: message.sent_at,
-                opened: tracking.opened,
-                clicked: tracking.clicked,
-                unsubscribed: tracking.unsubscribed,
-                attributed: message.attributed_order.is_some(),
-                currency,
-            });
-        }
+    for message in messages {
+        let tracking = facts.tracked.get(&message.id).copied().unwrap_or_default();
+        let (action, currency) = decided
+            .get(&message.decision_id)
+            .cloned()
+            .unwrap_or_else(|| ("unknown".into(), None));
+        builder.add_message(&MessageOutcome {
+            id: message.id,
+            action,
+            status: message.status.as_str().to_owned(),
+            channel: message.channel,
+            due_at: message.due_at,
+            sent_at: message.sent_at,
+            opened: tracking.opened,
+            clicked: tracking.clicked,
+            unsubscribed: tracking.unsubscribed,
+            attributed: message.attributed,
+            currency,
+        });
     }
     Ok(builder.finish(booking.as_of))
 }

@@ -1,0 +1,161 @@
+//! How long does the report take on a big shop? Fills a fresh store (SQLite by default, or
+//! the `postgres://` URL given as the second argument) with N abandoned carts, each with a
+//! step-0 decision (10 % holdout), a sent reminder for the treated ones, opens and clicks on
+//! some and a recovery on some, then times `build_report` — what `cartback report`,
+//! `GET /v1/report` and the dashboard run.
+//!
+//! `cargo run --release -p cartback-server --example report_scale -- 100000 [postgres://…]`
+
+use cartback_core::{Cart, CartState, Currency, Duration, Timestamp};
+use cartback_policy::actions::ActionCosts;
+use cartback_server::outcomes::Booking;
+use cartback_server::report::build_report;
+use cartback_store::{Decision, MessageStatus, OutboxMessage};
+use std::time::Instant;
+
+/// 2026-03-02T00:00:00Z.
+const T0: i64 = 1_772_409_600_000;
+const MINUTE: i64 = 60_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map_or(Ok(100_000), |a| a.parse())?;
+    let dir = tempfile::tempdir()?;
+    let location = args
+        .next()
+        .unwrap_or_else(|| dir.path().join("scale.db").display().to_string());
+    let mut store = cartback_store::open(&location)?;
+
+    let fill = Instant::now();
+    let carts: Vec<Cart> = (0..n).map(cart).collect();
+    for chunk in carts.chunks(10_000) {
+        store.upsert_carts(chunk)?;
+    }
+    for (i, cart) in carts.iter().enumerate() {
+        let holdout = i.is_multiple_of(10);
+        let decision = Decision {
+            id: 0,
+            cart_id: cart.id.clone(),
+            user_id: cart.user_id.clone(),
+            abandonment: 1,
+            step: 0,
+            decided_at: Timestamp(cart.abandoned_at.unwrap().0 + 60 * MINUTE),
+            action: if holdout {
+                "do_nothing"
+            } else {
+                "reminder_email"
+            }
+            .into(),
+            channel: (!holdout).then(|| "email".to_owned()),
+            send_at: None,
+            propensity: 1.0,
+            scores: serde_json::json!({}),
+            reasons: vec!["fixed flow".into()],
+            guardrail: if holdout { "holdout" } else { "passed" }.into(),
+            holdout,
+            discount_minor: 0,
+            state: None,
+        };
+        let message = (!holdout).then(|| OutboxMessage {
+            id: 0,
+            idempotency_key: format!("{}/1/0", cart.id),
+            decision_id: 0,
+            cart_id: cart.id.clone(),
+            user_id: cart.user_id.clone(),
+            channel: "email".into(),
+            payload: serde_json::json!({}),
+            status: MessageStatus::Pending,
+            due_at: decision.decided_at,
+            attempts: 0,
+            last_error: None,
+            sent_at: None,
+            cancel_reason: None,
+            attributed_order: None,
+        });
+        store.record_decision(&decision, message.as_ref())?;
+    }
+    let mut after = 0;
+    loop {
+        let page = store.message_log(after, 5_000)?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for message in page {
+            store.claim(message.id)?;
+            store.mark_sent(message.id, message.due_at)?;
+            if message.id % 3 == 0 {
+                store.record_tracking(message.id, "open", message.due_at)?;
+            }
+            if message.id % 11 == 0 {
+                store.record_tracking(message.id, "click", message.due_at)?;
+            }
+        }
+    }
+    println!(
+        "filled {n} abandoned carts, decisions and reminders in {:.1} s ({location})",
+        fill.elapsed().as_secs_f64()
+    );
+
+    let booking = Booking {
+        costs: ActionCosts::default(),
+        attribution_window: Duration::days(7),
+        as_of: Timestamp(T0 + 60 * 86_400_000),
+    };
+    for run in 1..=3 {
+        let started = Instant::now();
+        let report = build_report(&mut *store, &booking, Default::default(), None)?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "run {run}: report of {} carts, {} abandonments, {} messages in {seconds:.3} s \
+             ({:.0} carts/s); {}",
+            report.carts.carts,
+            report.lift.treated.abandonments + report.lift.holdout.abandonments,
+            report.messages.messages,
+            n as f64 / seconds,
+            report.lift.verdict
+        );
+    }
+    Ok(())
+}
+
+/// The `i`-th abandoned cart, created over 40 days: one treated cart in 12 recovered, one
+/// held-out cart in 25 (every 250th cart; the holdout is every 10th).
+fn cart(i: usize) -> Cart {
+    let created = T0 + (i as i64 * 37 * MINUTE) % (40 * 86_400_000);
+    let holdout = i.is_multiple_of(10);
+    let recovered = if holdout {
+        i.is_multiple_of(250)
+    } else {
+        i % 12 == 1
+    };
+    Cart {
+        id: format!("c{i}"),
+        user_id: format!("u{}", i / 2),
+        state: if recovered {
+            CartState::Recovered
+        } else {
+            CartState::Expired
+        },
+        lines: Vec::new(),
+        currency: Some(Currency::EUR),
+        value: 2_000 + (i as i64 * 7_919) % 12_000,
+        adds: 1,
+        removes: 0,
+        views: 2,
+        checkout_started: false,
+        coupons_entered: 0,
+        created_at: Timestamp(created),
+        last_activity: Timestamp(created + 5 * MINUTE),
+        abandoned_at: Some(Timestamp(created + 35 * MINUTE)),
+        abandonments: 1,
+        closed_at: Some(Timestamp(created + 26 * 60 * MINUTE)),
+        order_id: recovered.then(|| format!("o{i}")),
+        order_value: None,
+        order_coupon: None,
+        email: None,
+        timezone: None,
+        direct_purchase: false,
+        order_cancelled: false,
+        referrers: Vec::new(),
+        session_at_abandonment: None,
+    }
+}
