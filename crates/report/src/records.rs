@@ -107,3 +107,36 @@ impl MessageOutcome {
         self.channel != "webhook"
     }
 }
+
+/// A settled abandonment for tests: the holdout did nothing; a treated shopper got one
+/// e-mail (0.1 minor units) and, when recovered, used a 10 % coupon.
+#[cfg(test)]
+pub(crate) fn test_abandonment(
+    holdout: bool,
+    recovered: bool,
+    value_minor: i64,
+    decided_at: Timestamp,
+) -> AbandonmentOutcome {
+    AbandonmentOutcome {
+        cart_id: "c".into(),
+        abandonment: 1,
+        decided_at,
+        holdout,
+        first_action: if holdout { "do_nothing" } else { "discount_10" }.into(),
+        settled: true,
+        recovered,
+        order_value_minor: if recovered { value_minor } else { 0 },
+        order_cancelled: false,
+        discount_minor: if recovered && !holdout {
+            value_minor / 10
+        } else {
+            0
+        },
+        messages_sent: u32::from(!holdout),
+        message_cost_minor: if holdout { 0.0 } else { 0.1 },
+        unsubscribed: false,
+        unsubscribe_loss_minor: 0.0,
+        attributed: recovered && !holdout,
+        currency: Some("EUR".into()),
+    }
+}

@@ -711,24 +711,7 @@ mod tests {
     }
 
     fn abandonment(holdout: bool, recovered: bool, at: i64) -> AbandonmentOutcome {
-        AbandonmentOutcome {
-            cart_id: "c".into(),
-            abandonment: 1,
-            decided_at: Timestamp(at),
-            holdout,
-            first_action: if holdout { "do_nothing" } else { "discount_10" }.into(),
-            settled: true,
-            recovered,
-            order_value_minor: if recovered { 10_000 } else { 0 },
-            order_cancelled: false,
-            discount_minor: if recovered && !holdout { 1_000 } else { 0 },
-            messages_sent: u32::from(!holdout),
-            message_cost_minor: if holdout { 0.0 } else { 0.1 },
-            unsubscribed: false,
-            unsubscribe_loss_minor: 0.0,
-            attributed: recovered && !holdout,
-            currency: Some("EUR".into()),
-        }
+        crate::records::test_abandonment(holdout, recovered, 10_000, Timestamp(at))
     }
 
     #[test]

@@ -156,29 +156,7 @@ mod tests {
     use cartback_core::Timestamp;
 
     fn outcome(holdout: bool, recovered: bool, value: i64) -> AbandonmentOutcome {
-        AbandonmentOutcome {
-            cart_id: "c".into(),
-            abandonment: 1,
-            decided_at: Timestamp(1_780_000_000_000),
-            holdout,
-            first_action: if holdout {
-                "do_nothing"
-            } else {
-                "reminder_email"
-            }
-            .into(),
-            settled: true,
-            recovered,
-            order_value_minor: if recovered { value } else { 0 },
-            order_cancelled: false,
-            discount_minor: 0,
-            messages_sent: u32::from(!holdout),
-            message_cost_minor: if holdout { 0.0 } else { 0.1 },
-            unsubscribed: false,
-            unsubscribe_loss_minor: 0.0,
-            attributed: recovered && !holdout,
-            currency: Some("EUR".into()),
-        }
+        crate::records::test_abandonment(holdout, recovered, value, Timestamp(1_780_000_000_000))
     }
 
     #[test]
