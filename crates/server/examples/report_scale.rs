@@ -5,6 +5,7 @@
 //! `GET /v1/report` and the dashboard run.
 //!
 //! `cargo run --release -p cartback-server --example report_scale -- 100000 [postgres://…]`
+//! (a PostgreSQL database it fills must be empty; drop its tables afterwards).
 
 use cartback_core::{Cart, CartState, Currency, Duration, Timestamp};
 use cartback_policy::actions::ActionCosts;
@@ -25,6 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| dir.path().join("scale.db").display().to_string());
     let mut store = cartback_store::open(&location)?;
+    if store.cart_counts()?.values().sum::<u64>() > 0 {
+        return Err(format!("{location} already holds carts: give an empty store").into());
+    }
 
     let fill = Instant::now();
     let carts: Vec<Cart> = (0..n).map(cart).collect();
