@@ -6,7 +6,8 @@
 //! `cartback-ml`'s propensity models, signed coupons; its decisions, outbox, consent and
 //! tracking records live in `cartback_store`), the [`dispatcher`] and its [`channels`], the
 //! signed [`tracking`] tokens, [`metrics`], the [`report`] of what was won back (its
-//! abandonment outcomes in [`outcomes`]), and [`server`] start-up. See `docs/server.md`.
+//! abandonment outcomes in [`outcomes`]), data [`retention`], and [`server`] start-up. See
+//! `docs/server.md`.
 
 pub mod auth;
 pub mod channels;
@@ -21,6 +22,7 @@ pub mod http;
 pub mod metrics;
 pub mod outcomes;
 pub mod report;
+pub mod retention;
 pub mod run;
 pub mod server;
 pub mod tracking;
