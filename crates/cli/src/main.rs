@@ -49,6 +49,8 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Rewrite a SQLite store compactly, optionally with another page size (server stopped).
     Compact(commands::compact::CompactArgs),
+    /// Data retention: remove events and closed carts older than --older-than, with their records.
+    Purge(commands::purge::PurgeArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => commands::policy::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Compact(args) => commands::compact::run(args),
+        Command::Purge(args) => commands::purge::run(args),
     };
     match result {
         Ok(code) => code,

@@ -72,6 +72,8 @@ pub struct ServerConfig {
     pub costs: ActionCosts,
     /// Events from a NATS JetStream stream (`[nats]`), beside the HTTP API.
     pub nats: NatsConfig,
+    /// Data protection (`[privacy]`): retention.
+    pub privacy: PrivacyConfig,
 }
 
 /// The NATS JetStream event source (`[nats]`): a durable pull consumer on a stream whose
@@ -109,6 +111,18 @@ impl Default for NatsConfig {
             retry_after: Duration::seconds(5),
         }
     }
+}
+
+/// Data protection settings (`[privacy]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// How long shoppers' data is kept (GDPR storage limitation): events older than this, and
+    /// carts closed longer ago with their decisions, messages and tracking, are purged at
+    /// start-up and once a day (`crate::retention`). `None` (an empty string in the file):
+    /// kept for ever.
+    #[serde(with = "optional_duration")]
+    pub retention: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -304,6 +318,7 @@ impl Default for ServerConfig {
             webhook: WebhookConfig::default(),
             costs: ActionCosts::default(),
             nats: NatsConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }
@@ -385,6 +400,38 @@ mod duration_list {
                 One::Text(text) => duration_text::parse(&text).map_err(D::Error::custom),
             })
             .collect()
+    }
+}
+
+/// Serde for an optional duration: an empty string is `None`, anything else what
+/// `duration_text` reads and writes.
+mod optional_duration {
+    use cartback_core::Duration;
+    use cartback_core::tracker::duration_text;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Millis(i64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(duration) => s.serialize_str(&duration_text::format(*duration)),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Written::deserialize(d)? {
+            Written::Millis(ms) => Ok(Some(Duration::millis(ms))),
+            Written::Text(text) if text.trim().is_empty() => Ok(None),
+            Written::Text(text) => duration_text::parse(&text)
+                .map(Some)
+                .map_err(D::Error::custom),
+        }
     }
 }
 
@@ -742,6 +789,10 @@ impl ServerConfig {
             crate::auth::parse_key_config(key)
                 .map_err(|message| invalid(&format!("auth.keys[{index}]"), message))?;
         }
+        if let Some(retention) = self.privacy.retention {
+            crate::retention::check_retention(retention, self.tracker.attribution_window)
+                .map_err(|message| invalid("privacy.retention", message))?;
+        }
         Ok(())
     }
 }
@@ -833,6 +884,37 @@ mod tests {
         );
         let err = ServerConfig::from_toml("[policy]\nkind = \"oracle\"", "c.toml").unwrap_err();
         assert!(err.to_string().contains("kind"), "{err}");
+    }
+
+    #[test]
+    fn retention_is_off_when_empty_and_checked_when_set() {
+        let config = ServerConfig::from_toml("[privacy]\nretention = \"400d\"", "c.toml").unwrap();
+        assert_eq!(config.privacy.retention, Some(Duration::days(400)));
+        config.validate().unwrap();
+        let off = ServerConfig::from_toml("[privacy]\nretention = \"\"", "c.toml").unwrap();
+        assert_eq!(off.privacy.retention, None);
+        let printed = toml::to_string(&config).unwrap();
+        assert!(printed.contains("retention = \"400d\""), "{printed}");
+        assert_eq!(
+            ServerConfig::from_toml(&printed, "printed").unwrap(),
+            config
+        );
+        for text in [
+            "[privacy]\nretention = \"2d\"",
+            "[privacy]\nretention = -1",
+            "[privacy]\nretention = \"9d\"\n[tracker]\nattribution_window = \"9d\"",
+        ] {
+            let err = ServerConfig::from_toml(text, "c.toml")
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`privacy.retention`"), "{text}: {err}");
+        }
+        let err = ServerConfig::from_toml("[privacy]\nretention = \"a year\"", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retention"), "{err}");
     }
 
     #[test]

@@ -13,12 +13,16 @@
 //! their own: at start-up the tracker is rebuilt from the stored events (re-deriving the
 //! abandonment timers) and the next step of every abandoned cart is derived from the
 //! decisions already stored, which are keyed by (cart, abandonment, step).
+//!
+//! With `[privacy] retention` set, the engine purges the store at start-up and once a day by
+//! its clock, and rebuilds the tracker from what is left (`crate::retention`).
 
 use crate::clock::Clock;
 use crate::decide::adapter::{TrackedMessage, UserHistory, in_engagement_window};
 use crate::decide::step::ends_flow_record;
 use crate::decide::{CouponPlan, Decider, PastMessage, ReloadOutcome, StepInput, StepPlan};
 use crate::metrics::{Metrics, Snapshot};
+use crate::retention::{self, CartNumbering};
 use crate::worker::{DropOffRuntime, GroupCommit, WriterGone};
 use cartback_core::{
     Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, EventKind, Timestamp,
@@ -28,7 +32,8 @@ use cartback_recommend::{
     ExclusionPolicy, PopularityRecommender, RecommendationRequest, Recommender,
 };
 use cartback_store::{
-    Decision, EngineRecords, ErasureReport, MessageStatus, OutboxMessage, Store, StoreError,
+    Decision, EngineRecords, ErasureReport, MessageStatus, OutboxMessage, PurgeReport, Store,
+    StoreError,
 };
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -61,6 +66,9 @@ pub struct EngineSettings {
     pub tracker: TrackerConfig,
     /// A decision step found more than this late (replayed history, downtime) is skipped.
     pub max_decision_lag: Duration,
+    /// `[privacy] retention`: what is older is purged at start-up and once a day
+    /// (`crate::retention`); `None` keeps everything.
+    pub retention: Option<Duration>,
 }
 
 /// A decision step waiting for its time.
@@ -82,6 +90,11 @@ struct Core {
     popular: Option<PopularityRecommender>,
     /// Decision steps by due time (derived from the stored decisions at start-up).
     schedule: BTreeSet<DueStep>,
+    /// When the next retention purge is due, by the engine's clock (`None`: retention off).
+    next_purge: Option<Timestamp>,
+    /// A purge removed something but the rebuild after it failed: the next purge rebuilds
+    /// even when it removes nothing.
+    rebuild_owed: bool,
 }
 
 impl Core {
@@ -157,6 +170,8 @@ impl Engine {
                 ordered_units: HashMap::new(),
                 popular: None,
                 schedule: BTreeSet::new(),
+                next_purge: None,
+                rebuild_owed: false,
             }),
             decider,
             clock,
@@ -168,7 +183,14 @@ impl Engine {
             },
             ingest_writer: OnceLock::new(),
         };
-        engine.rebuild(&mut engine.lock())?;
+        {
+            let mut core = engine.lock();
+            // Purged before the rebuild, so the tracker is folded once, from what is kept.
+            if let Err(error) = engine.purge(&mut core) {
+                tracing::error!(%error, "retention purge at start-up failed; retried in an hour");
+            }
+            engine.rebuild(&mut core)?;
+        }
         Ok(engine)
     }
 
@@ -219,8 +241,11 @@ impl Engine {
 
     /// Replaces the tracker by one folded from every stored event, derives every abandoned
     /// cart's next decision step from the stored decisions, and takes the steps due now.
+    /// Cart ids go on from the stored carts ([`CartNumbering`]): after a retention purge the
+    /// log no longer holds the purged carts, and the kept ones must get their own ids again.
     fn rebuild(&self, core: &mut Core) -> Result<(), EngineError> {
         core.tracker = new_tracker(&self.settings)?;
+        CartNumbering::read(core.store.as_mut())?.continue_in(&mut core.tracker);
         core.seen.clear();
         core.ordered_units.clear();
         core.popular = None;
@@ -791,6 +816,52 @@ impl Engine {
         let erased = core.store.erase_user(user_id)?;
         self.rebuild(&mut core)?;
         Ok(erased)
+    }
+
+    /// Data retention, when a purge is due by the engine's clock (once a day; see
+    /// `crate::retention`): removes from the store what is older than `[privacy] retention`,
+    /// then, when anything went, rebuilds the tracker from the events left so memory holds
+    /// nothing the store no longer does (as [`Engine::erase_user`] does; a purge that removed
+    /// something costs what a start-up costs). Returns what was purged, `None` when no purge
+    /// was due. Called by the ticker, off the async runtime.
+    pub fn purge_if_due(&self) -> Result<Option<PurgeReport>, EngineError> {
+        let mut core = self.lock();
+        let now = self.clock.now();
+        if core.next_purge.is_none_or(|due| due > now) {
+            return Ok(None);
+        }
+        let report = self.purge(&mut core)?;
+        if report.total() > 0 || core.rebuild_owed {
+            if let Err(error) = self.rebuild(&mut core) {
+                core.rebuild_owed = true;
+                core.next_purge = Some(now + retention::RETRY_AFTER_FAILURE);
+                return Err(error);
+            }
+            core.rebuild_owed = false;
+        }
+        Ok(Some(report))
+    }
+
+    /// The store's purge of what is older than the retention at the clock's now (nothing
+    /// when retention is off); schedules the next one a day later, or an hour after a
+    /// failure, and logs what went.
+    fn purge(&self, core: &mut Core) -> Result<PurgeReport, EngineError> {
+        let Some(retention) = self.settings.retention else {
+            return Ok(PurgeReport::default());
+        };
+        let now = self.clock.now();
+        let cutoff = retention::cutoff(now, retention);
+        match core.store.purge_before(cutoff) {
+            Ok(report) => {
+                core.next_purge = Some(now + retention::PURGE_INTERVAL);
+                retention::log_purge(&report, cutoff, retention);
+                Ok(report)
+            }
+            Err(error) => {
+                core.next_purge = Some(now + retention::RETRY_AFTER_FAILURE);
+                Err(error.into())
+            }
+        }
     }
 
     pub fn metrics_snapshot(&self) -> Result<Snapshot, EngineError> {

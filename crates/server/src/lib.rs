@@ -6,8 +6,8 @@
 //! `cartback-ml`'s propensity models, signed coupons; its decisions, outbox, consent and
 //! tracking records live in `cartback_store`), the [`dispatcher`] and its [`channels`], the
 //! signed [`tracking`] tokens, [`metrics`], the NATS JetStream event source ([`nats`]), the
-//! [`report`] of what was won back (its abandonment outcomes in [`outcomes`]), and [`server`]
-//! start-up. See `docs/server.md`.
+//! [`report`] of what was won back (its abandonment outcomes in [`outcomes`]), data
+//! [`retention`], and [`server`] start-up. See `docs/server.md`.
 
 pub mod auth;
 pub mod channels;
@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod nats;
 pub mod outcomes;
 pub mod report;
+pub mod retention;
 pub mod run;
 pub mod server;
 pub mod tracking;

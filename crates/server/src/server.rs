@@ -1,6 +1,7 @@
 //! Starting and stopping the live engine: opens the store (events, carts and the engine's
 //! records, one connection), rebuilds the tracker, builds the channels, binds the listener,
-//! and runs the HTTP server plus the engine's ticker (timers, then dispatch) until shut down.
+//! and runs the HTTP server plus the engine's ticker (timers, then dispatch, then the daily
+//! retention purge when it is due) until shut down.
 
 use crate::auth::KeyRing;
 use crate::channels::email::EmailChannel;
@@ -123,6 +124,7 @@ pub async fn start_with_channels(
     let settings = EngineSettings {
         tracker: config.tracker,
         max_decision_lag: config.max_decision_lag,
+        retention: config.privacy.retention,
     };
     let decider_config = config.clone();
     let decider = blocking(move || Decider::from_config(&decider_config))
@@ -240,6 +242,10 @@ pub async fn start_with_channels(
             }
             if let Err(e) = dispatcher.run_once().await {
                 tracing::error!(error = %e, "dispatch failed");
+            }
+            let engine = ticker_engine.clone();
+            if let Err(e) = crate::worker::off_runtime(move || engine.purge_if_due()).await {
+                tracing::error!(error = %e, "retention purge failed; retried in an hour");
             }
         }
     });

@@ -7,7 +7,8 @@
 
 use crate::migrate::LATEST_VERSION;
 use crate::{
-    Backend, Decision, ErasureReport, InsertReport, MessageStatus, OutboxMessage, Store, StoreError,
+    Backend, Decision, ErasureReport, InsertReport, MessageStatus, OutboxMessage, PurgeReport,
+    Store, StoreError,
 };
 use cartback_core::{
     Cart, CartLine, CartState, CouponOutcome, Currency, Event, EventId, EventKind, Item, Timestamp,
@@ -131,6 +132,14 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
         "erasure_finds_a_users_events_at_any_time",
         erasure_finds_a_users_events_at_any_time,
     ),
+    (
+        "a_purge_removes_the_events_before_its_cutoff",
+        a_purge_removes_the_events_before_its_cutoff,
+    ),
+    (
+        "a_purge_removes_closed_carts_and_their_records_and_keeps_consent",
+        a_purge_removes_closed_carts_and_their_records_and_keeps_consent,
+    ),
 ];
 
 /// Checks that open and reopen the harness's database, by name.
@@ -167,6 +176,10 @@ pub const HARNESS_CHECKS: &[(&str, HarnessCheck)] = &[
     (
         "events_survive_the_split_event_ids_migration",
         events_survive_the_split_event_ids_migration,
+    ),
+    (
+        "a_purge_keeps_every_handles_dedupe_exact",
+        a_purge_keeps_every_handles_dedupe_exact,
     ),
 ];
 
@@ -1810,4 +1823,199 @@ pub fn events_survive_the_split_event_ids_migration(harness: &dyn Harness) {
         harness.count_rows("schema_migrations"),
         u64::from(LATEST_VERSION)
     );
+}
+
+/// Milliseconds in an hour.
+const HOUR: i64 = 3_600_000;
+
+/// Retention removes exactly the events before the cutoff: whole hours before it, and the
+/// events before it of one batch that spans the cutoff's hour (on SQLite, one block that is
+/// rewritten), an event at the cutoff itself staying. Purging again removes nothing, and the
+/// purged events are forgotten: inserting them again stores them again.
+pub fn a_purge_removes_the_events_before_its_cutoff(store: &mut dyn Store) {
+    let cutoff = at(2 * HOUR + 30 * 60_000);
+    let early: Vec<Event> = (0..6u32)
+        .map(|n| event(n, &format!("u{}", n % 2), i64::from(n) * 10 * 60_000))
+        .collect();
+    // One batch, all in the cutoff's hour: 2:00, 2:10, 2:20, cutoff - 1 ms | cutoff, cutoff + 1
+    // ms, 2:40, 2:50 (two users).
+    let offsets = [
+        -30 * 60_000,
+        -20 * 60_000,
+        -10 * 60_000,
+        -1,
+        0,
+        1,
+        600_000,
+        1_200_000,
+    ];
+    let straddling: Vec<Event> = (100u32..)
+        .zip(offsets)
+        .map(|(n, offset)| {
+            event(
+                n,
+                ["s1", "s2"][n as usize % 2],
+                cutoff.0 - BASE_MILLIS + offset,
+            )
+        })
+        .collect();
+    let late: Vec<Event> = (200..3u32 + 200)
+        .map(|n| event(n, "u1", 5 * HOUR + i64::from(n)))
+        .collect();
+    for batch in [&early, &straddling, &late] {
+        assert_eq!(
+            store.insert_events(batch).unwrap().inserted,
+            batch.len() as u64
+        );
+    }
+    let (purged, kept): (Vec<Event>, Vec<Event>) = early
+        .iter()
+        .chain(&straddling)
+        .chain(&late)
+        .cloned()
+        .partition(|e| e.timestamp < cutoff);
+    assert_eq!((purged.len(), kept.len()), (10, 7));
+    assert_eq!(
+        store.purge_before(cutoff).unwrap(),
+        PurgeReport {
+            events: 10,
+            ..PurgeReport::default()
+        }
+    );
+    let mut expected = kept.clone();
+    expected.sort_by_key(|e| (e.timestamp, e.id.0));
+    assert!(
+        scan_all(store) == expected,
+        "the events left are not the kept ones"
+    );
+    assert_eq!(store.event_count().unwrap(), 7);
+    assert_eq!(
+        store.time_bounds().unwrap(),
+        Some((cutoff, late[2].timestamp))
+    );
+    assert_eq!(store.purge_before(cutoff).unwrap(), PurgeReport::default());
+    // Every event again: the purged ones are new, the kept ones duplicates.
+    let all: Vec<Event> = purged.iter().chain(&kept).cloned().collect();
+    let again = store.insert_events(&all).unwrap();
+    assert_eq!((again.inserted, again.duplicates), (10, 7));
+    assert_eq!(store.event_count().unwrap(), 17);
+    // A cutoff after everything empties the log.
+    assert_eq!(store.purge_before(at(6 * HOUR)).unwrap().events, 17);
+    assert_eq!(store.time_bounds().unwrap(), None);
+}
+
+/// [`cart`], open (no `closed_at`) when its state is not terminal.
+fn cart_in(id: &str, user: &str, state: CartState, created_millis: i64) -> Cart {
+    let mut cart = cart(id, user, state, created_millis);
+    if !state.is_terminal() {
+        cart.closed_at = None;
+    }
+    cart
+}
+
+/// Retention removes the carts closed before the cutoff with their decisions, messages and
+/// tracking, whoever owns them, and nothing else: open carts of any age, carts closed after
+/// the cutoff and every consent record stay.
+pub fn a_purge_removes_closed_carts_and_their_records_and_keeps_consent(store: &mut dyn Store) {
+    // [`cart`] closes a cart 2 hours after creating it.
+    let cutoff = at(10 * 24 * HOUR);
+    let mut legacy = cart_in("x-legacy", "carol", CartState::Expired, 0);
+    legacy.closed_at = None;
+    let carts = [
+        cart_in("r-old", "alice", CartState::Recovered, 0),
+        cart_in("p-old", "alice", CartState::Purchased, 0),
+        cart_in("e-old", "bob", CartState::Expired, 0),
+        // A closed cart without `closed_at`: its last activity stands in.
+        legacy,
+        // Closed one millisecond after the cutoff.
+        cart_in(
+            "p-new",
+            "bob",
+            CartState::Purchased,
+            cutoff.0 - BASE_MILLIS - 2 * HOUR + 1,
+        ),
+        cart_in("a-open", "alice", CartState::Abandoned, 0),
+        cart_in("i-open", "bob", CartState::Idle, 0),
+        cart_in("c-open", "carol", CartState::Active, 0),
+    ];
+    store.upsert_carts(&carts).unwrap();
+    let (_, purged_message) = record_with_message(store, "p-old", "alice", 0);
+    let (_, open_message) = record_with_message(store, "a-open", "alice", 0);
+    let (_, new_message) = record_with_message(store, "p-new", "bob", 0);
+    store
+        .record_decision(&decision("e-old", "bob", 0), None)
+        .unwrap()
+        .expect("a new decision");
+    for (message, kind) in [
+        (purged_message, "open"),
+        (purged_message, "click"),
+        (open_message, "open"),
+        (new_message, "unsubscribe"),
+    ] {
+        store.record_tracking(message, kind, at(5)).unwrap();
+    }
+    store.set_consent("alice", "email", false, at(5)).unwrap();
+    store.set_consent("bob", "email", true, at(5)).unwrap();
+    assert_eq!(
+        store.purge_before(cutoff).unwrap(),
+        PurgeReport {
+            events: 0,
+            carts: 4,
+            decisions: 2,
+            messages: 1,
+            tracking_events: 2,
+        }
+    );
+    for gone in ["r-old", "p-old", "e-old", "x-legacy"] {
+        assert_eq!(store.cart(gone).unwrap(), None, "{gone}");
+        assert!(store.decisions_of_cart(gone).unwrap().is_empty(), "{gone}");
+        assert!(store.messages_of_cart(gone).unwrap().is_empty(), "{gone}");
+    }
+    assert_eq!(store.message(purged_message).unwrap(), None);
+    assert!(store.tracking_counts(purged_message).unwrap().is_empty());
+    // Alice's open cart and Bob's recent one keep everything.
+    for (kept, message, kind) in [
+        ("a-open", open_message, "open"),
+        ("p-new", new_message, "unsubscribe"),
+    ] {
+        assert_eq!(store.decisions_of_cart(kept).unwrap().len(), 1, "{kept}");
+        assert_eq!(ids(&store.messages_of_cart(kept).unwrap()), [message]);
+        assert_eq!(store.tracking_counts(message).unwrap(), named(&[(kind, 1)]));
+    }
+    let mut left = Vec::new();
+    store.scan_carts(&mut |cart| left.push(cart.id)).unwrap();
+    left.sort_unstable();
+    assert_eq!(left, ["a-open", "c-open", "i-open", "p-new"]);
+    assert_eq!(store.consent("alice", "email").unwrap(), Some(false));
+    assert_eq!(store.consent("bob", "email").unwrap(), Some(true));
+    assert_eq!(store.purge_before(cutoff).unwrap(), PurgeReport::default());
+    // The open carts stay whatever the cutoff.
+    assert_eq!(store.purge_before(at(1_000 * 24 * HOUR)).unwrap().carts, 1);
+    assert_eq!(store.cart_counts().unwrap().values().sum::<u64>(), 3);
+}
+
+/// Every handle deduplicates exactly across a purge by another one: a handle that had loaded
+/// the stored ids before the purge stores a purged event again, once, and still refuses the
+/// kept ones, and the purging handle then refuses it too.
+pub fn a_purge_keeps_every_handles_dedupe_exact(harness: &dyn Harness) {
+    let mut purging = harness.open().expect("open the purging handle");
+    let mut other = harness.open().expect("open the other handle");
+    let old = [event(1, "u1", 0), event(2, "u2", 1_000)];
+    let new = event(3, "u1", 2 * HOUR);
+    let all = [old[0].clone(), old[1].clone(), new.clone()];
+    assert_eq!(other.insert_events(&all).unwrap().inserted, 3);
+    // Both handles know every id before the purge.
+    assert_eq!(purging.insert_events(&all).unwrap().duplicates, 3);
+    assert_eq!(purging.purge_before(at(HOUR)).unwrap().events, 2);
+    let again = other.insert_events(&[old[0].clone(), new.clone()]).unwrap();
+    assert_eq!((again.inserted, again.duplicates), (1, 1));
+    let again = purging.insert_events(&old).unwrap();
+    assert_eq!((again.inserted, again.duplicates), (1, 1));
+    let again = other.insert_events(&all).unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 3));
+    let mut reader = harness.open().expect("open a reader");
+    assert_eq!(reader.event_count().unwrap(), 3);
+    let mut expected = all.to_vec();
+    expected.sort_by_key(|e| (e.timestamp, e.id.0));
+    assert!(scan_all(&mut *reader) == expected, "not every event once");
 }

@@ -15,14 +15,16 @@
 //! row decoding both backends share, and the checks that keep text storable everywhere. The
 //! tables come from migration 2 `engine_records`; migration 3 `decision_steps` keys decisions
 //! by (cart, abandonment, step) for multi-step flows and adds `discount_minor`; migration 5
-//! `decision_state` adds the nullable JSON `state` (see `crate::migrate`).
+//! `decision_state` adds the nullable JSON `state` (see `crate::migrate`). A retention purge
+//! ([`Store::purge_before`](crate::Store::purge_before)) removes the records of the carts it
+//! removes (`sql::PURGE`) and keeps consent.
 //!
 //! Lifecycle of a message: `pending` (written with its decision) → `sending` (claimed by the
 //! dispatcher, attempt counted) → `sent`, back to `pending` for a retry, or `failed`; a
 //! `pending` or `sending` message can be `cancelled`. A `sending` message whose process died
 //! stays due, so the next dispatcher resends it with the same idempotency key.
 
-use crate::{ErasureReport, StoreError};
+use crate::{ErasureReport, PurgeReport, StoreError};
 use cartback_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -344,6 +346,41 @@ pub(crate) mod sql {
         "DELETE FROM engine_decisions WHERE user_id = $1",
         "DELETE FROM engine_consent WHERE user_id = $1",
     ];
+    /// The carts a retention purge removes: closed (the terminal states, in the order of
+    /// `CartState::ALL`) before the cutoff `$1`. `closed_at` is set whenever a cart closes;
+    /// `last_activity` stands in for a row that lacks it.
+    macro_rules! purged_carts {
+        () => {
+            "SELECT id FROM carts WHERE state IN ('recovered', 'purchased', 'expired') \
+             AND COALESCE(closed_at, last_activity) < $1"
+        };
+    }
+    /// The terminal state names in [`purged_carts!`] (a unit test compares them with
+    /// `CartState::is_terminal`).
+    #[cfg(test)]
+    pub(crate) const PURGED_STATES: &str = purged_carts!();
+    /// Retention, in this order (the erasure's: tracking before messages, messages before
+    /// their decisions), then the carts themselves; all before the carts' rows go, since the
+    /// first three find the carts through them. Consent is never purged.
+    pub(crate) const PURGE: [&str; 4] = [
+        concat!(
+            "DELETE FROM engine_tracking WHERE message_id IN \
+             (SELECT id FROM engine_outbox WHERE cart_id IN (",
+            purged_carts!(),
+            "))"
+        ),
+        concat!(
+            "DELETE FROM engine_outbox WHERE cart_id IN (",
+            purged_carts!(),
+            ")"
+        ),
+        concat!(
+            "DELETE FROM engine_decisions WHERE cart_id IN (",
+            purged_carts!(),
+            ")"
+        ),
+        concat!("DELETE FROM carts WHERE id IN (", purged_carts!(), ")"),
+    ];
 
     #[cfg(test)]
     pub(crate) const ALL: &[&str] = &[
@@ -375,6 +412,10 @@ pub(crate) mod sql {
         ERASE[1],
         ERASE[2],
         ERASE[3],
+        PURGE[0],
+        PURGE[1],
+        PURGE[2],
+        PURGE[3],
     ];
 }
 
@@ -501,6 +542,22 @@ pub(crate) fn erase_user_records(
     })
 }
 
+/// Purges the carts closed before the cutoff and their engine records by running each
+/// statement of `sql::PURGE` (bound to the cutoff) with `run`, inside the caller's purge
+/// transaction; says how many rows went (events are the caller's).
+pub(crate) fn purge_cart_records(
+    mut run: impl FnMut(&'static str) -> Result<u64, StoreError>,
+) -> Result<PurgeReport, StoreError> {
+    let [tracking, outbox, decisions, carts] = sql::PURGE;
+    Ok(PurgeReport {
+        tracking_events: run(tracking)?,
+        messages: run(outbox)?,
+        decisions: run(decisions)?,
+        carts: run(carts)?,
+        ..PurgeReport::default()
+    })
+}
+
 /// Refuses a decision or message holding text PostgreSQL cannot store (U+0000), naming the
 /// field. Both backends check, so the records can always move to PostgreSQL.
 pub(crate) fn check_storable_decision(
@@ -606,6 +663,23 @@ mod tests {
             let expected: Vec<u32> = (1..=seen.len() as u32).collect();
             assert_eq!(seen, expected, "{statement}");
         }
+    }
+
+    #[test]
+    fn a_purge_removes_exactly_the_carts_in_terminal_states() {
+        let listed: Vec<&str> = sql::PURGED_STATES
+            .split(['(', ')'])
+            .nth(1)
+            .expect("a list of states")
+            .split(',')
+            .map(|name| name.trim().trim_matches('\''))
+            .collect();
+        let terminal: Vec<&str> = cartback_core::CartState::ALL
+            .into_iter()
+            .filter(|state| state.is_terminal())
+            .map(|state| state.as_str())
+            .collect();
+        assert_eq!(listed, terminal);
     }
 
     #[test]

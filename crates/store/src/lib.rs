@@ -14,7 +14,8 @@
 //! [`EngineRecords`] of [`Store`] (module `engine`): they live in the same database, so
 //! [`open`] gives one object holding both, the engine runs on one connection, and
 //! [`Store::erase_user`] removes every trace of a user — events, carts, decisions, messages,
-//! consent, tracking — in one transaction. The separate trait only groups the engine's
+//! consent, tracking — in one transaction; [`Store::purge_before`] removes what is older than
+//! the shop keeps (data retention) the same way. The separate trait only groups the engine's
 //! methods; every backend implements both, and no `Store + EngineRecords` combination trait is
 //! needed (a store without engine records could not erase a user completely).
 //!
@@ -102,6 +103,28 @@ impl ErasureReport {
     }
 }
 
+/// What [`Store::purge_before`] removed, in rows per table. Consent records are never
+/// purged (they prove consent or its withdrawal), so they have no count here.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PurgeReport {
+    pub events: u64,
+    /// Carts closed (recovered, purchased, expired) before the cutoff.
+    pub carts: u64,
+    /// Decisions about those carts.
+    pub decisions: u64,
+    /// Outbox messages about those carts.
+    pub messages: u64,
+    /// Opens, clicks and unsubscribes of those messages.
+    pub tracking_events: u64,
+}
+
+impl PurgeReport {
+    /// Rows removed in all tables.
+    pub fn total(&self) -> u64 {
+        self.events + self.carts + self.decisions + self.messages + self.tracking_events
+    }
+}
+
 /// Everything cartback persists: the event log and carts here, the live engine's records
 /// through the supertrait [`EngineRecords`]. Each method runs in one transaction.
 pub trait Store: EngineRecords + Send {
@@ -161,6 +184,14 @@ pub trait Store: EngineRecords + Send {
     /// Removes every trace of a user in one transaction — events, carts, decisions, outbox
     /// messages, consent and the tracking events of those messages — and says how many went.
     fn erase_user(&mut self, user_id: &str) -> Result<ErasureReport, StoreError>;
+
+    /// Data retention, in one transaction: removes every event with a timestamp before
+    /// `cutoff`, every cart closed (recovered, purchased, expired) before `cutoff`, and those
+    /// carts' decisions, outbox messages and the messages' tracking events; says how many
+    /// went. Open carts stay whatever their age, and consent records always stay. A purged
+    /// event's id is forgotten: inserting it again stores it again. See `docs/store.md`,
+    /// "Retention".
+    fn purge_before(&mut self, cutoff: Timestamp) -> Result<PurgeReport, StoreError>;
 }
 
 /// Whether a location names a PostgreSQL database rather than a SQLite file.

@@ -261,6 +261,8 @@ conformance_tests! {
         the_decision_state_round_trips,
         message_times_and_discounts_feed_the_guardrails,
         erasure_finds_a_users_events_at_any_time,
+        a_purge_removes_the_events_before_its_cutoff,
+        a_purge_removes_closed_carts_and_their_records_and_keeps_consent,
     ],
     harness: [
         reopening_keeps_data_and_migrates_once,
@@ -272,6 +274,7 @@ conformance_tests! {
         corrupt_engine_rows_are_reported,
         single_step_decisions_migrate_to_steps,
         events_survive_the_split_event_ids_migration,
+        a_purge_keeps_every_handles_dedupe_exact,
     ],
 }
 
@@ -506,6 +509,65 @@ fn sqlite_id_copies_follow_other_handles_inserts_and_erasures() {
     assert_eq!(second.event_count().unwrap(), 2);
     // The erasing handle's own copy is renewed too.
     assert_eq!(second.insert_events(&[alice]).unwrap().duplicates, 1);
+}
+
+/// Retention on SQLite's blocks: a block that ends before the cutoff is deleted as a row, the
+/// block of the cutoff's hour that straddles it is rewritten (a new block id) with its later
+/// events, later blocks are untouched; `rewrites` moves only when a purge changed blocks.
+#[test]
+fn sqlite_a_purge_deletes_old_blocks_and_rewrites_the_one_that_straddles_the_cutoff() {
+    const HOUR: i64 = 3_600_000;
+    let harness = SqliteHarness::new().unwrap();
+    let mut store = harness.open().unwrap();
+    let batch: Vec<_> = (0..10u32)
+        .map(|n| conformance::event(n, &format!("u{}", n % 3), i64::from(n) * 20 * 60_000))
+        .collect();
+    // 0:00 … 3:00 every 20 minutes: hours 0, 1 and 2 have three events each, hour 3 one.
+    assert_eq!(store.insert_events(&batch).unwrap().inserted, 10);
+    let blocks = |harness: &SqliteHarness| -> Vec<(i64, i64, i64)> {
+        harness
+            .raw()
+            .prepare("SELECT id, hour - min(hour) OVER (), events FROM event_blocks ORDER BY hour")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let rewrites = |harness: &SqliteHarness| -> i64 {
+        harness
+            .raw()
+            .query_row("SELECT rewrites FROM event_log", [], |row| row.get(0))
+            .unwrap()
+    };
+    let before = blocks(&harness);
+    assert_eq!(
+        before.iter().map(|b| (b.1, b.2)).collect::<Vec<_>>(),
+        [(0, 3), (1, 3), (2, 3), (3, 1)]
+    );
+    // Nothing before the first event: nothing changes, no handle has to reload.
+    assert_eq!(store.purge_before(conformance::at(-1)).unwrap().total(), 0);
+    assert_eq!((blocks(&harness), rewrites(&harness)), (before.clone(), 0));
+    // The cutoff at 2:30 (events at 2:00 and 2:20 go, 2:40 stays).
+    let report = store
+        .purge_before(conformance::at(2 * HOUR + 30 * 60_000))
+        .unwrap();
+    assert_eq!(report.events, 8);
+    let after = blocks(&harness);
+    assert_eq!(
+        after.iter().map(|b| (b.1, b.2)).collect::<Vec<_>>(),
+        [(0, 1), (1, 1)]
+    );
+    let newest = before.iter().map(|b| b.0).max().unwrap();
+    assert!(
+        after[0].0 > newest,
+        "the straddling block was not rewritten"
+    );
+    assert_eq!(after[1].0, before[3].0, "a later block was touched");
+    assert_eq!(rewrites(&harness), 1);
+    assert_eq!(store.event_count().unwrap(), 2);
+    let left: Vec<_> = conformance::scan_all(store.as_mut());
+    assert_eq!(left, batch[8..]);
 }
 
 /// The live engine inserts an event or two per call: they fill the hour's newest block up to

@@ -8,6 +8,7 @@ pub mod import;
 pub mod ope;
 pub mod policy;
 pub mod predict;
+pub mod purge;
 pub mod recommend;
 pub mod report;
 pub mod serve;

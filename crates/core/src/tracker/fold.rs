@@ -201,7 +201,7 @@ impl CartTracker {
         }
     }
 
-    fn intern_user(&mut self, user_id: &str) -> usize {
+    pub(super) fn intern_user(&mut self, user_id: &str) -> usize {
         if let Some(&index) = self.users.get(user_id) {
             return index as usize;
         }
@@ -243,10 +243,10 @@ impl CartTracker {
         match event.cart_id.as_deref() {
             Some(shop_id) => {
                 let existing = self.shop_carts.get(shop_id).copied();
-                if let Some(shop) = existing
-                    && !self.carts[shop.latest as usize].state.is_terminal()
+                if let Some(latest) = existing.and_then(|shop| shop.latest)
+                    && !self.carts[latest as usize].state.is_terminal()
                 {
-                    return shop.latest as usize;
+                    return latest as usize;
                 }
                 let uses = existing.map_or(0, |s| s.uses) + 1;
                 let id = if uses == 1 {
@@ -258,7 +258,7 @@ impl CartTracker {
                 self.shop_carts.insert(
                     shop_id.into(),
                     ShopCart {
-                        latest: index as u32,
+                        latest: Some(index as u32),
                         uses,
                     },
                 );
@@ -446,7 +446,7 @@ impl CartTracker {
                     && !self.shop_carts.contains_key(shop_id)
                 {
                     let shop = ShopCart {
-                        latest: index as u32,
+                        latest: Some(index as u32),
                         uses: 1,
                     };
                     self.shop_carts.insert(shop_id.into(), shop);

@@ -87,7 +87,9 @@ struct PendingReferrer {
 /// Latest cart carrying one shop cart id, and how many carts have carried it.
 #[derive(Clone, Copy)]
 struct ShopCart {
-    latest: u32,
+    /// `None` when the carts that carried it are not in memory (numbering continued with
+    /// [`CartTracker::continue_shop_cart_numbers`]).
+    latest: Option<u32>,
     uses: u32,
 }
 
@@ -252,6 +254,29 @@ impl CartTracker {
         self.user_open_cart(user).map(|i| &self.carts[i])
     }
 
+    /// Numbers the user's carts on from `created`: the next `{user_id}#{n}` cart the tracker
+    /// creates for them is `n = created + 1` (or later, when the tracker has already created
+    /// more). For a replay of a log whose beginning was purged (data retention): the purged
+    /// carts' ids are gone from the log but the kept carts keep theirs, so the replay must
+    /// not hand them out again. Call it before the user's events are folded.
+    pub fn continue_user_cart_numbers(&mut self, user_id: &str, created: u32) {
+        let user = self.intern_user(user_id);
+        let entry = &mut self.user_entries[user];
+        entry.carts_created = entry.carts_created.max(created);
+    }
+
+    /// [`continue_user_cart_numbers`](Self::continue_user_cart_numbers) for a shop cart id:
+    /// `uses` carts have carried it, so the next one is `{shop_cart_id}#{uses + 1}`.
+    pub fn continue_shop_cart_numbers(&mut self, shop_cart_id: &str, uses: u32) {
+        if uses == 0 {
+            return;
+        }
+        self.shop_carts
+            .entry(shop_cart_id.into())
+            .and_modify(|shop| shop.uses = shop.uses.max(uses))
+            .or_insert(ShopCart { latest: None, uses });
+    }
+
     /// Events waiting in the reorder buffer.
     pub fn buffered(&self) -> usize {
         self.buffer.len()
@@ -315,8 +340,8 @@ impl CartTracker {
     }
 
     fn open_shop_cart(&self, event: &Event) -> Option<usize> {
-        let shop = self.shop_carts.get(event.cart_id.as_deref()?)?;
-        (!self.carts[shop.latest as usize].state.is_terminal()).then_some(shop.latest as usize)
+        let latest = self.shop_carts.get(event.cart_id.as_deref()?)?.latest? as usize;
+        (!self.carts[latest].state.is_terminal()).then_some(latest)
     }
 
     fn user_open_cart(&self, user: usize) -> Option<usize> {

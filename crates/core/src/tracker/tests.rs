@@ -546,6 +546,55 @@ fn a_terminal_cart_is_never_reopened() {
     assert_eq!(tr.cart("w#1").unwrap().user_id, "w");
 }
 
+/// A replay of a log whose beginning was purged goes on numbering where the purged carts
+/// left off, for the user's own carts and for a reused shop cart id; a continuation never
+/// lowers what the tracker has already counted.
+#[test]
+fn cart_numbers_continue_where_a_purged_log_left_off() {
+    let mut tr = tracker();
+    tr.continue_user_cart_numbers("u", 4);
+    tr.continue_shop_cart_numbers("c-77", 2);
+    tr.continue_shop_cart_numbers("c-0", 0);
+    let mut shop_add = add("w", at_min(0), "a1", 500, 1);
+    shop_add.cart_id = Some("c-77".into());
+    let mut fresh_shop_add = add("v", at_min(0), "a1", 500, 1);
+    fresh_shop_add.cart_id = Some("c-0".into());
+    let out = fold_all(
+        &mut tr,
+        &[
+            add("u", at_min(0), "a1", 500, 1),
+            rehash(shop_add),
+            rehash(fresh_shop_add),
+            order("u", at_min(1), "o1", vec![]),
+            add("u", at_min(2), "b1", 100, 1),
+        ],
+    );
+    let created: Vec<&str> = out
+        .iter()
+        .filter(|t| t.from.is_none())
+        .map(|t| t.cart_id.as_str())
+        .collect();
+    assert_eq!(created, ["u#5", "c-77#3", "c-0", "u#6"]);
+    assert_eq!(tr.open_cart_of("w").map(|c| c.id.as_str()), Some("c-77#3"));
+    tr.continue_user_cart_numbers("u", 1);
+    tr.continue_shop_cart_numbers("c-77", 1);
+    let mut shop_again = order("w", at_min(3), "o2", vec![]);
+    shop_again.cart_id = Some("c-77".into());
+    let out = fold_all(
+        &mut tr,
+        &[rehash(shop_again), add("u", at_min(40), "c1", 1, 1)],
+    );
+    assert_eq!(tr.cart("c-77#3").unwrap().state, Purchased);
+    let created: Vec<&str> = out
+        .iter()
+        .filter(|t| t.from.is_none())
+        .map(|t| t.cart_id.as_str())
+        .collect();
+    // u#6 was abandoned at 0:32 but is still open: the add at 0:40 joins it.
+    assert!(created.is_empty(), "{created:?}");
+    assert_eq!(tr.cart("u#6").unwrap().lines.len(), 2);
+}
+
 #[test]
 fn an_order_closes_the_users_cart_when_the_order_has_no_cart_id() {
     let mut tr = tracker();

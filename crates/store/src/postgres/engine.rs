@@ -1,7 +1,8 @@
 //! [`EngineRecords`] on PostgreSQL: binds and runs the shared statements of
 //! `crate::engine::sql` on the store's connection, each prepared once per connection on first
 //! use ([`EngineStatements`]), and the engine's part of
-//! [`Store::erase_user`](crate::Store::erase_user). JSON columns are `jsonb`.
+//! [`Store::erase_user`](crate::Store::erase_user) and of
+//! [`Store::purge_before`](crate::Store::purge_before). JSON columns are `jsonb`.
 
 use super::PostgresStore;
 use crate::engine::{
@@ -9,7 +10,7 @@ use crate::engine::{
     decode_message, sql, storable_note,
 };
 use crate::error::count_from_i64;
-use crate::{Decision, ErasureReport, OutboxMessage, StoreError};
+use crate::{Decision, ErasureReport, OutboxMessage, PurgeReport, StoreError};
 use cartback_core::Timestamp;
 use postgres::types::{FromSql, Json, ToSql};
 use postgres::{Client, GenericClient, Row, Statement};
@@ -127,6 +128,20 @@ pub(super) fn erase_user_records(
     engine::erase_user_records(|statement| {
         tx.execute(statement, &[&user_id])
             .map_err(StoreError::postgres("erasing a user's engine records"))
+    })
+}
+
+/// Deletes the carts closed before `cutoff` and their engine records inside the caller's
+/// purge transaction.
+pub(super) fn purge_cart_records(
+    tx: &mut impl GenericClient,
+    cutoff: i64,
+) -> Result<PurgeReport, StoreError> {
+    engine::purge_cart_records(|statement| {
+        tx.execute(statement, &[&cutoff])
+            .map_err(StoreError::postgres(
+                "purging closed carts and their records",
+            ))
     })
 }
 

@@ -17,7 +17,7 @@ use crate::codec::{
 };
 use crate::error::{count_from_i64, redact_url};
 use crate::migrate::{AppliedMigration, pending};
-use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
+use crate::{Backend, ErasureReport, InsertReport, PurgeReport, Store, StoreError};
 use cartback_core::{Cart, CartState, Event, Timestamp};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{Json, ToSql, Type};
@@ -611,6 +611,25 @@ impl Store for PostgresStore {
             carts,
             ..records
         })
+    }
+
+    fn purge_before(&mut self, cutoff: Timestamp) -> Result<PurgeReport, StoreError> {
+        // One snapshot for every statement, so the carts whose records go are exactly the
+        // carts that go; a concurrent change to one of them fails the purge (serialisation)
+        // instead of leaving records behind.
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .start()
+            .map_err(StoreError::postgres("starting a purge"))?;
+        let events = tx
+            .execute("DELETE FROM events WHERE ts < $1", &[&cutoff.0])
+            .map_err(StoreError::postgres("purging events"))?;
+        let records = engine::purge_cart_records(&mut tx, cutoff.0)?;
+        tx.commit()
+            .map_err(StoreError::postgres("committing a purge"))?;
+        Ok(PurgeReport { events, ..records })
     }
 }
 

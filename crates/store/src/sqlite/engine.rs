@@ -1,6 +1,7 @@
 //! [`EngineRecords`] on SQLite: binds and runs the shared statements of `crate::engine::sql`
 //! on the store's one connection (statements cached by rusqlite), and the engine's part of
-//! [`Store::erase_user`](crate::Store::erase_user).
+//! [`Store::erase_user`](crate::Store::erase_user) and of
+//! [`Store::purge_before`](crate::Store::purge_before).
 
 use super::SqliteStore;
 use crate::engine::{
@@ -8,7 +9,7 @@ use crate::engine::{
     decode_message, sql, storable_note,
 };
 use crate::error::count_from_i64;
-use crate::{Decision, ErasureReport, OutboxMessage, StoreError};
+use crate::{Decision, ErasureReport, OutboxMessage, PurgeReport, StoreError};
 use cartback_core::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Params, Row, TransactionBehavior, params};
 
@@ -115,6 +116,20 @@ pub(super) fn erase_user_records(
             .and_then(|mut prepared| prepared.execute([user_id]))
             .map(|erased| erased as u64)
             .map_err(StoreError::sqlite("erasing a user's engine records"))
+    })
+}
+
+/// Deletes the carts closed before `cutoff` and their engine records inside the caller's
+/// purge transaction.
+pub(super) fn purge_cart_records(
+    conn: &Connection,
+    cutoff: i64,
+) -> Result<PurgeReport, StoreError> {
+    engine::purge_cart_records(|statement| {
+        conn.prepare_cached(statement)
+            .and_then(|mut prepared| prepared.execute([cutoff]))
+            .map(|purged| purged as u64)
+            .map_err(StoreError::sqlite("purging closed carts and their records"))
     })
 }
 

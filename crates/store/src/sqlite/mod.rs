@@ -7,8 +7,9 @@
 //! (`BEGIN IMMEDIATE`) so two writers never deadlock on a lock upgrade.
 //!
 //! The event log is stored in blocks of many events per row, each listing its users for
-//! erasure, and deduplicated against each connection's in-memory copy of the stored ids
-//! (migration 6, module `event_blocks`; the record format is module `event_record`).
+//! erasure (retention deletes and rewrites blocks by time), and deduplicated against each
+//! connection's in-memory copy of the stored ids (migration 6, module `event_blocks`; the
+//! record format is module `event_record`).
 
 mod engine;
 mod event_blocks;
@@ -22,7 +23,7 @@ pub(crate) use migrations::MIGRATIONS;
 use crate::codec::{decode_cart, decode_state, encode_cart};
 use crate::error::count_from_i64;
 use crate::migrate::{AppliedMigration, pending};
-use crate::{Backend, ErasureReport, InsertReport, Store, StoreError};
+use crate::{Backend, ErasureReport, InsertReport, PurgeReport, Store, StoreError};
 use cartback_core::{Cart, CartState, Event, Timestamp};
 use event_blocks::{BlockBuffers, StoredIds};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -523,5 +524,20 @@ impl Store for SqliteStore {
             carts: carts as u64,
             ..records
         })
+    }
+
+    fn purge_before(&mut self, cutoff: Timestamp) -> Result<PurgeReport, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("starting a purge"))?;
+        // When blocks are deleted or rewritten `event_log.rewrites` moves, and every
+        // connection's id copy, this one's included, is reloaded by its next insert; a purge
+        // that removes nothing leaves them exact (the engine purges daily).
+        let events = event_blocks::purge_events_before(&tx, cutoff.0)?;
+        let records = engine::purge_cart_records(&tx, cutoff.0)?;
+        tx.commit()
+            .map_err(StoreError::sqlite("committing a purge"))?;
+        Ok(PurgeReport { events, ..records })
     }
 }
