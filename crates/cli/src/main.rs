@@ -11,6 +11,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// `cartback report | head` closes the pipe early: the process ends there, as `cat` would,
+/// instead of panicking in `println!` (Rust ignores SIGPIPE by default). Not for `serve`: a
+/// server must survive writing to a connection its peer closed.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition at start-up, before any thread runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Wins back abandoned shopping carts with machine learning.
 #[derive(Parser)]
 #[command(name = "cartback", version, about, long_about = None)]
@@ -55,6 +66,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Import(args) => commands::import::run(args),
         Command::Episodes(args) => commands::episodes::run(args),
