@@ -470,7 +470,8 @@ impl Engine {
                     core.store.cancel_cart(&cart.id, "purchased")?;
                     let order = cart.order_id.clone().unwrap_or_else(|| cart.id.clone());
                     let since = transition.at - self.settings.tracker.attribution_window;
-                    core.store.attribute(&cart.user_id, &order, since)?;
+                    core.store
+                        .attribute(&cart.user_id, &order, since, transition.at)?;
                 }
                 _ => {}
             }

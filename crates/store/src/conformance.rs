@@ -1205,24 +1205,40 @@ pub fn attribution_picks_the_last_sent_message_in_the_window(store: &mut dyn Sto
     let last = send(store, "c2", "u1", 3_000);
     let other_user = send(store, "c3", "u2", 4_000);
     let (_, unsent) = record_with_message(store, "c4", "u1", 3_500);
+    // Sent after the order (a replay meets the order later): not its last touch.
+    let after_order = send(store, "c6", "u1", 5_000);
     assert_eq!(
-        store.attribute("u1", "order-1", at(2_000)).unwrap(),
+        store
+            .attribute("u1", "order-1", at(2_000), at(4_000))
+            .unwrap(),
         Some(last)
     );
     assert_eq!(
         stored(store, last).attributed_order.as_deref(),
         Some("order-1")
     );
-    for untouched in [old, other_user, unsent] {
+    for untouched in [old, other_user, unsent, after_order] {
         assert_eq!(stored(store, untouched).attributed_order, None);
     }
     // Nothing sent inside the window.
-    assert_eq!(store.attribute("u1", "order-2", at(3_001)).unwrap(), None);
-    assert_eq!(store.attribute("nobody", "order-3", at(0)).unwrap(), None);
+    assert_eq!(
+        store
+            .attribute("u1", "order-2", at(3_001), at(4_999))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .attribute("nobody", "order-3", at(0), at(9_000))
+            .unwrap(),
+        None
+    );
     // The window's start is inclusive; equal send times go to the later message.
     let tie = send(store, "c5", "u1", 3_000);
     assert_eq!(
-        store.attribute("u1", "order-4", at(3_000)).unwrap(),
+        store
+            .attribute("u1", "order-4", at(3_000), at(3_000))
+            .unwrap(),
         Some(tie)
     );
     assert_eq!(stored(store, old).attributed_order, None);

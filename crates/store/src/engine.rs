@@ -189,13 +189,16 @@ pub trait EngineRecords {
     /// Cancels every pending message of a cart; returns how many.
     fn cancel_cart(&mut self, cart_id: &str, reason: &str) -> Result<u64, StoreError>;
 
-    /// Attributes an order to the user's last message sent at or after `since` (the
-    /// attribution window) and returns that message's id, or `None` when there is none.
+    /// Attributes an order placed at `ordered_at` to the user's last message sent inside the
+    /// attribution window — at or after `since`, and not after the order (a replay of the log
+    /// meets orders older than messages already sent) — and returns that message's id, or
+    /// `None` when there is none.
     fn attribute(
         &mut self,
         user_id: &str,
         order_id: &str,
         since: Timestamp,
+        ordered_at: Timestamp,
     ) -> Result<Option<i64>, StoreError>;
 
     /// The user's consent for a channel; `None` when never set.
@@ -315,7 +318,7 @@ pub(crate) mod sql {
     /// transaction on both backends.
     pub(crate) const ATTRIBUTE: &str = "UPDATE engine_outbox SET attributed_order = $1 \
         WHERE id = (SELECT id FROM engine_outbox \
-                    WHERE user_id = $2 AND status = 'sent' AND sent_at >= $3 \
+                    WHERE user_id = $2 AND status = 'sent' AND sent_at >= $3 AND sent_at <= $4 \
                     ORDER BY sent_at DESC, id DESC LIMIT 1) \
         RETURNING id";
     pub(crate) const CONSENT: &str =

@@ -293,9 +293,10 @@ impl EngineRecords for PostgresStore {
         user_id: &str,
         order_id: &str,
         since: Timestamp,
+        ordered_at: Timestamp,
     ) -> Result<Option<i64>, StoreError> {
         check_texts("order", order_id, &[("order_id", Some(order_id))])?;
-        let params: [Param<'_>; 3] = [&order_id, &user_id, &since.0];
+        let params: [Param<'_>; 4] = [&order_id, &user_id, &since.0, &ordered_at.0];
         let attributed = self.engine_rows(sql::ATTRIBUTE, &params, |row| {
             row.try_get(0)
                 .map_err(StoreError::postgres("reading an id"))
