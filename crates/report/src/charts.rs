@@ -15,6 +15,7 @@
 use crate::report::{DayRow, Lift, MessageKpis, Report};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
@@ -221,34 +222,16 @@ pub fn daily_recoveries_svg(days: &[DayRow], size: (u32, u32)) -> Result<String,
                 ("holdout", HOLDOUT, Swatch::Line),
             ],
         )?;
-        let keys = day_ticks(names.len(), plot.dim_in_pixel().0);
-        let mut chart = ChartBuilder::on(&plot)
-            .margin(10)
-            .margin_right(24)
-            .x_label_area_size(28)
-            .y_label_area_size(56)
-            .build_cartesian_2d(Categories::new(names.len(), keys), 0f64..y_max)?;
-        let x_label = |x: &f64| category(&names, *x);
         let y_label = |y: &f64| percent_tick(*y, y_max);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .max_light_lines(0)
-            .y_labels(6)
-            .x_label_formatter(&x_label)
-            .y_label_formatter(&y_label)
-            .y_desc("recovered / abandonments")
-            .bold_line_style(GRID.stroke_width(1))
-            .axis_style(AXIS.stroke_width(1))
-            .label_style(label_font(12))
-            .axis_desc_style(label_font(12))
-            .draw()?;
+        let mut chart = day_chart(
+            &plot,
+            &names,
+            (y_max, 6),
+            &y_label,
+            "recovered / settled abandonments",
+        )?;
         for (points, colour) in [(&holdout, HOLDOUT), (&treated, TREATED)] {
-            chart.draw_series(LineSeries::new(
-                points.iter().copied(),
-                colour.stroke_width(2),
-            ))?;
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, dot, colour.filled())))?;
+            draw_dotted_line(&mut chart, points, colour, dot)?;
         }
         Ok(())
     })
@@ -360,27 +343,8 @@ pub fn daily_volume_svg(days: &[DayRow], size: (u32, u32)) -> Result<String, Cha
                 ("messages sent", MESSAGES, Swatch::Line),
             ],
         )?;
-        let keys = day_ticks(names.len(), plot.dim_in_pixel().0);
-        let mut chart = ChartBuilder::on(&plot)
-            .margin(10)
-            .margin_right(24)
-            .x_label_area_size(28)
-            .y_label_area_size(56)
-            .build_cartesian_2d(Categories::new(names.len(), keys), 0f64..y_max)?;
-        let x_label = |x: &f64| category(&names, *x);
         let y_label = |y: &f64| count_tick(*y);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .max_light_lines(0)
-            .y_labels(count_labels(y_max))
-            .x_label_formatter(&x_label)
-            .y_label_formatter(&y_label)
-            .bold_line_style(GRID.stroke_width(1))
-            .axis_style(AXIS.stroke_width(1))
-            .label_style(label_font(12))
-            .axis_desc_style(label_font(12))
-            .draw()?;
+        let mut chart = day_chart(&plot, &names, (y_max, count_labels(y_max)), &y_label, "")?;
         let half = 0.35;
         for (i, d) in days.iter().enumerate() {
             let x = i as f64;
@@ -409,11 +373,7 @@ pub fn daily_volume_svg(days: &[DayRow], size: (u32, u32)) -> Result<String, Cha
             (line(|d| d.carts), CARTS),
             (line(|d| d.messages_sent), MESSAGES),
         ] {
-            chart.draw_series(LineSeries::new(
-                points.iter().copied(),
-                colour.stroke_width(2),
-            ))?;
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, dot, colour.filled())))?;
+            draw_dotted_line(&mut chart, &points, colour, dot)?;
         }
         Ok(())
     })
@@ -471,6 +431,59 @@ fn render(
         xml_escape(title)
     );
     Ok(svg.replacen("<svg ", &attributes, 1))
+}
+
+/// A chart with days on the x axis (0, 1, …, one per row of the report's `daily`).
+type DayChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Categories, RangedCoordf64>>;
+
+/// The frame the two daily charts share, drawn on `plot`: the days on x (labelled sparsely
+/// when there are many), `0..y_max` on y with `y_labels` labels formatted by `y_label` and
+/// described by `y_desc` (none when empty), horizontal grid lines only.
+fn day_chart<'a, 'b>(
+    plot: &'a Area<'b>,
+    names: &[&str],
+    (y_max, y_labels): (f64, usize),
+    y_label: &dyn Fn(&f64) -> String,
+    y_desc: &str,
+) -> Result<DayChart<'a, 'b>, Box<dyn Error>> {
+    let keys = day_ticks(names.len(), plot.dim_in_pixel().0);
+    let mut chart = ChartBuilder::on(plot)
+        .margin(10)
+        .margin_right(24)
+        .x_label_area_size(28)
+        .y_label_area_size(56)
+        .build_cartesian_2d(Categories::new(names.len(), keys), 0f64..y_max)?;
+    let x_label = |x: &f64| category(names, *x);
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh()
+        .max_light_lines(0)
+        .y_labels(y_labels)
+        .x_label_formatter(&x_label)
+        .y_label_formatter(y_label)
+        .bold_line_style(GRID.stroke_width(1))
+        .axis_style(AXIS.stroke_width(1))
+        .label_style(label_font(12))
+        .axis_desc_style(label_font(12));
+    if !y_desc.is_empty() {
+        mesh.y_desc(y_desc);
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
+/// A line through `points` with a dot on each.
+fn draw_dotted_line(
+    chart: &mut DayChart<'_, '_>,
+    points: &[(f64, f64)],
+    colour: RGBColor,
+    dot: u32,
+) -> Drawn {
+    chart.draw_series(LineSeries::new(
+        points.iter().copied(),
+        colour.stroke_width(2),
+    ))?;
+    chart.draw_series(points.iter().map(|&p| Circle::new(p, dot, colour.filled())))?;
+    Ok(())
 }
 
 #[derive(Clone, Copy)]
