@@ -197,17 +197,22 @@ fn the_export_feeds_ope_with_policies_and_a_fitted_model() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cartback.db");
     make_store(&db);
+    // `cartback decisions export --json` of the store to `out`, with `extra` arguments.
+    let export = |out: &Path, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "decisions",
+            "export",
+            "--db",
+            db.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(&cartback(&args))).unwrap()
+    };
     let rounds = dir.path().join("rounds.ndjson");
-    let summary = ok(&cartback(&[
-        "decisions",
-        "export",
-        "--db",
-        db.to_str().unwrap(),
-        "--out",
-        rounds.to_str().unwrap(),
-        "--json",
-    ]));
-    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let summary = export(&rounds, &[]);
     assert_eq!(summary["decisions"], 6);
     assert_eq!(summary["abandonments"], 5);
     assert_eq!(summary["rounds"], 2);
@@ -228,19 +233,10 @@ fn the_export_feeds_ope_with_policies_and_a_fitted_model() {
     assert_eq!(lines[1]["cart_id"], "lost");
     assert_eq!(lines[1]["reward"].as_f64(), Some(0.0));
     // With a one-hour window the day-old abandonment is settled: not recovered.
-    let short = dir.path().join("short.ndjson");
-    let summary = ok(&cartback(&[
-        "decisions",
-        "export",
-        "--db",
-        db.to_str().unwrap(),
-        "--out",
-        short.to_str().unwrap(),
-        "--attribution-window",
-        "1h",
-        "--json",
-    ]));
-    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let summary = export(
+        &dir.path().join("short.ndjson"),
+        &["--attribution-window", "1h"],
+    );
     assert_eq!(
         (summary["rounds"].clone(), summary["skipped_open"].clone()),
         (3.into(), 0.into())

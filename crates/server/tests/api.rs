@@ -288,14 +288,7 @@ async fn operations_endpoints_answer() {
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
     let (status, ready) = get_json(&server, READ, "/readyz").await;
     assert_eq!((status, ready["status"].as_str()), (200, Some("ready")));
-    let metrics = client()
-        .get(url(&server, "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&server).await;
     assert!(
         metrics.contains("cartback_events_ingested_total 1\n"),
         "{metrics}"

@@ -311,14 +311,7 @@ async fn failed_sends_are_retried_with_the_same_idempotency_key() {
             .iter()
             .all(|h| h.idempotency_key == hooks[0].idempotency_key)
     );
-    let metrics = client()
-        .get(url(&server, "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&server).await;
     assert!(
         metrics.contains("cartback_message_send_failures_total 2\n"),
         "{metrics}"

@@ -89,14 +89,7 @@ async fn events_published_to_jetstream_are_stored_once_and_acknowledged() {
             .then_some(())
     })
     .await;
-    let metrics = client()
-        .get(support::url(&server, "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&server).await;
     // The bad record and the unreadable message.
     assert!(
         metrics.contains("cartback_events_rejected_total 2"),

@@ -93,17 +93,6 @@ fn coupon_code(mail: &str) -> String {
     mail[at..at + "CB10-".len() + 4 * 6 + 3].to_owned()
 }
 
-async fn metrics_text(server: &RunningServer) -> String {
-    client()
-        .get(url(server, "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_fixed_flow_sends_three_touches_with_a_coupon_on_the_third_and_stops_after_purchase() {
     let (port, mails) = smtp_sink().await;

@@ -190,6 +190,18 @@ pub async fn get_json(server: &RunningServer, key: &str, path: &str) -> (u16, se
     )
 }
 
+/// The server's `/metrics` page (Prometheus text).
+pub async fn metrics_text(server: &RunningServer) -> String {
+    client()
+        .get(url(server, "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Polls `check` until it returns `Some`, for at most `limit`; panics naming `what`.
 pub async fn eventually<T, F, Fut>(what: &str, limit: StdDuration, mut check: F) -> T
 where
