@@ -239,9 +239,11 @@ pub struct DayRow {
     /// Of the day's abandonments, those settled (the daily recovery rates' denominators).
     pub treated_settled: u64,
     pub holdout_settled: u64,
+    /// Of the settled ones, those recovered.
     pub treated_recovered: u64,
     pub holdout_recovered: u64,
-    /// Revenue kept from the day's recovered abandonments, both groups.
+    /// Revenue kept from the day's recovered abandonments so far (settled or not), both
+    /// groups.
     pub recovered_revenue_minor: i64,
     pub messages_sent: u64,
 }
@@ -476,15 +478,17 @@ impl ReportBuilder {
             self.treated.add(a);
         }
         let day = self.day(a.decided_at);
-        // A recovery is always settled (its cart was ordered).
+        // Recoveries of settled abandonments only, like the lift: a recovery is known before
+        // its window closes, a loss only after.
+        let recovered = u64::from(a.settled && a.recovered);
         if a.holdout {
             day.holdout_abandonments += 1;
             day.holdout_settled += u64::from(a.settled);
-            day.holdout_recovered += u64::from(a.recovered);
+            day.holdout_recovered += recovered;
         } else {
             day.treated_abandonments += 1;
             day.treated_settled += u64::from(a.settled);
-            day.treated_recovered += u64::from(a.recovered);
+            day.treated_recovered += recovered;
         }
         day.recovered_revenue_minor += a.revenue_minor();
         if a.settled {
@@ -762,10 +766,13 @@ mod tests {
         for i in 0..100 {
             b.add_abandonment(&abandonment(true, i % 10 == 0, T0));
         }
-        // Open abandonments count apart and change nothing else.
+        // Open abandonments count apart and change nothing else, a recovered one included.
         let mut open = abandonment(false, false, T0);
         open.settled = false;
         b.add_abandonment(&open);
+        let mut open_won = abandonment(false, true, T0);
+        open_won.settled = false;
+        b.add_abandonment(&open_won);
         // A cancelled recovery keeps no revenue and gives no coupon away.
         let mut cancelled = abandonment(false, true, T0);
         cancelled.order_cancelled = true;
@@ -775,9 +782,18 @@ mod tests {
         let (t, h) = (&lift.treated, &lift.holdout);
         assert_eq!(
             (t.abandonments, t.open, t.settled, t.recovered),
-            (302, 1, 301, 61)
+            (303, 2, 301, 61)
         );
         assert_eq!((h.settled, h.recovered), (100, 10));
+        let day = &r.daily[0];
+        assert_eq!(
+            (
+                day.treated_abandonments,
+                day.treated_settled,
+                day.treated_recovered
+            ),
+            (303, 301, 61)
+        );
         assert_eq!(t.revenue_minor, 600_000);
         assert_eq!(t.discount_minor, 60_000);
         assert!((t.message_cost_minor - 30.1).abs() < 1e-9);

@@ -41,10 +41,19 @@ pub fn wilson(successes: u64, n: u64) -> Option<Estimate> {
     let z2 = Z_95 * Z_95;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    // At 0 or n successes the bound is exactly 0 or 1 (not a rounding error away from it).
     Some(Estimate {
         value: p,
-        ci_low: (centre - half).max(0.0),
-        ci_high: (centre + half).min(1.0),
+        ci_low: if successes == 0 {
+            0.0
+        } else {
+            (centre - half).max(0.0)
+        },
+        ci_high: if successes as f64 == n {
+            1.0
+        } else {
+            (centre + half).min(1.0)
+        },
     })
 }
 
@@ -139,6 +148,8 @@ mod tests {
         // Example (e): 0/10 → 0 – 0.2775.
         let e = wilson(0, 10).unwrap();
         assert_eq!(e.ci_low, 0.0);
+        assert_eq!(wilson(12, 12).unwrap().ci_high, 1.0);
+        assert_eq!(wilson(0, 12).unwrap().ci_low, 0.0);
         close(e.ci_high, 0.2775, 5e-5);
         assert!(wilson(0, 0).is_none());
     }

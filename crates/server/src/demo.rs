@@ -81,9 +81,12 @@ fn read_events(input: impl std::io::BufRead, shown: &str) -> Result<Vec<Event>, 
 }
 
 /// What the demo changes in a configuration: reminders to the log channel, decision steps
-/// 10, 40 and 90 shop-minutes after abandonment (all inside the replay's three hours), no
-/// quiet hours (the REES46 sample is from the night, UTC) and a short gap between touches,
-/// a fast tick, and links pointing at the listening address. The simulated shoppers' shop
+/// 10, 40 and 90 shop-minutes after abandonment (all inside the replay's three hours), an
+/// attribution window of 2 shop-hours (the last step and a purchase after it fit; the
+/// abandonments settle within the run, so the dashboard shows the lift against the holdout
+/// after about five minutes instead of a week of shop time), no quiet hours (the REES46 sample
+/// is from the night, UTC) and a short gap between touches, a fast tick, and links pointing
+/// at the listening address. The simulated shoppers' shop
 /// sends coupon events, names the codes of its orders and the referrer each session arrived
 /// with, so all three are tracked (the replayed REES46 carts, whose sample has no coupon
 /// events or referrers, then count as direct visits without a code).
@@ -93,6 +96,7 @@ pub fn configure(config: &mut ServerConfig) {
     config.policy.order_coupons_tracked = true;
     config.policy.referrers_tracked = true;
     config.policy.step_delays = [10, 40, 90].map(Duration::minutes).to_vec();
+    config.tracker.attribution_window = Duration::hours(2);
     config.guardrails.quiet_start_hour = 0;
     config.guardrails.quiet_end_hour = 0;
     config.guardrails.min_gap_between_cart_messages = Duration::minutes(20);
