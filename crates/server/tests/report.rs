@@ -22,11 +22,7 @@ const HOLDOUT: f64 = 0.5;
 async fn the_report_counts_the_lift_against_the_holdout_and_the_dashboard_shows_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = base_config(&dir);
-    config.tracker.lateness = Duration::ZERO;
-    config.policy.step_delays = vec![Duration::ZERO];
-    config.policy.fixed_flow = vec!["reminder_email".into()];
-    config.guardrails.quiet_start_hour = 0;
-    config.guardrails.quiet_end_hour = 0;
+    one_reminder_at_abandonment(&mut config);
     config.holdout_fraction = HOLDOUT;
     config.costs.email_minor = 2.0;
     let db = config.db.clone();

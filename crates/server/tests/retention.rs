@@ -34,11 +34,7 @@ async fn cart_ids_of(server: &cartback_server::RunningServer, user: &str) -> Vec
 async fn the_daily_purge_removes_what_is_older_than_the_retention_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = base_config(&dir);
-    config.tracker.lateness = Duration::ZERO;
-    config.policy.step_delays = vec![Duration::ZERO];
-    config.policy.fixed_flow = vec!["reminder_email".into()];
-    config.guardrails.quiet_start_hour = 0;
-    config.guardrails.quiet_end_hour = 0;
+    one_reminder_at_abandonment(&mut config);
     config.privacy.retention = Some(Duration::days(30));
     let db = config.db.clone();
     let clock = ManualClock::at(T0);

@@ -33,6 +33,16 @@ pub fn base_config(dir: &tempfile::TempDir) -> ServerConfig {
     config
 }
 
+/// Manual-clock tests: events folded as they come (no lateness), one reminder at the
+/// abandonment, no quiet hours.
+pub fn one_reminder_at_abandonment(config: &mut ServerConfig) {
+    config.tracker.lateness = cartback_core::Duration::ZERO;
+    config.policy.step_delays = vec![cartback_core::Duration::ZERO];
+    config.policy.fixed_flow = vec!["reminder_email".into()];
+    config.guardrails.quiet_start_hour = 0;
+    config.guardrails.quiet_end_hour = 0;
+}
+
 /// Wall-clock tests: carts abandon within a second, and the flow is one reminder at the
 /// abandonment, with no quiet hours (tests run at any hour).
 pub fn fast_timers(config: &mut ServerConfig) {
