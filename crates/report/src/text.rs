@@ -1,16 +1,21 @@
 //! The terminal summary of a report (`cartback report` without `--json`): the verdict, the
 //! lift with its intervals, the cart KPIs and the messages, as aligned plain text.
 
-use crate::format::{count_ci, percent, percent_ci, points_ci};
+use crate::format::{NONE, count_ci, percent, percent_ci, points_ci};
 use crate::report::Report;
 use crate::stats::Estimate;
 use std::fmt::Write;
+
+/// One aligned `label value` line.
+fn row(out: &mut String, label: &str, value: String) {
+    let _ = writeln!(out, "  {label:<38} {value}");
+}
 
 /// The report as plain text, for a terminal.
 pub fn render_text(report: &Report) -> String {
     let money_ci = |e: Option<Estimate>| {
         e.map_or_else(
-            || "—".into(),
+            || NONE.into(),
             |e| {
                 format!(
                     "{} [{}, {}]",
@@ -21,59 +26,74 @@ pub fn render_text(report: &Report) -> String {
             },
         )
     };
-    let money_opt = |m: Option<f64>| m.map_or_else(|| "—".into(), |m| report.money(m));
+    let money_opt = |m: Option<f64>| m.map_or_else(|| NONE.into(), |m| report.money(m));
     let lift = &report.lift;
     let (t, h) = (&lift.treated, &lift.holdout);
     let mut out = String::new();
-    let mut line = |label: &str, value: String| {
-        let _ = writeln!(out, "  {label:<38} {value}");
-    };
-    let mut text = String::new();
-    let _ = writeln!(text, "{}", lift.verdict);
+    let _ = writeln!(out, "{}", lift.verdict);
     if report.mixed_currencies {
         let _ = writeln!(
-            text,
+            out,
             "warning: carts in several currencies were summed as {} (restrict the report to one with --currency)",
             report.currency.as_deref().unwrap_or("one")
         );
     }
-    let _ = writeln!(text);
-    let _ = writeln!(text, "Against the holdout (settled abandonments):");
-    line(
+    out.push_str("\nAgainst the holdout (settled abandonments):\n");
+    row(
+        &mut out,
         "abandonments treated / holdout",
         format!(
             "{} / {} ({} / {} still open)",
             t.settled, h.settled, t.open, h.open
         ),
     );
-    line("recovery rate treated", percent_ci(t.recovery_rate));
-    line("recovery rate holdout", percent_ci(h.recovery_rate));
-    line("difference", points_ci(lift.recovery_rate_difference));
-    line(
+    row(
+        &mut out,
+        "recovery rate treated",
+        percent_ci(t.recovery_rate),
+    );
+    row(
+        &mut out,
+        "recovery rate holdout",
+        percent_ci(h.recovery_rate),
+    );
+    row(
+        &mut out,
+        "difference",
+        points_ci(lift.recovery_rate_difference),
+    );
+    row(
+        &mut out,
         "incremental recoveries",
         count_ci(lift.incremental_recoveries),
     );
-    line(
+    row(
+        &mut out,
         "recoveries attributed by last touch",
         t.attributed.to_string(),
     );
-    line(
+    row(
+        &mut out,
         "net per abandonment treated",
         money_ci(t.net_per_abandonment_minor),
     );
-    line(
+    row(
+        &mut out,
         "net per abandonment holdout",
         money_ci(h.net_per_abandonment_minor),
     );
-    line(
+    row(
+        &mut out,
         "incremental net revenue",
         money_ci(lift.incremental_net_revenue_minor),
     );
-    line(
+    row(
+        &mut out,
         "  per 1,000 abandoned carts",
         money_ci(lift.incremental_net_revenue_per_1000_minor),
     );
-    line(
+    row(
+        &mut out,
         "discounts / message costs (treated)",
         format!(
             "{} / {}",
@@ -83,10 +103,8 @@ pub fn render_text(report: &Report) -> String {
     );
     let c = &report.carts;
     out.push_str("\nCarts:\n");
-    let mut line = |label: &str, value: String| {
-        let _ = writeln!(out, "  {label:<38} {value}");
-    };
-    line(
+    row(
+        &mut out,
         "carts",
         format!(
             "{} ({})",
@@ -98,18 +116,21 @@ pub fn render_text(report: &Report) -> String {
                 .join(", ")
         ),
     );
-    line("abandonment rate", percent(c.abandonment_rate));
-    line("conversion rate", percent(c.conversion_rate));
-    line(
+    row(&mut out, "abandonment rate", percent(c.abandonment_rate));
+    row(&mut out, "conversion rate", percent(c.conversion_rate));
+    row(
+        &mut out,
         "orders (cancelled)",
         format!("{} ({})", c.orders, c.cancelled_orders),
     );
-    line("revenue", report.money(c.revenue_minor as f64));
-    line(
+    row(&mut out, "revenue", report.money(c.revenue_minor as f64));
+    row(
+        &mut out,
         "average order value",
         money_opt(c.average_order_value_minor),
     );
-    line(
+    row(
+        &mut out,
         "recovered orders / revenue",
         format!(
             "{} / {}",
@@ -117,13 +138,11 @@ pub fn render_text(report: &Report) -> String {
             report.money(c.recovered_revenue_minor as f64)
         ),
     );
-    line("recovery rate", percent(c.recovery_rate));
+    row(&mut out, "recovery rate", percent(c.recovery_rate));
     let m = &report.messages;
     out.push_str("\nMessages:\n");
-    let mut line = |label: &str, value: String| {
-        let _ = writeln!(out, "  {label:<38} {value}");
-    };
-    line(
+    row(
+        &mut out,
         "planned / sent",
         format!(
             "{} / {} ({} pending, {} failed, {} cancelled)",
@@ -131,7 +150,8 @@ pub fn render_text(report: &Report) -> String {
         ),
     );
     for (channel, k) in &report.messages_by_channel {
-        line(
+        row(
+            &mut out,
             &format!("{channel}: open rate / CTR / unsubscribes"),
             format!(
                 "{} / {} / {}",
@@ -141,11 +161,12 @@ pub fn render_text(report: &Report) -> String {
             ),
         );
     }
-    line(
+    row(
+        &mut out,
         "orders attributed to a message",
         format!("{} ({})", m.attributed, percent(m.attributed_rate)),
     );
-    text + &out
+    out
 }
 
 #[cfg(test)]

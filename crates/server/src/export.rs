@@ -67,7 +67,7 @@ pub fn export_rounds(
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
     let mut summary = ExportSummary::default();
-    let facts = OutcomeFacts::read(store, &mut |_| {}, &mut |_| {})?;
+    let facts = OutcomeFacts::read(store, &mut |_| {})?;
     let counts =
         read_abandonments::<ExportError>(store, booking, &facts, KeepState::FirstStep, |read| {
             let (first, outcome) = match read {

@@ -94,12 +94,11 @@ pub struct OutcomeFacts {
 }
 
 impl OutcomeFacts {
-    /// Reads them from `store`; `each_cart` and `each_message` see every cart and message
-    /// as it passes (the report folds them in the same pass).
+    /// Reads them from `store`; `each_cart` sees every cart as it passes (the report folds
+    /// the carts in the same pass).
     pub fn read(
         store: &mut dyn Store,
         each_cart: &mut dyn FnMut(&Cart),
-        each_message: &mut dyn FnMut(&MessageFact),
     ) -> Result<OutcomeFacts, StoreError> {
         let mut facts = OutcomeFacts {
             tracked: tracking_by_message(store)?,
@@ -116,7 +115,6 @@ impl OutcomeFacts {
             after = last.id;
             for message in &page {
                 let fact = MessageFact::of(message);
-                each_message(&fact);
                 facts
                     .messages
                     .entry(fact.decision_id)

@@ -2,9 +2,7 @@
 //! reads the carts, every abandonment's outcome ([`crate::outcomes`]) and the outbox with
 //! its tracking from the store, and folds them with `cartback_report::ReportBuilder`.
 
-use crate::outcomes::{
-    Booking, KeepState, LoggedAbandonment, MessageFact, OutcomeFacts, read_abandonments,
-};
+use crate::outcomes::{Booking, KeepState, LoggedAbandonment, OutcomeFacts, read_abandonments};
 use cartback_report::{MessageOutcome, Period, Report, ReportBuilder};
 use cartback_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -19,10 +17,7 @@ pub fn build_report(
     currency: Option<String>,
 ) -> Result<Report, StoreError> {
     let mut builder = ReportBuilder::new(period).with_currency(currency);
-    let mut messages: Vec<MessageFact> = Vec::new();
-    let facts = OutcomeFacts::read(store, &mut |cart| builder.add_cart(cart), &mut |message| {
-        messages.push(message.clone())
-    })?;
+    let facts = OutcomeFacts::read(store, &mut |cart| builder.add_cart(cart))?;
     // Each decision's action, and its cart's currency (for the messages).
     let mut decided: HashMap<i64, (String, Option<String>)> = HashMap::new();
     read_abandonments::<StoreError>(store, booking, &facts, KeepState::Nothing, |read| {
@@ -41,7 +36,7 @@ pub fn build_report(
         }
         Ok(())
     })?;
-    for message in messages {
+    for message in facts.messages.values().flatten() {
         let tracking = facts.tracked.get(&message.id).copied().unwrap_or_default();
         let (action, currency) = decided
             .get(&message.decision_id)
@@ -51,7 +46,7 @@ pub fn build_report(
             id: message.id,
             action,
             status: message.status.as_str().to_owned(),
-            channel: message.channel,
+            channel: message.channel.clone(),
             due_at: message.due_at,
             sent_at: message.sent_at,
             opened: tracking.opened,
