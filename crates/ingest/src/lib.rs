@@ -43,7 +43,9 @@ pub use limits::ParseOptions;
 #[doc(hidden)]
 pub use ndjson::parse_line_both_ways;
 pub use payload::{ParsedBatch, parse_json_payload};
-pub use pseudonym::{MIN_SECRET_BYTES, PSEUDONYM_PREFIX, PseudonymError, Pseudonymiser};
+pub use pseudonym::{
+    CachedPseudonymiser, MIN_SECRET_BYTES, PSEUDONYM_PREFIX, PseudonymError, Pseudonymiser,
+};
 pub use rejection::{IngestError, Rejection};
 pub use shopify::{ShopifyTopic, parse_shopify};
 pub use stream::{EventReader, ParsedLine};

@@ -15,7 +15,9 @@
 use super::tracking::TrackerArgs;
 use anyhow::{Context, Result, bail};
 use cartback_core::{CartTracker, CartTransition, Event, EventId, Timestamp, TrackerStats};
-use cartback_ingest::{EventReader, Format, ParseOptions, ParsedLine, Pseudonymiser, Rejection};
+use cartback_ingest::{
+    CachedPseudonymiser, EventReader, Format, ParseOptions, ParsedLine, Pseudonymiser, Rejection,
+};
 use cartback_store::{InsertReport, Store, UserIds, ensure_user_ids};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,6 +31,9 @@ use std::time::Instant;
 
 /// Events written to the store per transaction.
 const BATCH: usize = 65_536;
+
+/// Shopper ids whose pseudonyms the import remembers (about 100 bytes each).
+const PSEUDONYM_CACHE: usize = 1 << 20;
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -296,6 +301,7 @@ fn read_files(
 ) -> Result<()> {
     let mut options = ParseOptions::at_system_time();
     options.max_line_bytes = args.max_line_bytes;
+    let mut pseudonymiser = pseudonymiser.map(|p| CachedPseudonymiser::new(p, PSEUDONYM_CACHE));
     for path in &args.files {
         let input = open_input(path, progress)?;
         let mut reader = EventReader::new(args.format, input, options.clone())
@@ -316,7 +322,7 @@ fn read_files(
             }
             if let Some(sink) = sink.as_deref_mut() {
                 for mut event in parsed.events.drain(..) {
-                    if let Some(pseudonymiser) = pseudonymiser {
+                    if let Some(pseudonymiser) = pseudonymiser.as_mut() {
                         pseudonymiser.apply(&mut event);
                     }
                     sink.accept(event, summary)?;
