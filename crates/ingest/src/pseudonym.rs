@@ -210,32 +210,18 @@ impl<'a> CachedPseudonymiser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cartback_core::{EventKind, Timestamp};
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 
+    /// A `product_added` of `user` as the NDJSON parser accepts it (its id derived from
+    /// its content), with an anonymous id, a session, a cart and an e-mail address.
     fn event(user: &str) -> Event {
-        Event {
-            id: EventId([7; 16]),
-            kind: EventKind::ProductAdded,
-            timestamp: Timestamp(1_714_557_600_000),
-            user_id: user.into(),
-            anonymous_id: Some("anon-42".into()),
-            session_id: Some("s1".into()),
-            cart_id: Some("c1".into()),
-            order_id: None,
-            items: Vec::new(),
-            currency: None,
-            total: None,
-            email: Some("alice@example.com".into()),
-            timezone: None,
-            channel: None,
-            device: None,
-            message_id: None,
-            coupon_code: None,
-            coupon_outcome: None,
-            referrer: None,
-        }
+        let line = format!(
+            r#"{{"type":"product_added","timestamp":"2024-05-01T10:00:00Z","user_id":"{user}","anonymous_id":"anon-42","session_id":"s1","cart_id":"c1","email":"alice@example.com","items":[{{"id":"p1","price":1999}}],"currency":"EUR"}}"#
+        );
+        let mut outcome = crate::test_support::read(crate::Format::Ndjson, &line);
+        assert_eq!(outcome.events.len(), 1, "{:?}", outcome.rejections);
+        outcome.events.remove(0)
     }
 
     #[test]

@@ -341,31 +341,18 @@ pub fn simulator_config(path: Option<&Path>) -> Result<SimulatorConfig, PolicyFi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policies::{Observation, ObservedState};
+    use crate::policies::{Observation, ObservedState, example_state};
     use crate::simulator::CartFeatures;
-    use cartback_core::Timestamp;
 
     fn state(step: usize, propensity: f64) -> ObservedState {
+        let example = example_state(true, true);
         ObservedState {
-            features: CartFeatures {
-                cart_value_minor: 8_000,
-                predicted_propensity: propensity,
-                returning_customer: false,
-                mobile: false,
-                email_consent: true,
-                webhook_consent: true,
-                abandoned_hour: 14,
-                history: Default::default(),
-                session: Default::default(),
-            },
             step,
-            n_steps: 3,
-            abandoned_at: Timestamp(0),
-            send_at: Timestamp(3_600_000),
-            send_hour_local: 15,
-            messages_sent: 0,
-            coupon_sent_percent: 0,
-            subscribed: true,
+            features: CartFeatures {
+                predicted_propensity: propensity,
+                ..example.features
+            },
+            ..example
         }
     }
 

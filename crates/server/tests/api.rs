@@ -260,15 +260,7 @@ async fn consent_is_validated_per_channel_and_erasure_reports_what_it_removed() 
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
-    let erased: serde_json::Value = client()
-        .delete(url(&server, "/v1/users/gone"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let erased = erase_user(&server, "gone").await;
     assert_eq!(
         (erased["events"].as_u64(), erased["consents"].as_u64()),
         (Some(1), Some(1)),

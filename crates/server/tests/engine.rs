@@ -331,15 +331,7 @@ async fn erasure_removes_decisions_and_messages_too() {
     post_events(&server, INGEST, &add_to_cart("x1", "p1")).await;
     let cart_id = cart_id_of(&server, "x1").await;
     wait_for_status(&server, &cart_id, "sent").await;
-    let erased: serde_json::Value = client()
-        .delete(url(&server, "/v1/users/x1"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let erased = erase_user(&server, "x1").await;
     assert_eq!(erased["events"].as_u64(), Some(1), "{erased}");
     assert_eq!(erased["decisions"].as_u64(), Some(1), "{erased}");
     assert_eq!(erased["messages"].as_u64(), Some(1), "{erased}");
@@ -379,15 +371,7 @@ async fn on_postgresql_an_abandoned_cart_is_decided_sent_and_erased() {
     let found = wait_for_status(&server, &cart_id, "sent").await;
     assert_eq!(found[0]["action"].as_str(), Some("reminder_email"));
     assert_eq!(received.lock().unwrap().len(), 1);
-    let erased: serde_json::Value = client()
-        .delete(url(&server, "/v1/users/pg1"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let erased = erase_user(&server, "pg1").await;
     assert_eq!(
         (erased["events"].as_u64(), erased["messages"].as_u64()),
         (Some(1), Some(1)),

@@ -117,15 +117,7 @@ async fn the_store_keeps_pseudonyms_and_the_api_speaks_the_shops_ids() {
     assert!(ids.contains(&pseudonymiser.pseudonym("device-7")));
 
     // Erasure by the shop's id removes her.
-    let erased: serde_json::Value = client()
-        .delete(url(&server, "/v1/users/alice"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let erased = erase_user(&server, "alice").await;
     assert_eq!(erased["events"].as_u64(), Some(1), "{erased}");
     assert_eq!(erased["carts"].as_u64(), Some(1), "{erased}");
     let (_, carts) = get_json(&server, READ, "/v1/users/alice/carts").await;

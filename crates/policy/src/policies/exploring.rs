@@ -64,35 +64,15 @@ impl Policy for Exploring {
 mod tests {
     use super::*;
     use crate::actions::ActionKind;
-    use crate::policies::{FixedFlow, ObservedState};
-    use crate::simulator::CartFeatures;
-    use cartback_core::Timestamp;
+    use crate::policies::{FixedFlow, example_state};
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
 
     fn observation(email: bool, webhook: bool) -> Observation<'static> {
-        let state = ObservedState {
-            features: CartFeatures {
-                cart_value_minor: 8_000,
-                predicted_propensity: 0.05,
-                returning_customer: false,
-                mobile: false,
-                email_consent: email,
-                webhook_consent: webhook,
-                abandoned_hour: 14,
-                history: Default::default(),
-                session: Default::default(),
-            },
-            step: 0,
-            n_steps: 3,
-            abandoned_at: Timestamp(0),
-            send_at: Timestamp(3_600_000),
-            send_hour_local: 15,
-            messages_sent: 0,
-            coupon_sent_percent: 0,
-            subscribed: email || webhook,
-        };
-        Observation { state, truth: None }
+        Observation {
+            state: example_state(email, webhook),
+            truth: None,
+        }
     }
 
     #[test]

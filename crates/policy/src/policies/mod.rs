@@ -190,6 +190,33 @@ pub fn allowed_actions(state: &ObservedState) -> [bool; N_ACTIONS] {
     allowed
 }
 
+/// The unit tests' cart at its first decision step: 80.00, predicted propensity 0.05,
+/// abandoned at 14:00, consent to e-mail and push as given.
+#[cfg(test)]
+pub(crate) fn example_state(email: bool, webhook: bool) -> ObservedState {
+    ObservedState {
+        features: crate::simulator::CartFeatures {
+            cart_value_minor: 8_000,
+            predicted_propensity: 0.05,
+            returning_customer: false,
+            mobile: false,
+            email_consent: email,
+            webhook_consent: webhook,
+            abandoned_hour: 14,
+            history: Default::default(),
+            session: Default::default(),
+        },
+        step: 0,
+        n_steps: 3,
+        abandoned_at: Timestamp(0),
+        send_at: Timestamp(3_600_000),
+        send_hour_local: 15,
+        messages_sent: 0,
+        coupon_sent_percent: 0,
+        subscribed: email || webhook,
+    }
+}
+
 /// A way of deciding what to do about an abandoned cart.
 pub trait Policy {
     fn name(&self) -> &str;

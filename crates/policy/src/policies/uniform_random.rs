@@ -103,32 +103,10 @@ impl Policy for BudgetedRandom {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policies::ObservedState;
-    use crate::simulator::CartFeatures;
-    use cartback_core::Timestamp;
+    use crate::policies::{ObservedState, example_state};
 
     fn state(webhook: bool) -> ObservedState {
-        ObservedState {
-            features: CartFeatures {
-                cart_value_minor: 8_000,
-                predicted_propensity: 0.05,
-                returning_customer: false,
-                mobile: false,
-                email_consent: true,
-                webhook_consent: webhook,
-                abandoned_hour: 14,
-                history: Default::default(),
-                session: Default::default(),
-            },
-            step: 0,
-            n_steps: 3,
-            abandoned_at: Timestamp(0),
-            send_at: Timestamp(3_600_000),
-            send_hour_local: 15,
-            messages_sent: 0,
-            coupon_sent_percent: 0,
-            subscribed: true,
-        }
+        example_state(true, webhook)
     }
 
     #[test]

@@ -201,6 +201,19 @@ pub async fn get_json(server: &RunningServer, key: &str, path: &str) -> (u16, se
 }
 
 /// The server's `/metrics` page (Prometheus text).
+/// `DELETE /v1/users/{user}` with the admin key: the erasure report.
+pub async fn erase_user(server: &RunningServer, user: &str) -> serde_json::Value {
+    client()
+        .delete(url(server, &format!("/v1/users/{user}")))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub async fn metrics_text(server: &RunningServer) -> String {
     client()
         .get(url(server, "/metrics"))
