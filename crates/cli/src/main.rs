@@ -62,6 +62,8 @@ enum Command {
     Compact(commands::compact::CompactArgs),
     /// Data retention: remove events and closed carts older than --older-than, with their records.
     Purge(commands::purge::PurgeArgs),
+    /// Pseudonymised ids: the pseudonym of a shop's user id, or (--reveal) the id behind one.
+    Pseudonym(commands::pseudonym::PseudonymArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Compact(args) => commands::compact::run(args),
         Command::Purge(args) => commands::purge::run(args),
+        Command::Pseudonym(args) => commands::pseudonym::run(args),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,9 @@
 //! - [`parse_json_payload`]: one HTTP body → a [`ParsedBatch`] — used by the server;
 //! - [`parse_shopify`]: one webhook body for its topic.
 //!
+//! [`Pseudonymiser`] then replaces the shopper identities of accepted events by pseudonyms,
+//! when the shop configured a key (`pseudonym.rs`).
+//!
 //! Every event gets a deterministic id (from the source's id, or derived from its
 //! content), so importing the same input twice yields the same ids and the store keeps
 //! one copy. `docs/events.md` documents the schema and every mapping.
@@ -22,6 +25,7 @@ pub mod limits;
 mod ndjson;
 mod otto;
 mod payload;
+mod pseudonym;
 mod reader;
 mod rees46;
 mod rejection;
@@ -39,6 +43,7 @@ pub use limits::ParseOptions;
 #[doc(hidden)]
 pub use ndjson::parse_line_both_ways;
 pub use payload::{ParsedBatch, parse_json_payload};
+pub use pseudonym::{MIN_SECRET_BYTES, PSEUDONYM_PREFIX, PseudonymError, Pseudonymiser};
 pub use rejection::{IngestError, Rejection};
 pub use shopify::{ShopifyTopic, parse_shopify};
 pub use stream::{EventReader, ParsedLine};

@@ -123,6 +123,23 @@ pub struct PrivacyConfig {
     /// kept for ever.
     #[serde(with = "optional_duration")]
     pub retention: Option<Duration>,
+    /// The secret that pseudonymises shoppers' ids (`cartback_ingest::Pseudonymiser`): with
+    /// it, every accepted event's `user_id` and `anonymous_id` are stored as pseudonyms. Empty:
+    /// ids are stored as the shop sends them. At least 32 bytes; `CARTBACK_PSEUDONYMISE_KEY`
+    /// overrides it.
+    pub pseudonymise_key: String,
+}
+
+impl PrivacyConfig {
+    /// The pseudonymiser of the configured key, if one is set.
+    pub fn pseudonymiser(&self) -> Result<Option<cartback_ingest::Pseudonymiser>, ConfigError> {
+        if self.pseudonymise_key.is_empty() {
+            return Ok(None);
+        }
+        cartback_ingest::Pseudonymiser::new(&self.pseudonymise_key)
+            .map(Some)
+            .map_err(|e| invalid("privacy.pseudonymise_key", e.to_string()))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -161,6 +178,10 @@ pub struct PolicyConfig {
     /// Seed of the policies' exploration; each (cart, abandonment, step) draws from its own
     /// stream, so a decision is reproducible.
     pub seed: u64,
+    /// Share of decisions drawn uniformly among the allowed actions instead of by the policy
+    /// (`cartback_policy::policies::Exploring`), so that the decision log can evaluate other
+    /// policies off-policy. 0: none (a deterministic policy's log evaluates nothing else).
+    pub exploration: f64,
     /// How long a coupon stays valid after its message is due.
     #[serde(with = "duration_text")]
     pub coupon_ttl: Duration,
@@ -349,6 +370,7 @@ impl Default for PolicyConfig {
             state_file: String::new(),
             reload_check: Duration::seconds(5),
             seed: 0,
+            exploration: 0.0,
             coupon_ttl: Duration::days(7),
             coupon_events_tracked: false,
             order_coupons_tracked: false,
@@ -509,6 +531,10 @@ const ENV_OVERRIDES: &[(&str, EnvSetter)] = &[
         c.webhook.url = v.to_owned();
         Ok(())
     }),
+    ("CARTBACK_PSEUDONYMISE_KEY", |c, v| {
+        c.privacy.pseudonymise_key = v.to_owned();
+        Ok(())
+    }),
     ("CARTBACK_WEBHOOK_SECRET", |c, v| {
         c.webhook.secret = v.to_owned();
         Ok(())
@@ -608,6 +634,12 @@ impl ServerConfig {
         }
         if !(0.0..=1.0).contains(&p.prior_propensity) {
             return Err(invalid("policy.prior_propensity", "must be in [0, 1]"));
+        }
+        if !(0.0..1.0).contains(&p.exploration) {
+            return Err(invalid(
+                "policy.exploration",
+                format!("must be in [0, 1), got {}", p.exploration),
+            ));
         }
         if p.kind == PolicyKind::Threshold && p.propensity_model.is_empty() {
             return Err(invalid(
@@ -793,6 +825,7 @@ impl ServerConfig {
             crate::retention::check_retention(retention, self.tracker.attribution_window)
                 .map_err(|message| invalid("privacy.retention", message))?;
         }
+        self.privacy.pseudonymiser()?;
         Ok(())
     }
 }
@@ -924,6 +957,44 @@ mod tests {
         let config = ServerConfig::from_toml("holdout_fraction = 1.5", "c.toml").unwrap();
         let err = config.validate().unwrap_err();
         assert!(err.to_string().contains("holdout_fraction"), "{err}");
+    }
+
+    #[test]
+    fn privacy_and_exploration_settings_are_checked_naming_the_field() {
+        for (toml, field) in [
+            ("[policy]\nexploration = 1.0", "policy.exploration"),
+            ("[policy]\nexploration = -0.1", "policy.exploration"),
+            (
+                "[privacy]\npseudonymise_key = \"short\"",
+                "privacy.pseudonymise_key",
+            ),
+        ] {
+            let err = ServerConfig::from_toml(toml, "c.toml")
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            assert!(err.to_string().contains(field), "{toml}: {err}");
+        }
+        let ok = ServerConfig::from_toml(
+            "[policy]\nexploration = 0.05\n[privacy]\npseudonymise_key = \"0123456789abcdef0123456789abcdef\"",
+            "c.toml",
+        )
+        .unwrap();
+        ok.validate().unwrap();
+        assert!(ok.privacy.pseudonymiser().unwrap().is_some());
+        // The environment overrides the file's key.
+        let mut config = ServerConfig::default();
+        config
+            .apply_env(|name| (name == "CARTBACK_PSEUDONYMISE_KEY").then(|| "k".repeat(40)))
+            .unwrap();
+        assert_eq!(config.privacy.pseudonymise_key, "k".repeat(40));
+        assert!(
+            ServerConfig::default()
+                .privacy
+                .pseudonymiser()
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

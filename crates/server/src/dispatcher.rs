@@ -147,6 +147,7 @@ impl Dispatcher {
             ),
         };
         let outgoing = Outgoing {
+            shop_user_id: self.engine.shop_user_id(&message.user_id),
             message: message.clone(),
             restore_link,
             open_pixel,

@@ -28,6 +28,7 @@ use cartback_core::{
     Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, EventKind, Timestamp,
     TrackerConfig,
 };
+use cartback_ingest::Pseudonymiser;
 use cartback_recommend::{
     ExclusionPolicy, PopularityRecommender, RecommendationRequest, Recommender,
 };
@@ -69,6 +70,9 @@ pub struct EngineSettings {
     /// `[privacy] retention`: what is older is purged at start-up and once a day
     /// (`crate::retention`); `None` keeps everything.
     pub retention: Option<Duration>,
+    /// `[privacy] pseudonymise_key`: events from outside are pseudonymised before they are
+    /// stored, and the shop's ids in requests are looked up by their pseudonyms.
+    pub pseudonymiser: Option<Pseudonymiser>,
 }
 
 /// A decision step waiting for its time.
@@ -263,6 +267,49 @@ impl Engine {
         self.run_due(core, now)
     }
 
+    /// Replaces the shop's ids in events from outside by pseudonyms, when configured (events
+    /// that already carry this key's pseudonyms stay as they are).
+    fn pseudonymise(&self, events: &mut [Event]) {
+        if let Some(pseudonymiser) = &self.settings.pseudonymiser {
+            for event in events {
+                pseudonymiser.apply(event);
+            }
+        }
+    }
+
+    /// The id the store keeps a shopper under, given the shop's id (or the pseudonym itself):
+    /// its pseudonym when ids are pseudonymised, else the id as it is.
+    pub fn stored_user_id(&self, shop_id: &str) -> String {
+        match &self.settings.pseudonymiser {
+            Some(pseudonymiser) => pseudonymiser.pseudonym(shop_id),
+            None => shop_id.to_owned(),
+        }
+    }
+
+    /// The stored id of the cart a request names: the id as it is when such a cart is
+    /// stored, else — ids being pseudonymised — `{pseudonym}#{n}` for a `{user_id}#{n}` with
+    /// the shop's user id.
+    pub fn stored_cart_id(&self, id: &str) -> Result<String, EngineError> {
+        if self.settings.pseudonymiser.is_none() || self.cart(id)?.is_some() {
+            return Ok(id.to_owned());
+        }
+        Ok(match id.rsplit_once('#') {
+            Some((user, n)) => format!("{}#{n}", self.stored_user_id(user)),
+            None => id.to_owned(),
+        })
+    }
+
+    /// The shop's own id of a stored user id (a webhook's receiver looks the shopper up by
+    /// it): the pseudonym turned back with the key, or the id as it is.
+    pub fn shop_user_id(&self, stored: &str) -> String {
+        match &self.settings.pseudonymiser {
+            Some(pseudonymiser) => pseudonymiser
+                .reveal(stored)
+                .unwrap_or_else(|_| stored.to_owned()),
+            None => stored.to_owned(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -274,7 +321,8 @@ impl Engine {
     /// Stores the events (dedupe by id), then folds the new ones and acts on the transitions.
     /// When this returns `Ok`, every event is durably stored. Runs on the caller's thread;
     /// the HTTP API uses [`Engine::ingest_queued`] instead.
-    pub fn ingest(&self, events: Vec<Event>) -> Result<IngestOutcome, EngineError> {
+    pub fn ingest(&self, mut events: Vec<Event>) -> Result<IngestOutcome, EngineError> {
+        self.pseudonymise(&mut events);
         let mut core = self.lock();
         let mut outcomes = self.ingest_group(&mut core, vec![events]);
         outcomes.pop().expect("one outcome per request")
@@ -286,8 +334,9 @@ impl Engine {
     /// answer comes only after the commit, so `Ok` still means durably stored.
     pub async fn ingest_queued(
         self: &Arc<Self>,
-        events: Vec<Event>,
+        mut events: Vec<Event>,
     ) -> Result<IngestOutcome, EngineError> {
+        self.pseudonymise(&mut events);
         let writer = self.ingest_writer.get_or_init(|| {
             // Weak: the writer must not keep the engine alive (dropping the engine drops
             // the queue, which ends the thread).

@@ -16,6 +16,7 @@ use crate::engine::{Engine, EngineError, EngineSettings};
 use crate::http::{AppContext, router};
 use crate::metrics::Metrics;
 use crate::tracking::TokenSigner;
+use cartback_store::{UserIds, ensure_user_ids};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -47,6 +48,11 @@ pub enum ServerError {
     Task(String),
     #[error(transparent)]
     Nats(#[from] crate::nats::NatsError),
+    #[error("the store at {location}: {source}")]
+    UserIds {
+        location: String,
+        source: cartback_store::UserIdsError,
+    },
 }
 
 /// A started server; drop or [`RunningServer::shutdown`] to stop it.
@@ -119,12 +125,34 @@ pub async fn start_with_channels(
             location: config.db.clone(),
             source,
         })?;
+    let pseudonymiser = config.privacy.pseudonymiser()?;
+    let fingerprint = pseudonymiser.as_ref().map(|p| p.fingerprint().to_owned());
+    let store = blocking(move || {
+        let mut store = store;
+        let wanted = match &fingerprint {
+            Some(fingerprint) => UserIds::Pseudonymised { fingerprint },
+            None => UserIds::AsIssued,
+        };
+        ensure_user_ids(&mut *store, wanted).map(|()| store)
+    })
+    .await?
+    .map_err(|source| ServerError::UserIds {
+        location: config.db.clone(),
+        source,
+    })?;
+    if let Some(pseudonymiser) = &pseudonymiser {
+        tracing::info!(
+            key_fingerprint = pseudonymiser.fingerprint(),
+            "shopper ids are pseudonymised"
+        );
+    }
 
     let metrics = Arc::new(Metrics::default());
     let settings = EngineSettings {
         tracker: config.tracker,
         max_decision_lag: config.max_decision_lag,
         retention: config.privacy.retention,
+        pseudonymiser,
     };
     let decider_config = config.clone();
     let decider = blocking(move || Decider::from_config(&decider_config))

@@ -195,3 +195,57 @@ async fn decisions_record_what_the_policy_saw_and_the_export_evaluates_its_own_f
         assert_eq!(terms.importance_weight, 1.0);
     }
 }
+
+/// `[policy] exploration`: the fixed flow, deterministic by itself, logs every decision with
+/// the mixed probability (`Exploring` on the recorded state, pushed through the guardrails),
+/// always below 1, and takes other actions as often as that says.
+#[tokio::test]
+async fn exploration_gives_the_fixed_flows_log_probabilities_other_policies_can_use() {
+    use cartback_policy::policies::{Exploring, FixedFlow, Policy};
+    let (port, _mails) = smtp_sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = base_config(&dir);
+    config.tracker.lateness = Duration::ZERO;
+    config.flow.channel = "email".into();
+    config.email.smtp_port = port;
+    config.policy.exploration = 0.5;
+    let clock = ManualClock::at(T0);
+    let server = start_with_clock(config, clock.clone()).await;
+
+    let users: Vec<String> = (0..24).map(|i| format!("e{i}")).collect();
+    let events: Vec<_> = users
+        .iter()
+        .map(|u| add_to_cart_at(u, "mug", 4_999, T0, "Europe/Berlin"))
+        .collect();
+    post(&server, json!(events)).await;
+    let mut carts = Vec::new();
+    for user in &users {
+        carts.push(cart_of(&server, user).await);
+    }
+    clock.set(T0 + Duration::minutes(31));
+
+    let exploring = Exploring::new(Box::new(FixedFlow::default()), 0.5).unwrap();
+    let mut actions = std::collections::BTreeSet::new();
+    for cart in &carts {
+        let decision = first_decision(&server, cart).await;
+        let state: LoggedState = serde_json::from_value(decision["state"].clone()).unwrap();
+        let action = ActionKind::from_name(decision["action"].as_str().unwrap()).unwrap();
+        let distribution = exploring.distribution(&Observation {
+            state: state.observed,
+            truth: None,
+        });
+        let expected =
+            LoggedState::push_forward(&state.outcomes().unwrap(), &distribution.probabilities)
+                [action.index()];
+        let logged = decision["propensity"].as_f64().unwrap();
+        assert_eq!(logged, expected, "{decision}");
+        assert!(logged > 0.0 && logged < 1.0, "{decision}");
+        let reasons = decision["reasons"].to_string();
+        assert!(reasons.contains("exploring: 50.0 %"), "{reasons}");
+        actions.insert(action);
+    }
+    // The flow's reminder has about 0.57 of the mass: 24 reminders in a row would be 1e-6.
+    assert!(actions.len() >= 2, "{actions:?}");
+    assert!(actions.contains(&ActionKind::ReminderEmail), "{actions:?}");
+    server.shutdown().await.unwrap();
+}

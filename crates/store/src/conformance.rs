@@ -140,6 +140,14 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
         "a_purge_removes_closed_carts_and_their_records_and_keeps_consent",
         a_purge_removes_closed_carts_and_their_records_and_keeps_consent,
     ),
+    (
+        "settings_are_set_once_and_survive_erasure_and_purges",
+        settings_are_set_once_and_survive_erasure_and_purges,
+    ),
+    (
+        "user_ids_of_two_kinds_never_mix",
+        user_ids_of_two_kinds_never_mix,
+    ),
 ];
 
 /// Checks that open and reopen the harness's database, by name.
@@ -2034,4 +2042,69 @@ pub fn a_purge_keeps_every_handles_dedupe_exact(harness: &dyn Harness) {
     let mut expected = all.to_vec();
     expected.sort_by_key(|e| (e.timestamp, e.id.0));
     assert!(scan_all(&mut *reader) == expected, "not every event once");
+}
+
+/// A setting is claimed once: the first value stays, a second claim returns it; erasure and
+/// purges leave settings alone.
+pub fn settings_are_set_once_and_survive_erasure_and_purges(store: &mut dyn Store) {
+    assert_eq!(store.setting("user_ids").unwrap(), None);
+    assert_eq!(
+        store
+            .claim_setting("user_ids", "pseudonymised:aaaa")
+            .unwrap(),
+        "pseudonymised:aaaa"
+    );
+    assert_eq!(
+        store
+            .claim_setting("user_ids", "pseudonymised:bbbb")
+            .unwrap(),
+        "pseudonymised:aaaa",
+        "the first claim wins"
+    );
+    assert_eq!(store.setting("other").unwrap(), None);
+    store.insert_events(&[event(1, "alice", 0)]).unwrap();
+    store.erase_user("alice").unwrap();
+    store.purge_before(Timestamp(i64::MAX)).unwrap();
+    assert_eq!(
+        store.setting("user_ids").unwrap().as_deref(),
+        Some("pseudonymised:aaaa")
+    );
+}
+
+/// [`crate::ensure_user_ids`]: an empty store takes the first key; the same key is let in, another
+/// key or none is refused; a store with the shop's own ids refuses pseudonymisation.
+pub fn user_ids_of_two_kinds_never_mix(store: &mut dyn Store) {
+    use crate::{UserIds, UserIdsError, ensure_user_ids};
+    let key = |fingerprint| UserIds::Pseudonymised { fingerprint };
+    // A store with the shop's ids: fine as issued, refused for pseudonyms.
+    store.insert_events(&[event(1, "alice", 0)]).unwrap();
+    ensure_user_ids(store, UserIds::AsIssued).unwrap();
+    match ensure_user_ids(store, key("00ff00ff00ff00ff")) {
+        Err(UserIdsError::HoldsIssuedIds {
+            events: 1,
+            carts: 0,
+        }) => {}
+        other => panic!("expected HoldsIssuedIds, got {other:?}"),
+    }
+    assert_eq!(store.setting(crate::USER_IDS_SETTING).unwrap(), None);
+    // Emptied (erasure), it takes the first key, and keeps it.
+    store.erase_user("alice").unwrap();
+    ensure_user_ids(store, key("00ff00ff00ff00ff")).unwrap();
+    ensure_user_ids(store, key("00ff00ff00ff00ff")).unwrap();
+    store.insert_events(&[event(2, "ps_x", 0)]).unwrap();
+    match ensure_user_ids(store, key("1111111111111111")) {
+        Err(UserIdsError::KeyMismatch { stored, configured }) => {
+            assert_eq!(
+                (stored.as_str(), configured.as_str()),
+                ("00ff00ff00ff00ff", "1111111111111111")
+            );
+        }
+        other => panic!("expected KeyMismatch, got {other:?}"),
+    }
+    match ensure_user_ids(store, UserIds::AsIssued) {
+        Err(error @ UserIdsError::KeyMissing { .. }) => {
+            assert!(error.to_string().contains("00ff00ff00ff00ff"), "{error}");
+        }
+        other => panic!("expected KeyMissing, got {other:?}"),
+    }
 }

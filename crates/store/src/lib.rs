@@ -28,6 +28,7 @@ mod error;
 pub mod migrate;
 mod postgres;
 mod sqlite;
+mod user_ids;
 
 #[cfg(any(test, feature = "test-suite"))]
 pub mod conformance;
@@ -38,6 +39,7 @@ pub use crate::postgres::PostgresStore;
 pub use crate::sqlite::{SMALL_TRANSACTION_PAGE_SIZE, SqliteStore};
 pub use engine::{Decision, EngineRecords, MessageStatus, OutboxMessage};
 pub use error::StoreError;
+pub use user_ids::{USER_IDS_SETTING, UserIds, UserIdsError, ensure_user_ids};
 
 use cartback_core::{Cart, CartState, Event, Timestamp};
 use std::collections::BTreeMap;
@@ -192,6 +194,15 @@ pub trait Store: EngineRecords + Send {
     /// event's id is forgotten: inserting it again stores it again. See `docs/store.md`,
     /// "Retention".
     fn purge_before(&mut self, cutoff: Timestamp) -> Result<PurgeReport, StoreError>;
+
+    /// A store-wide setting by name (`store_settings`), if set: how the store keeps user ids
+    /// ([`ensure_user_ids`]).
+    fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets a setting that is not set yet, atomically, and returns the value stored under
+    /// `name` afterwards: `value`, or what another writer set first. Settings are never
+    /// changed once set (erasure and retention leave them).
+    fn claim_setting(&mut self, name: &str, value: &str) -> Result<String, StoreError>;
 }
 
 /// Whether a location names a PostgreSQL database rather than a SQLite file.

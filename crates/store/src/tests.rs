@@ -263,6 +263,8 @@ conformance_tests! {
         erasure_finds_a_users_events_at_any_time,
         a_purge_removes_the_events_before_its_cutoff,
         a_purge_removes_closed_carts_and_their_records_and_keeps_consent,
+        settings_are_set_once_and_survive_erasure_and_purges,
+        user_ids_of_two_kinds_never_mix,
     ],
     harness: [
         reopening_keeps_data_and_migrates_once,

@@ -15,8 +15,8 @@
 use super::tracking::TrackerArgs;
 use anyhow::{Context, Result, bail};
 use cartback_core::{CartTracker, CartTransition, Event, EventId, Timestamp, TrackerStats};
-use cartback_ingest::{EventReader, Format, ParseOptions, ParsedLine, Rejection};
-use cartback_store::{InsertReport, Store};
+use cartback_ingest::{EventReader, Format, ParseOptions, ParsedLine, Pseudonymiser, Rejection};
+use cartback_store::{InsertReport, Store, UserIds, ensure_user_ids};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -57,6 +57,16 @@ pub struct ImportArgs {
     /// Longest accepted input line in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     max_line_bytes: usize,
+    /// Pseudonymise shoppers' ids with this secret before storing them, as `serve` does
+    /// with `[privacy] pseudonymise_key` (at least 32 bytes). Prefer the environment
+    /// variable: a command line is visible to the machine's other users.
+    #[arg(
+        long,
+        env = "CARTBACK_PSEUDONYMISE_KEY",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pseudonymise_key: Option<String>,
     #[command(flatten)]
     tracker: TrackerArgs,
 }
@@ -278,6 +288,7 @@ fn progress_bar(enabled: bool) -> ProgressBar {
 /// Reads every file once. `sink` receives good events (none during a strict pre-check).
 fn read_files(
     args: &ImportArgs,
+    pseudonymiser: Option<&Pseudonymiser>,
     mut sink: Option<&mut Sink>,
     summary: &mut ImportSummary,
     rejects: &mut RejectWriter,
@@ -304,7 +315,10 @@ fn read_files(
                 rejects.write(path, rejection)?;
             }
             if let Some(sink) = sink.as_deref_mut() {
-                for event in parsed.events.drain(..) {
+                for mut event in parsed.events.drain(..) {
+                    if let Some(pseudonymiser) = pseudonymiser {
+                        pseudonymiser.apply(&mut event);
+                    }
                     sink.accept(event, summary)?;
                 }
             }
@@ -324,6 +338,12 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
             "--strict reads every file twice (check, then import) and cannot read standard input"
         );
     }
+    let pseudonymiser = args
+        .pseudonymise_key
+        .as_deref()
+        .map(Pseudonymiser::new)
+        .transpose()
+        .context("--pseudonymise-key (CARTBACK_PSEUDONYMISE_KEY)")?;
     let progress = progress_bar(!args.json);
     let mut summary = ImportSummary::default();
     let mut rejects = RejectWriter {
@@ -332,7 +352,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
     };
 
     if args.strict {
-        read_files(&args, None, &mut summary, &mut rejects, &progress)?;
+        read_files(&args, None, None, &mut summary, &mut rejects, &progress)?;
         if summary.rejected > 0 {
             progress.finish_and_clear();
             summary.rejects_file = rejects.finish()?;
@@ -355,6 +375,14 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
     } else {
         let mut store = cartback_store::open(&args.db)
             .with_context(|| format!("cannot open the store {}", args.db))?;
+        let wanted = match &pseudonymiser {
+            Some(p) => UserIds::Pseudonymised {
+                fingerprint: p.fingerprint(),
+            },
+            None => UserIds::AsIssued,
+        };
+        ensure_user_ids(store.as_mut(), wanted)
+            .with_context(|| format!("cannot import into {}", args.db))?;
         let mut folding = Folding::new(tracker_config)?;
         // What the store already holds goes through the tracker first (nothing when new).
         let events_before = store
@@ -370,6 +398,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
     };
     read_files(
         &args,
+        pseudonymiser.as_ref(),
         Some(&mut sink),
         &mut summary,
         &mut rejects,

@@ -8,6 +8,7 @@ pub mod import;
 pub mod ope;
 pub mod policy;
 pub mod predict;
+pub mod pseudonym;
 pub mod purge;
 pub mod recommend;
 pub mod report;

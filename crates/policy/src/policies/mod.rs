@@ -12,11 +12,13 @@
 //!   exact planning over the observable next states, with a coupon shadow price;
 //! - `dqn.rs` (cargo feature `dqn`): a deep Q-network over the full feature vector;
 //! - `uniform_random.rs`: the randomised logging policy;
+//! - `exploring.rs`: any policy with a share of uniformly random decisions (live exploration);
 //! - `oracle.rs`: the simulator's optimum, which knows every shopper's true response;
 //! - `features.rs` and `linear_model.rs`: what the learned policies share.
 
 #[cfg(feature = "dqn")]
 mod dqn;
+mod exploring;
 mod features;
 mod first_touch;
 mod fitted_q;
@@ -32,6 +34,7 @@ mod uplift_greedy;
 
 #[cfg(feature = "dqn")]
 pub use dqn::{Dqn, DqnParams};
+pub use exploring::Exploring;
 pub use features::{FEATURE_DIMENSION, feature_vector};
 pub use first_touch::FirstTouch;
 pub use fitted_q::{FittedQ, FittedQParams, PLANNER_FEATURES, planner_features};

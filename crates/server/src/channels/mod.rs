@@ -19,6 +19,9 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     pub message: OutboxMessage,
+    /// The shopper's id as the shop issued it (`message.user_id` is a pseudonym when ids are
+    /// pseudonymised): what a webhook's receiver looks the shopper up by.
+    pub shop_user_id: String,
     pub restore_link: String,
     pub open_pixel: String,
     pub unsubscribe_link: String,

@@ -55,7 +55,7 @@ impl Channel for WebhookChannel {
             let body = serde_json::to_vec(&serde_json::json!({
                 "message_id": m.id,
                 "idempotency_key": m.idempotency_key,
-                "user_id": m.user_id,
+                "user_id": outgoing.shop_user_id,
                 "cart_id": m.cart_id,
                 "cart": m.payload,
                 "action": m.payload.get("action"),

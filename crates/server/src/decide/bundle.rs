@@ -11,7 +11,7 @@ use super::policy_file::{PolicyFileError, PolicyKind, PolicyStateFile};
 use crate::config::ServerConfig;
 use cartback_core::Duration;
 use cartback_policy::actions::ActionKind;
-use cartback_policy::policies::{FixedFlow, Policy, PropensityThreshold};
+use cartback_policy::policies::{Exploring, FixedFlow, Policy, PropensityThreshold};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -54,6 +54,9 @@ pub struct BundleSpec {
     pub propensity_model: Option<PathBuf>,
     pub state_file: Option<PathBuf>,
     pub item_costs: Option<PathBuf>,
+    /// `[policy] exploration`: the share of decisions drawn uniformly among the allowed
+    /// actions.
+    pub exploration: f64,
 }
 
 fn path_of(text: &str) -> Option<PathBuf> {
@@ -81,6 +84,7 @@ impl BundleSpec {
                 None
             },
             item_costs: path_of(&config.guardrails.item_costs),
+            exploration: p.exploration,
         }
     }
 
@@ -159,6 +163,15 @@ impl BundleSpec {
                 );
                 file.policy.into_policy()
             }
+        };
+        let policy: Box<dyn Policy + Send + Sync> = if self.exploration > 0.0 {
+            description.push_str(&format!(
+                "; exploring {} % of decisions",
+                self.exploration * 100.0
+            ));
+            Box::new(Exploring::new(policy, self.exploration)?)
+        } else {
+            policy
         };
         if let (Some(scorer), Some(path)) = (&scorer, &self.propensity_model) {
             description.push_str(&format!(
@@ -337,6 +350,7 @@ mod tests {
             propensity_model: None,
             state_file: None,
             item_costs: Some(dir.join("costs.csv")),
+            exploration: 0.0,
         }
     }
 

@@ -454,6 +454,7 @@ mod tests {
             propensity_model: None,
             state_file: None,
             item_costs: None,
+            exploration: 0.0,
         }
         .load()
         .unwrap()

@@ -1,5 +1,6 @@
 //! Read endpoints (scope `read`): a cart, a user's carts, and the decisions taken for a cart
-//! with their messages' delivery status.
+//! with their messages' delivery status. Users and carts are named with the shop's ids, also
+//! when the store keeps pseudonyms ([`crate::engine::Engine::stored_user_id`]).
 
 use super::error::ApiError;
 use super::{AppState, blocking};
@@ -18,7 +19,7 @@ pub async fn cart(
 ) -> Result<Json<Cart>, ApiError> {
     state.authorize(&headers, Scope::Read)?;
     let engine = state.engine.clone();
-    blocking(move || engine.cart(&id))
+    blocking(move || engine.cart(&engine.stored_cart_id(&id)?))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("cart", "id"))
@@ -31,7 +32,8 @@ pub async fn carts_of_user(
 ) -> Result<Json<Vec<Cart>>, ApiError> {
     state.authorize(&headers, Scope::Read)?;
     let engine = state.engine.clone();
-    let carts = blocking(move || engine.with_store(|store| store.carts_of_user(&id))).await?;
+    let user = engine.stored_user_id(&id);
+    let carts = blocking(move || engine.with_store(|store| store.carts_of_user(&user))).await?;
     Ok(Json(carts))
 }
 
@@ -63,6 +65,7 @@ pub async fn decisions(
     })?;
     let engine = state.engine.clone();
     let (decisions, messages) = blocking(move || {
+        let cart_id = engine.stored_cart_id(&cart_id)?;
         engine.with_records(|records| {
             Ok((
                 records.decisions_of_cart(&cart_id)?,

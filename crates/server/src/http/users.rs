@@ -1,5 +1,7 @@
 //! Per-user endpoints: consent per channel (`PUT`/`GET /v1/users/{id}/consent`, scope
 //! `ingest` to write, `read` to read) and erasure (`DELETE /v1/users/{id}`, scope `admin`).
+//! `{id}` is the shop's user id, or its pseudonym when ids are pseudonymised
+//! ([`crate::engine::Engine::stored_user_id`]).
 
 use super::error::ApiError;
 use super::{AppState, blocking, body_error};
@@ -54,6 +56,7 @@ pub async fn put_consent(
         .field(unknown.clone()));
     }
     let engine = state.engine.clone();
+    let id = engine.stored_user_id(&id);
     let now = engine.now();
     let stored = consent.clone();
     blocking(move || {
@@ -75,6 +78,7 @@ pub async fn get_consent(
 ) -> Result<Json<BTreeMap<String, Option<bool>>>, ApiError> {
     state.authorize(&headers, Scope::Read)?;
     let engine = state.engine.clone();
+    let id = engine.stored_user_id(&id);
     let consent = blocking(move || {
         engine.with_records(|records| {
             CONSENT_CHANNELS
@@ -94,5 +98,6 @@ pub async fn erase(
 ) -> Result<Json<ErasureReport>, ApiError> {
     state.authorize(&headers, Scope::Admin)?;
     let engine = state.engine.clone();
+    let id = engine.stored_user_id(&id);
     Ok(Json(blocking(move || engine.erase_user(&id)).await?))
 }

@@ -76,7 +76,21 @@ CREATE INDEX carts_by_state ON carts (state, last_activity);
         // `COPY` path is bound by the server's index maintenance, not by rows).
         sql: "SELECT 1",
     },
+    Migration {
+        version: 7,
+        name: "store_settings",
+        sql: STORE_SETTINGS,
+    },
 ];
+
+/// Migration 7: store-wide settings, set once (`Store::claim_setting`): how the store keeps
+/// user ids (`user_ids`: absent, or `pseudonymised:FINGERPRINT`; see `crate::user_ids`).
+const STORE_SETTINGS: &str = "
+CREATE TABLE store_settings (
+    name  text PRIMARY KEY,
+    value text NOT NULL
+);
+";
 
 /// Migration 5: every decision records the state its policy was given and what each
 /// proposal would have become (`cartback_policy::ope::LoggedState`), so other policies can

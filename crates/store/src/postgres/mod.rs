@@ -631,6 +631,23 @@ impl Store for PostgresStore {
             .map_err(StoreError::postgres("committing a purge"))?;
         Ok(PurgeReport { events, ..records })
     }
+
+    fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        self.client
+            .query_opt("SELECT value FROM store_settings WHERE name = $1", &[&name])
+            .and_then(|row| row.map(|row| row.try_get(0)).transpose())
+            .map_err(StoreError::postgres("reading a store setting"))
+    }
+
+    fn claim_setting(&mut self, name: &str, value: &str) -> Result<String, StoreError> {
+        self.client
+            .execute(
+                "INSERT INTO store_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &value],
+            )
+            .map_err(StoreError::postgres("writing a store setting"))?;
+        Ok(self.setting(name)?.unwrap_or_else(|| value.to_owned()))
+    }
 }
 
 #[cfg(test)]

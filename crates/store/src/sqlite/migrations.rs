@@ -73,7 +73,21 @@ CREATE INDEX carts_by_state ON carts (state, last_activity);
         name: "event_blocks",
         sql: EVENT_BLOCKS,
     },
+    Migration {
+        version: 7,
+        name: "store_settings",
+        sql: STORE_SETTINGS,
+    },
 ];
+
+/// Migration 7: store-wide settings, set once (`Store::claim_setting`): how the store keeps
+/// user ids (`user_ids`: absent, or `pseudonymised:FINGERPRINT`; see `crate::user_ids`).
+const STORE_SETTINGS: &str = "
+CREATE TABLE store_settings (
+    name  TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+";
 
 /// Migration 5: every decision records the state its policy was given and what each
 /// proposal would have become (`cartback_policy::ope::LoggedState` as JSON `TEXT`), so other

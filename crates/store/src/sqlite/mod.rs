@@ -540,4 +540,25 @@ impl Store for SqliteStore {
             .map_err(StoreError::sqlite("committing a purge"))?;
         Ok(PurgeReport { events, ..records })
     }
+
+    fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM store_settings WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sqlite("reading a store setting"))
+    }
+
+    fn claim_setting(&mut self, name: &str, value: &str) -> Result<String, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO store_settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                [name, value],
+            )
+            .map_err(StoreError::sqlite("writing a store setting"))?;
+        Ok(self.setting(name)?.unwrap_or_else(|| value.to_owned()))
+    }
 }
