@@ -58,8 +58,10 @@ fn held_out(simulator: &Simulator, shopper: &Shopper, rng: &mut SmallRng) -> Aba
 
 #[test]
 fn doing_nothing_estimated_off_policy_covers_the_truth_and_agrees_with_the_holdout() {
-    let mut config = SimulatorConfig::default();
-    config.step_delays_hours = vec![1];
+    let mut config = SimulatorConfig {
+        step_delays_hours: vec![1],
+        ..SimulatorConfig::default()
+    };
     config.population.unaided_purchase_timing = vec![1.0];
     let simulator = Simulator::new(config).unwrap();
     let mut rng = SmallRng::seed_from_u64(2_026);

@@ -4,7 +4,9 @@
 //! message for the treated ones (a reminder, or one in eight times another first action
 //! drawn uniformly, so that the off-policy section has something to evaluate), opens and
 //! clicks on some and a recovery on some, then times `build_report` — what `cartback
-//! report`, `GET /v1/report` and the dashboard run (off-policy estimates included).
+//! report`, `GET /v1/report` and the dashboard run — three times without its off-policy
+//! section and three times with it, printing each run's peak resident memory (on Linux: the
+//! process's high-water mark, reset before each run).
 //!
 //! `cargo run --release -p cartback-server --example report_scale -- 100000 [postgres://…]`
 //! (a PostgreSQL database it fills must be empty; drop its tables afterwards).
@@ -15,7 +17,7 @@ use cartback_policy::ope::LoggedState;
 use cartback_policy::policies::ObservedState;
 use cartback_policy::simulator::CartFeatures;
 use cartback_server::outcomes::Booking;
-use cartback_server::report::build_report;
+use cartback_server::report::{build_report, build_report_without_off_policy};
 use cartback_store::{Decision, MessageStatus, OutboxMessage};
 use std::time::Instant;
 
@@ -129,24 +131,55 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         attribution_window: Duration::days(7),
         as_of: Timestamp(T0 + 60 * 86_400_000),
     };
-    for run in 1..=3 {
-        let started = Instant::now();
-        let report = build_report(&mut *store, &booking, Default::default(), None)?;
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "run {run}: report of {} carts, {} abandonments, {} messages in {seconds:.3} s \
-             ({:.0} carts/s); {}",
-            report.carts.carts,
-            report.lift.treated.abandonments + report.lift.holdout.abandonments,
-            report.messages.messages,
-            n as f64 / seconds,
-            report.lift.verdict
-        );
-        if let Some(section) = &report.off_policy {
-            println!("  off-policy: {}", section.verdict);
+    drop(carts);
+    for off_policy in [false, true] {
+        for run in 1..=3 {
+            reset_peak_memory();
+            let started = Instant::now();
+            let report = if off_policy {
+                build_report(&mut *store, &booking, Default::default(), None)?
+            } else {
+                build_report_without_off_policy(&mut *store, &booking, Default::default(), None)?
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "run {run} {}: report of {} carts, {} abandonments, {} messages in {seconds:.3} \
+                 s ({:.0} carts/s, peak memory {}); {}",
+                if off_policy {
+                    "with off-policy"
+                } else {
+                    "without off-policy"
+                },
+                report.carts.carts,
+                report.lift.treated.abandonments + report.lift.holdout.abandonments,
+                report.messages.messages,
+                n as f64 / seconds,
+                peak_memory(),
+                report.lift.verdict
+            );
+            if let Some(section) = &report.off_policy {
+                println!("  off-policy: {}", section.verdict);
+            }
         }
     }
     Ok(())
+}
+
+/// Resets the process's peak resident memory (Linux; elsewhere nothing happens).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory since the last reset (`VmHWM`), or "unknown".
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.0} MB", kilobytes / 1024.0))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// What the policy saw of `cart` at its first decision step.

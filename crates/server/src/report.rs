@@ -5,12 +5,12 @@
 //! state, becomes a first-touch round of the report's off-policy section (the rounds
 //! `cartback decisions export` writes).
 
-use crate::outcomes::{Booking, KeepState, LoggedAbandonment, OutcomeFacts, read_abandonments};
+use crate::outcomes::{
+    Booking, FirstState, KeepState, LoggedAbandonment, OutcomeFacts, read_abandonments,
+};
 use cartback_policy::actions::ActionKind;
-use cartback_policy::ope::LoggedState;
 use cartback_report::{FirstTouchRound, MessageOutcome, Period, Report, ReportBuilder};
 use cartback_store::{Decision, Store, StoreError};
-use serde::Deserialize;
 use std::collections::HashMap;
 
 /// The report of everything in `store` inside `period` (in `currency` only, when given), as
@@ -22,22 +22,48 @@ pub fn build_report(
     period: Period,
     currency: Option<String>,
 ) -> Result<Report, StoreError> {
-    let mut builder = ReportBuilder::new(period)
-        .with_currency(currency)
-        .with_off_policy();
+    build(store, booking, period, currency, true)
+}
+
+/// [`build_report`] without its off-policy section: no recorded state is parsed and no
+/// estimator runs (`examples/report_scale.rs` times the report both ways).
+pub fn build_report_without_off_policy(
+    store: &mut dyn Store,
+    booking: &Booking,
+    period: Period,
+    currency: Option<String>,
+) -> Result<Report, StoreError> {
+    build(store, booking, period, currency, false)
+}
+
+fn build(
+    store: &mut dyn Store,
+    booking: &Booking,
+    period: Period,
+    currency: Option<String>,
+    off_policy: bool,
+) -> Result<Report, StoreError> {
+    let mut builder = ReportBuilder::new(period).with_currency(currency);
+    let keep = if off_policy {
+        builder = builder.with_off_policy();
+        KeepState::FirstStep
+    } else {
+        KeepState::Nothing
+    };
     let facts = OutcomeFacts::read(store, &mut |cart| builder.add_cart(cart))?;
     // Each decision's action, and its cart's currency (for the messages).
     let mut decided: HashMap<i64, (String, Option<String>)> = HashMap::new();
-    read_abandonments::<StoreError>(store, booking, &facts, KeepState::FirstStep, |read| {
+    read_abandonments::<StoreError>(store, booking, &facts, keep, |read| {
         let (decisions, currency) = match read {
             LoggedAbandonment::Read {
                 decisions,
                 first,
+                state,
                 outcome,
             } => {
                 builder.add_abandonment(&outcome);
-                if outcome.settled && !outcome.holdout {
-                    match first_touch(decisions, first, outcome.net_minor()) {
+                if off_policy && outcome.settled && !outcome.holdout {
+                    match first_touch(decisions, first, state, outcome.net_minor()) {
                         Some(round) => builder.add_first_touch(FirstTouchRound {
                             currency: outcome.currency.clone(),
                             ..round
@@ -81,13 +107,19 @@ pub fn build_report(
     Ok(builder.finish(booking.as_of))
 }
 
-/// The first-touch round of an abandonment (its step-0 decision `first`, every step in
-/// `decisions`), rewarded with `reward`; `None` when the first decision has no readable state
-/// (taken before migration 5) or an action that is not a cartback action.
-fn first_touch(decisions: &[Decision], first: &Decision, reward: f64) -> Option<FirstTouchRound> {
-    let state = LoggedState::deserialize(first.state.as_ref()?).ok()?;
+/// The first-touch round of an abandonment (its step-0 decision `first` with its recorded
+/// `state`, every step in `decisions`), rewarded with `reward`; `None` when the first decision
+/// has no readable state (taken before migration 5) or an action that is not a cartback
+/// action.
+fn first_touch(
+    decisions: &[Decision],
+    first: &Decision,
+    state: FirstState,
+    reward: f64,
+) -> Option<FirstTouchRound> {
+    let state = *state?.ok()?;
     let action = ActionKind::from_name(&first.action)?;
-    if !(first.propensity > 0.0 && first.propensity <= 1.0) || !reward.is_finite() {
+    if !(first.propensity > 0.0 && first.propensity <= 1.0 && reward.is_finite()) {
         return None;
     }
     let nothing_throughout = decisions
