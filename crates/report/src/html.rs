@@ -9,6 +9,7 @@
 
 use crate::charts::{ChartError, DashboardCharts, dashboard_charts};
 use crate::format::{NONE, percent, percent_ci, points_ci};
+use crate::off_policy::OffPolicy;
 use crate::report::{ActionRow, DayRow, GroupOutcome, MessageKpis, Report, utc_day};
 use crate::stats::Estimate;
 use cartback_core::Timestamp;
@@ -59,6 +60,39 @@ struct View {
     actions: Vec<MessageRow>,
     first_actions: Vec<FirstActionRow>,
     days: Vec<DayView>,
+    off_policy: Option<OffPolicyView>,
+}
+
+/// The off-policy section: its verdict, the logged policy's value, one row per first touch.
+#[derive(Serialize)]
+struct OffPolicyView {
+    verdict: String,
+    rounds: String,
+    skipped_without_state: String,
+    flow_steps: String,
+    logged: Option<String>,
+    policies: Vec<OffPolicyRow>,
+    holdout_check: Option<HoldoutCheckView>,
+    bootstrap_samples: String,
+}
+
+#[derive(Serialize)]
+struct OffPolicyRow {
+    first_touch: String,
+    snipw: String,
+    dr: String,
+    effective_sample_size: String,
+    mean_weight: String,
+    note: String,
+}
+
+#[derive(Serialize)]
+struct HoldoutCheckView {
+    verdict: String,
+    agrees: Option<bool>,
+    estimate: String,
+    holdout: String,
+    difference: String,
 }
 
 #[derive(Serialize)]
@@ -162,7 +196,75 @@ impl View {
                 .map(|row| first_action_row(report, row))
                 .collect(),
             days: report.daily.iter().map(|d| day_view(report, d)).collect(),
+            off_policy: report
+                .off_policy
+                .as_ref()
+                .map(|section| off_policy_view(report, section)),
         }
+    }
+}
+
+fn off_policy_view(report: &Report, section: &OffPolicy) -> OffPolicyView {
+    let money_ci = |e: Option<Estimate>| {
+        e.map_or_else(
+            || NONE.into(),
+            |e| {
+                format!(
+                    "{} [{}, {}]",
+                    report.money(e.value),
+                    report.money(e.ci_low),
+                    report.money(e.ci_high)
+                )
+            },
+        )
+    };
+    OffPolicyView {
+        verdict: section.verdict.clone(),
+        rounds: section.rounds.to_string(),
+        skipped_without_state: section.skipped_without_state.to_string(),
+        flow_steps: section
+            .flow_steps
+            .map_or_else(|| NONE.into(), |n| n.to_string()),
+        logged: section.logged.map(|e| money_ci(Some(e))),
+        policies: section
+            .policies
+            .iter()
+            .map(|p| OffPolicyRow {
+                first_touch: p.first_touch.clone(),
+                snipw: money_ci(p.snipw),
+                dr: money_ci(p.dr),
+                effective_sample_size: format!("{:.1}", p.effective_sample_size),
+                mean_weight: format!("{:.2}", p.mean_weight),
+                // The figures behind it are in the row's ESS and mean weight cells, the
+                // thresholds in the caption.
+                note: if p.verdict == "ok" {
+                    String::new()
+                } else {
+                    "little overlap".into()
+                },
+            })
+            .collect(),
+        holdout_check: section
+            .holdout_check
+            .as_ref()
+            .map(|check| HoldoutCheckView {
+                verdict: check.verdict.clone(),
+                agrees: check.agrees,
+                estimate: money_ci(check.estimate),
+                holdout: money_ci(check.holdout),
+                difference: check.difference.map_or_else(
+                    || NONE.into(),
+                    |e| {
+                        format!(
+                            "{} [{}, {}]",
+                            signed_money(report, e.value),
+                            signed_money(report, e.ci_low),
+                            signed_money(report, e.ci_high)
+                        )
+                    },
+                ),
+            }),
+        bootstrap_samples: section.bootstrap_samples.to_string(),
     }
 }
 

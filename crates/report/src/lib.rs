@@ -8,6 +8,8 @@
 //!
 //! - `records.rs`: the input records;
 //! - `report.rs`: the builder and the report (KPIs, lift, per channel/action/day);
+//! - `off_policy.rs`: off-policy estimates of other first touches from the decision log's
+//!   first-touch rounds, checked against the holdout;
 //! - `stats.rs`: Wilson, Newcombe and Welch intervals;
 //! - `format.rs`: figures as text (percentages, intervals);
 //! - `text.rs`: the terminal summary;
@@ -16,11 +18,13 @@
 pub mod charts;
 pub mod format;
 pub mod html;
+pub mod off_policy;
 pub mod records;
 pub mod report;
 pub mod stats;
 pub mod text;
 
+pub use off_policy::{FirstTouchRound, HoldoutCheck, OffPolicy, PolicyEstimate};
 pub use records::{AbandonmentOutcome, MessageOutcome};
 pub use report::{
     ActionRow, CartKpis, DayRow, FilterError, GroupOutcome, Lift, MessageKpis, Period, Report,

@@ -9,6 +9,7 @@
 //! so the two groups differ only by chance; last-touch attribution ("recovered after our
 //! e-mail") counts shoppers who would have bought anyway, the difference does not.
 
+use crate::off_policy::{FirstTouchRound, OffPolicy, off_policy_section};
 use crate::records::{AbandonmentOutcome, MessageOutcome};
 use crate::stats::{Estimate, Moments, mean_difference, proportion_difference, wilson};
 use cartback_core::{Cart, CartState, Currency, Timestamp};
@@ -267,6 +268,10 @@ pub struct Report {
     pub messages_by_action: BTreeMap<String, MessageKpis>,
     pub first_actions: Vec<ActionRow>,
     pub daily: Vec<DayRow>,
+    /// Off-policy estimates from the first-touch rounds (absent when the report was built
+    /// without the decision log's recorded states).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub off_policy: Option<OffPolicy>,
 }
 
 impl Report {
@@ -385,6 +390,14 @@ pub struct ReportBuilder {
     by_action: BTreeMap<String, MessageTally>,
     daily: BTreeMap<String, DayRow>,
     currencies: BTreeMap<String, u64>,
+    off_policy: Option<FirstTouchTally>,
+}
+
+/// The first-touch rounds of the period (and currency filter), for the off-policy section.
+#[derive(Default)]
+struct FirstTouchTally {
+    rounds: Vec<FirstTouchRound>,
+    without_state: u64,
 }
 
 impl ReportBuilder {
@@ -400,6 +413,32 @@ impl ReportBuilder {
     pub fn with_currency(mut self, currency: Option<String>) -> ReportBuilder {
         self.currency_filter = currency;
         self
+    }
+
+    /// Gives the report its off-policy section ([`crate::off_policy`]), from the rounds
+    /// [`add_first_touch`](Self::add_first_touch) collects (none yet: the section says so).
+    pub fn with_off_policy(mut self) -> ReportBuilder {
+        self.off_policy.get_or_insert_default();
+        self
+    }
+
+    /// A settled first-touch round (the first decision step of a treated abandonment, with
+    /// its recorded state) for the off-policy section.
+    pub fn add_first_touch(&mut self, round: FirstTouchRound) {
+        if !self.period.contains(round.decided_at) || self.other_currency(round.currency.as_deref())
+        {
+            return;
+        }
+        self.off_policy.get_or_insert_default().rounds.push(round);
+    }
+
+    /// A settled treated abandonment whose first decision has no (readable) recorded state:
+    /// counted, not evaluated.
+    pub fn add_first_touch_without_state(&mut self, decided_at: Timestamp, currency: Option<&str>) {
+        if !self.period.contains(decided_at) || self.other_currency(currency) {
+            return;
+        }
+        self.off_policy.get_or_insert_default().without_state += 1;
     }
 
     fn other_currency(&self, currency: Option<&str>) -> bool {
@@ -533,6 +572,21 @@ impl ReportBuilder {
                 .map(|(code, _)| code.clone())
         });
         let lift = lift(self.treated, self.holdout, currency.as_deref());
+        let off_policy = self.off_policy.map(|tally| {
+            // In the report's currency only (it differs from the rounds' only when the
+            // report mixes currencies and warns about it).
+            let (rounds, other): (Vec<_>, Vec<_>) = tally
+                .rounds
+                .into_iter()
+                .partition(|r| currency.is_none() || r.currency.as_deref() == currency.as_deref());
+            off_policy_section(
+                &rounds,
+                tally.without_state,
+                other.len() as u64,
+                &lift.holdout,
+                currency.as_deref(),
+            )
+        });
         let first_actions = self
             .actions
             .into_iter()
@@ -568,6 +622,7 @@ impl ReportBuilder {
             messages_by_action,
             first_actions,
             daily: self.daily.into_values().collect(),
+            off_policy,
         }
     }
 }

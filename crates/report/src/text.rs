@@ -1,7 +1,9 @@
 //! The terminal summary of a report (`cartback report` without `--json`): the verdict, the
-//! lift with its intervals, the cart KPIs and the messages, as aligned plain text.
+//! lift with its intervals, the cart KPIs, the messages and the off-policy estimates, as
+//! aligned plain text.
 
 use crate::format::{NONE, count_ci, percent, percent_ci, points_ci};
+use crate::off_policy::OffPolicy;
 use crate::report::Report;
 use crate::stats::Estimate;
 use std::fmt::Write;
@@ -166,7 +168,53 @@ pub fn render_text(report: &Report) -> String {
         "orders attributed to a message",
         format!("{} ({})", m.attributed, percent(m.attributed_rate)),
     );
+    if let Some(off_policy) = &report.off_policy {
+        off_policy_text(&mut out, report, off_policy, &money_ci);
+    }
     out
+}
+
+/// The off-policy section: the verdict, the logged policy's realised value, one line per
+/// alternative first touch, and the holdout check.
+fn off_policy_text(
+    out: &mut String,
+    report: &Report,
+    section: &OffPolicy,
+    money_ci: &dyn Fn(Option<Estimate>) -> String,
+) {
+    out.push_str("\nOff-policy estimates (first touch, net per settled abandonment):\n");
+    let _ = writeln!(out, "  {}", section.verdict);
+    if section.skipped_other_currency > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} rounds in other currencies than {} left out)",
+            section.skipped_other_currency,
+            report.currency.as_deref().unwrap_or("the report's")
+        );
+    }
+    let Some(logged) = section.logged else {
+        return;
+    };
+    row(out, "logged policy, realised", money_ci(Some(logged)));
+    let _ = writeln!(
+        out,
+        "  {:<26} {:>36} {:>36} {:>8}",
+        "first touch", "SNIPW [95 % CI]", "DR [95 % CI]", "ESS"
+    );
+    for policy in &section.policies {
+        let (snipw, dr) = match (policy.snipw, policy.dr) {
+            (Some(_), Some(_)) => (money_ci(policy.snipw), money_ci(policy.dr)),
+            _ => ("little overlap".to_owned(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<26} {snipw:>36} {dr:>36} {:>8.1}",
+            policy.first_touch, policy.effective_sample_size
+        );
+    }
+    if let Some(check) = &section.holdout_check {
+        let _ = writeln!(out, "  holdout check: {}", check.verdict);
+    }
 }
 
 #[cfg(test)]

@@ -1,16 +1,23 @@
 //! How long does the report take on a big shop? Fills a fresh store (SQLite by default, or
 //! the `postgres://` URL given as the second argument) with N abandoned carts, each with a
-//! step-0 decision (10 % holdout), a sent reminder for the treated ones, opens and clicks on
-//! some and a recovery on some, then times `build_report` — what `cartback report`,
-//! `GET /v1/report` and the dashboard run.
+//! step-0 decision (10 % holdout) recording its policy state as the engine does, a sent
+//! message for the treated ones (a reminder, or one in eight times another first action
+//! drawn uniformly, so that the off-policy section has something to evaluate), opens and
+//! clicks on some and a recovery on some, then times `build_report` — what `cartback
+//! report`, `GET /v1/report` and the dashboard run — three times without its off-policy
+//! section and three times with it, printing each run's peak resident memory (on Linux: the
+//! process's high-water mark, reset before each run).
 //!
 //! `cargo run --release -p cartback-server --example report_scale -- 100000 [postgres://…]`
 //! (a PostgreSQL database it fills must be empty; drop its tables afterwards).
 
 use cartback_core::{Cart, CartState, Currency, Duration, Timestamp};
-use cartback_policy::actions::ActionCosts;
+use cartback_policy::actions::{ActionCosts, ActionKind};
+use cartback_policy::ope::LoggedState;
+use cartback_policy::policies::ObservedState;
+use cartback_policy::simulator::CartFeatures;
 use cartback_server::outcomes::Booking;
-use cartback_server::report::build_report;
+use cartback_server::report::{build_report, build_report_without_off_policy};
 use cartback_store::{Decision, MessageStatus, OutboxMessage};
 use std::time::Instant;
 
@@ -37,6 +44,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for (i, cart) in carts.iter().enumerate() {
         let holdout = i.is_multiple_of(10);
+        // ε-greedy logging: the reminder with probability 7/8 + 1/64, any other action 1/64.
+        let explored = i % 8 == 3;
+        let action = match (holdout, explored) {
+            (true, _) => ActionKind::DoNothing,
+            (false, true) => ActionKind::ALL[(i / 8) % 8],
+            (false, false) => ActionKind::ReminderEmail,
+        };
+        let propensity = match (holdout, action) {
+            (true, _) => 1.0,
+            (false, ActionKind::ReminderEmail) => 7.0 / 8.0 + 1.0 / 64.0,
+            (false, _) => 1.0 / 64.0,
+        };
+        let observed = observed(cart);
+        let state = if holdout {
+            LoggedState::suppressed(observed)
+        } else {
+            LoggedState::unchanged(observed)
+        };
         let decision = Decision {
             id: 0,
             cart_id: cart.id.clone(),
@@ -44,29 +69,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             abandonment: 1,
             step: 0,
             decided_at: Timestamp(cart.abandoned_at.unwrap().0 + 60 * MINUTE),
-            action: if holdout {
-                "do_nothing"
-            } else {
-                "reminder_email"
-            }
-            .into(),
-            channel: (!holdout).then(|| "email".to_owned()),
+            action: action.name().into(),
+            channel: action.channel().map(|c| {
+                if c == cartback_policy::actions::Channel::Webhook {
+                    "webhook"
+                } else {
+                    "email"
+                }
+                .to_owned()
+            }),
             send_at: None,
-            propensity: 1.0,
+            propensity,
             scores: serde_json::json!({}),
             reasons: vec!["fixed flow".into()],
             guardrail: if holdout { "holdout" } else { "passed" }.into(),
             holdout,
             discount_minor: 0,
-            state: None,
+            state: Some(serde_json::to_value(state)?),
         };
-        let message = (!holdout).then(|| OutboxMessage {
+        let message = (action != ActionKind::DoNothing).then(|| OutboxMessage {
             id: 0,
             idempotency_key: format!("{}/1/0", cart.id),
             decision_id: 0,
             cart_id: cart.id.clone(),
             user_id: cart.user_id.clone(),
-            channel: "email".into(),
+            channel: decision.channel.clone().unwrap_or_default(),
             payload: serde_json::json!({}),
             status: MessageStatus::Pending,
             due_at: decision.decided_at,
@@ -104,21 +131,81 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         attribution_window: Duration::days(7),
         as_of: Timestamp(T0 + 60 * 86_400_000),
     };
-    for run in 1..=3 {
-        let started = Instant::now();
-        let report = build_report(&mut *store, &booking, Default::default(), None)?;
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "run {run}: report of {} carts, {} abandonments, {} messages in {seconds:.3} s \
-             ({:.0} carts/s); {}",
-            report.carts.carts,
-            report.lift.treated.abandonments + report.lift.holdout.abandonments,
-            report.messages.messages,
-            n as f64 / seconds,
-            report.lift.verdict
-        );
+    drop(carts);
+    for off_policy in [false, true] {
+        for run in 1..=3 {
+            reset_peak_memory();
+            let started = Instant::now();
+            let report = if off_policy {
+                build_report(&mut *store, &booking, Default::default(), None)?
+            } else {
+                build_report_without_off_policy(&mut *store, &booking, Default::default(), None)?
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "run {run} {}: report of {} carts, {} abandonments, {} messages in {seconds:.3} \
+                 s ({:.0} carts/s, peak memory {}); {}",
+                if off_policy {
+                    "with off-policy"
+                } else {
+                    "without off-policy"
+                },
+                report.carts.carts,
+                report.lift.treated.abandonments + report.lift.holdout.abandonments,
+                report.messages.messages,
+                n as f64 / seconds,
+                peak_memory(),
+                report.lift.verdict
+            );
+            if let Some(section) = &report.off_policy {
+                println!("  off-policy: {}", section.verdict);
+            }
+        }
     }
     Ok(())
+}
+
+/// Resets the process's peak resident memory (Linux; elsewhere nothing happens).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak resident memory since the last reset (`VmHWM`), or "unknown".
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.0} MB", kilobytes / 1024.0))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// What the policy saw of `cart` at its first decision step.
+fn observed(cart: &Cart) -> ObservedState {
+    let abandoned_at = cart.abandoned_at.unwrap();
+    ObservedState {
+        features: CartFeatures {
+            cart_value_minor: cart.value,
+            predicted_propensity: 0.05 + (cart.value % 7) as f64 / 100.0,
+            returning_customer: cart.value % 3 == 0,
+            mobile: cart.value % 2 == 0,
+            email_consent: true,
+            webhook_consent: true,
+            abandoned_hour: ((abandoned_at.0 / 3_600_000) % 24) as u32,
+            history: Default::default(),
+            session: Default::default(),
+        },
+        step: 0,
+        n_steps: 3,
+        abandoned_at,
+        send_at: Timestamp(abandoned_at.0 + 60 * MINUTE),
+        send_hour_local: (((abandoned_at.0 + 60 * MINUTE) / 3_600_000) % 24) as u32,
+        messages_sent: 0,
+        coupon_sent_percent: 0,
+        subscribed: true,
+    }
 }
 
 /// The `i`-th abandoned cart, created over 40 days: one treated cart in 12 recovered, one

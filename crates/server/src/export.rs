@@ -22,7 +22,7 @@
 
 use crate::outcomes::{Booking, KeepState, LoggedAbandonment, OutcomeFacts, read_abandonments};
 use cartback_policy::actions::ActionKind;
-use cartback_policy::ope::{CartbackRound, LoggedState};
+use cartback_policy::ope::CartbackRound;
 use cartback_store::Store;
 use cartback_store::StoreError;
 use serde::Serialize;
@@ -70,8 +70,13 @@ pub fn export_rounds(
     let facts = OutcomeFacts::read(store, &mut |_| {})?;
     let counts =
         read_abandonments::<ExportError>(store, booking, &facts, KeepState::FirstStep, |read| {
-            let (first, outcome) = match read {
-                LoggedAbandonment::Read { first, outcome, .. } => (first, outcome),
+            let (first, state, outcome) = match read {
+                LoggedAbandonment::Read {
+                    first,
+                    state,
+                    outcome,
+                    ..
+                } => (first, state, outcome),
                 LoggedAbandonment::WithoutFirstStep { .. } => {
                     summary.skipped_without_first_step += 1;
                     return Ok(());
@@ -85,7 +90,7 @@ pub fn export_rounds(
                 summary.skipped_holdout += 1;
                 return Ok(());
             }
-            let Some(state_value) = &first.state else {
+            let Some(state) = state else {
                 summary.skipped_without_state += 1;
                 return Ok(());
             };
@@ -94,8 +99,7 @@ pub fn export_rounds(
                 cart_id: first.cart_id.clone(),
                 message,
             };
-            let state: LoggedState = serde_json::from_value(state_value.clone())
-                .map_err(|e| state_error(e.to_string()))?;
+            let state = state.map_err(state_error)?;
             let action = ActionKind::from_name(&first.action).ok_or_else(|| {
                 state_error(format!(
                     "action `{}` is not a cartback action",
@@ -122,7 +126,7 @@ pub fn export_rounds(
                 message_cost_minor: outcome.message_cost_minor,
                 unsubscribe_loss_minor: outcome.unsubscribe_loss_minor,
                 guardrail: first.guardrail.clone(),
-                state,
+                state: *state,
             };
             serde_json::to_writer(&mut *out, &round).map_err(std::io::Error::from)?;
             out.write_all(b"\n")?;

@@ -25,6 +25,7 @@
 
 use cartback_core::{Cart, CartState, Duration, Timestamp};
 use cartback_policy::actions::{ActionCosts, ActionKind};
+use cartback_policy::ope::LoggedState;
 use cartback_report::AbandonmentOutcome;
 use cartback_store::{Decision, MessageStatus, OutboxMessage, Store, StoreError};
 use std::collections::HashMap;
@@ -167,12 +168,20 @@ impl Booking {
     }
 }
 
+/// The recorded policy state of an abandonment's step-0 decision, parsed while the log is
+/// read ([`KeepState::FirstStep`]): `None` when the decision has none (taken before
+/// migration 5) or it was not kept, `Err` with serde's message when it is unreadable (boxed:
+/// only step 0 of a kept log has one).
+pub type FirstState = Option<Result<Box<LoggedState>, String>>;
+
 /// One (cart, abandonment) of the log, as [`read_abandonments`] hands it out.
 pub enum LoggedAbandonment<'a> {
-    /// Its decisions (step order as logged; the first is step 0) and its outcome.
+    /// Its decisions (step order as logged; the first is step 0; none keeps its `state`,
+    /// `reasons` or `scores`), the step-0 decision's parsed state and the outcome.
     Read {
         decisions: &'a [Decision],
         first: &'a Decision,
+        state: FirstState,
         outcome: AbandonmentOutcome,
     },
     /// No step-0 decision (its first step was erased or never written).
@@ -193,7 +202,9 @@ pub struct LogCounts {
 /// How much of each decision [`read_abandonments`] keeps while it reads the whole log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeepState {
-    /// The recorded policy state of step 0 (the off-policy export).
+    /// The recorded policy state of step 0, parsed into a [`LoggedState`] as it is read (the
+    /// off-policy export and the report's off-policy section): a few hundred bytes per
+    /// abandonment instead of the JSON tree.
     FirstStep,
     /// None (reports).
     Nothing,
@@ -201,7 +212,8 @@ pub enum KeepState {
 
 /// Reads the whole decision log and hands every (cart, abandonment) to `visit`, in the
 /// order of its first decision, booked from `facts`. Decisions keep only what outcomes need
-/// (no scores or reasons; the state as `keep` says) while the log is held in memory.
+/// (no scores, reasons or JSON state; step 0's state parsed as `keep` says) while the log is
+/// held in memory.
 pub fn read_abandonments<E: From<StoreError>>(
     store: &mut dyn Store,
     booking: &Booking,
@@ -209,8 +221,14 @@ pub fn read_abandonments<E: From<StoreError>>(
     keep: KeepState,
     mut visit: impl FnMut(LoggedAbandonment<'_>) -> Result<(), E>,
 ) -> Result<LogCounts, E> {
+    /// One (cart, abandonment)'s decisions, and the state of its first step-0 decision.
+    #[derive(Default)]
+    struct Group {
+        decisions: Vec<Decision>,
+        first_state: Option<FirstState>,
+    }
     let mut counts = LogCounts::default();
-    let mut groups: Vec<Vec<Decision>> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<(String, u32), usize> = HashMap::new();
     let mut after = 0;
     loop {
@@ -221,32 +239,43 @@ pub fn read_abandonments<E: From<StoreError>>(
             counts.decisions += 1;
             decision.reasons = Vec::new();
             decision.scores = serde_json::Value::Null;
-            if decision.step != 0 || keep == KeepState::Nothing {
-                decision.state = None;
-            }
+            let state = decision.state.take();
             let key = (decision.cart_id.clone(), decision.abandonment);
             let at = *index.entry(key).or_insert_with(|| {
-                groups.push(Vec::new());
+                groups.push(Group::default());
                 groups.len() - 1
             });
-            groups[at].push(decision);
+            let group = &mut groups[at];
+            if decision.step == 0 && group.first_state.is_none() {
+                group.first_state = Some(match (keep, state) {
+                    (KeepState::FirstStep, Some(value)) => Some(
+                        serde_json::from_value(value)
+                            .map_err(|e| e.to_string())
+                            .map(Box::new),
+                    ),
+                    _ => None,
+                });
+            }
+            group.decisions.push(decision);
         }
     }
     drop(index);
     counts.abandonments = groups.len() as u64;
-    for group in &groups {
-        let Some(first) = group.iter().find(|d| d.step == 0) else {
-            visit(LoggedAbandonment::WithoutFirstStep { decisions: group })?;
+    for group in &mut groups {
+        let decisions = &group.decisions;
+        let Some(first) = decisions.iter().find(|d| d.step == 0) else {
+            visit(LoggedAbandonment::WithoutFirstStep { decisions })?;
             continue;
         };
         let Some(cart) = facts.carts.get(&first.cart_id) else {
             visit(LoggedAbandonment::CartMissing { first })?;
             continue;
         };
-        let outcome = outcome(cart, group, first, facts, booking);
+        let outcome = outcome(cart, decisions, first, facts, booking);
         visit(LoggedAbandonment::Read {
-            decisions: group,
+            decisions,
             first,
+            state: group.first_state.take().flatten(),
             outcome,
         })?;
     }

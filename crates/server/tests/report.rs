@@ -107,6 +107,24 @@ async fn the_report_counts_the_lift_against_the_holdout_and_the_dashboard_shows_
     assert_eq!(report["carts"]["by_state"]["expired"], json!(20));
     assert_eq!(report["carts"]["recovery_rate"].as_f64(), Some(4.0 / 24.0));
     assert_eq!(report["currency"], json!("EUR"));
+    // The off-policy section: every settled treated abandonment is a first-touch round with
+    // the state the engine recorded; too few to estimate other policies, and it says so.
+    let off_policy = &report["off_policy"];
+    assert_eq!(
+        off_policy["rounds"],
+        json!(treated_users.len()),
+        "{off_policy}"
+    );
+    assert_eq!(off_policy["skipped_without_state"], json!(0));
+    assert_eq!(off_policy["flow_steps"], json!(1));
+    assert!(off_policy["policies"].as_array().unwrap().is_empty());
+    assert!(
+        off_policy["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too few first-touch rounds to estimate other policies"),
+        "{off_policy}"
+    );
     assert_eq!(
         report["messages_by_channel"]["log"]["sent"],
         json!(treated_users.len())
@@ -177,6 +195,8 @@ async fn the_report_counts_the_lift_against_the_holdout_and_the_dashboard_shows_
     let html = page.text().await.unwrap();
     assert!(html.contains("<svg"), "{html}");
     assert!(html.contains("Too few settled abandonments"), "{html}");
+    assert!(html.contains("Other first touches, estimated off-policy"));
+    assert!(html.contains("Too few first-touch rounds"));
     let wrong = client()
         .get(url(&server, "/dashboard"))
         .basic_auth("shop-owner", Some("not-a-key"))
@@ -232,4 +252,42 @@ async fn the_report_counts_the_lift_against_the_holdout_and_the_dashboard_shows_
         costs.unsubscribe_loss_minor
     );
     assert_eq!(report.lift.treated.recovered, 3);
+
+    // A decision recorded without a policy state (as before schema version 5), about a
+    // second abandonment of a treated cart: counted as skipped, not evaluated.
+    let treated_message = &log[2];
+    store
+        .record_decision(
+            &cartback_store::Decision {
+                id: 0,
+                cart_id: treated_message.cart_id.clone(),
+                user_id: treated_message.user_id.clone(),
+                abandonment: 2,
+                step: 0,
+                decided_at: abandoned + Duration::hours(3),
+                action: "reminder_email".into(),
+                channel: Some("log".into()),
+                send_at: None,
+                propensity: 1.0,
+                scores: json!({}),
+                reasons: Vec::new(),
+                guardrail: "passed".into(),
+                holdout: false,
+                discount_minor: 0,
+                state: None,
+            },
+            None,
+        )
+        .unwrap();
+    let report = build_report(&mut *store, &booking, Default::default(), None).unwrap();
+    let off_policy = report.off_policy.unwrap();
+    assert_eq!(off_policy.rounds, treated_users.len() as u64);
+    assert_eq!(off_policy.skipped_without_state, 1);
+    assert!(
+        off_policy.verdict.contains(
+            "1 abandonments whose first decision has no recorded policy state were skipped"
+        ),
+        "{}",
+        off_policy.verdict
+    );
 }

@@ -90,6 +90,12 @@ impl Bootstrap {
             });
         }
         let k = series.len();
+        // Round-major copy: a draw reads its round's k values from one place instead of
+        // one cache miss per series (the sums, and so the intervals, are unchanged).
+        let mut rows = Vec::with_capacity(n * k);
+        for index in 0..n {
+            rows.extend(series.iter().map(|values| values[index]));
+        }
         let mut rng = SmallRng::seed_from_u64(self.params.seed);
         let mut means = vec![Vec::with_capacity(self.params.n_samples); k];
         let mut sums = vec![0.0; k];
@@ -97,8 +103,8 @@ impl Bootstrap {
             sums.iter_mut().for_each(|s| *s = 0.0);
             for _ in 0..n {
                 let index = rng.random_range(0..n);
-                for (sum, values) in sums.iter_mut().zip(series) {
-                    *sum += values[index];
+                for (sum, value) in sums.iter_mut().zip(&rows[index * k..(index + 1) * k]) {
+                    *sum += value;
                 }
             }
             for (resampled, sum) in means.iter_mut().zip(&sums) {
@@ -165,6 +171,37 @@ mod tests {
         // about ±0.25 wide, certainly not ±1.
         assert!(a.high - a.low > 0.3 && a.high - a.low < 0.8, "{a:?}");
         assert!((a.mean - 4.5).abs() < 0.05);
+    }
+
+    #[test]
+    fn several_series_get_the_means_of_resampling_each_directly() {
+        // The round-major copy must not change which rounds a draw picks: the means of every
+        // resample equal those of drawing indices and reading each series in place.
+        let a: Vec<f64> = (0..50).map(|i| f64::from(i * i % 17)).collect();
+        let b: Vec<f64> = (0..50).map(|i| f64::from(i % 7) - 3.0).collect();
+        let params = BootstrapParams {
+            n_samples: 40,
+            alpha: 0.1,
+            seed: 7,
+        };
+        let intervals = params.validate().unwrap().intervals(&[&a, &b]).unwrap();
+        let mut rng = SmallRng::seed_from_u64(params.seed);
+        let mut means = [Vec::new(), Vec::new()];
+        for _ in 0..params.n_samples {
+            let (mut sum_a, mut sum_b) = (0.0, 0.0);
+            for _ in 0..a.len() {
+                let index = rng.random_range(0..a.len());
+                sum_a += a[index];
+                sum_b += b[index];
+            }
+            means[0].push(sum_a / a.len() as f64);
+            means[1].push(sum_b / b.len() as f64);
+        }
+        for (interval, mut resampled) in intervals.into_iter().zip(means) {
+            resampled.sort_by(f64::total_cmp);
+            assert_eq!(interval.low, percentile_sorted(&resampled, 5.0));
+            assert_eq!(interval.high, percentile_sorted(&resampled, 95.0));
+        }
     }
 
     #[test]

@@ -259,7 +259,7 @@ pub fn policy_action_dist(
     n_steps: Option<usize>,
 ) -> Result<EvaluationPolicy, OpeError> {
     let states = log.require_states("a cartback policy")?;
-    let mut blocks = Vec::with_capacity(states.len());
+    let mut values = Vec::with_capacity(states.len() * N_ACTIONS);
     for ((state, &line), round) in states.iter().zip(&log.lines).zip(0..) {
         if let Some(n) = n_steps
             && state.observed.n_steps != n
@@ -283,9 +283,14 @@ pub fn policy_action_dist(
             })
             .probabilities;
         let final_dist = LoggedState::push_forward(&outcomes, &proposal);
-        blocks.push(final_dist.iter().map(|&p| vec![p]).collect());
+        values.extend(final_dist);
     }
-    EvaluationPolicy::new(ActionTable::per_round("evaluation_action_dist", blocks)?)
+    EvaluationPolicy::new(ActionTable::per_round_flat(
+        "evaluation_action_dist",
+        N_ACTIONS,
+        1,
+        values,
+    )?)
 }
 
 /// The built-in policies `cartback ope --eval-policy builtin:NAME` evaluates: `do_nothing`,
@@ -390,13 +395,11 @@ pub fn fit_reward_model(log: &CartbackLog, ridge: f64) -> Result<RewardModel, Op
             }
         }
     }
-    let blocks = predictions
-        .into_iter()
-        .map(|q| q.iter().map(|&v| vec![v]).collect())
-        .collect();
-    Ok(RewardModel::new(ActionTable::per_round(
+    Ok(RewardModel::new(ActionTable::per_round_flat(
         "reward_model_table",
-        blocks,
+        N_ACTIONS,
+        1,
+        predictions.into_iter().flatten().collect(),
     )?))
 }
 

@@ -58,6 +58,50 @@ impl ActionTable {
         })
     }
 
+    /// One `[action][position]` table per round, given flat (row-major: round, then action,
+    /// then position): what [`per_round`](Self::per_round) builds, without a heap block per
+    /// round and action.
+    pub fn per_round_flat(
+        field: &str,
+        n_actions: usize,
+        n_positions: usize,
+        values: Vec<f64>,
+    ) -> Result<Self, OpeError> {
+        let block = n_actions * n_positions;
+        if block == 0 {
+            return Err(table_error(field, "has no actions or no positions"));
+        }
+        if values.is_empty() {
+            return Err(table_error(field, "has no rounds"));
+        }
+        if !values.len().is_multiple_of(block) {
+            return Err(table_error(
+                field,
+                &format!(
+                    "has {} values, not a whole number of {n_actions}x{n_positions} rounds",
+                    values.len()
+                ),
+            ));
+        }
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            let (round, within) = (at / block, at % block);
+            return Err(table_error(
+                &format!("{field}[{round}]"),
+                &format!(
+                    "value at action {}, position {} is not finite",
+                    within / n_positions,
+                    within % n_positions
+                ),
+            ));
+        }
+        Ok(ActionTable {
+            n_actions,
+            n_positions,
+            n_rounds: Some(values.len() / block),
+            values,
+        })
+    }
+
     pub fn n_actions(&self) -> usize {
         self.n_actions
     }
@@ -187,6 +231,25 @@ impl RewardModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flat_per_round_table_is_the_nested_one() {
+        let nested = ActionTable::per_round(
+            "t",
+            vec![vec![vec![0.1], vec![0.9]], vec![vec![0.6], vec![0.4]]],
+        )
+        .unwrap();
+        let flat = ActionTable::per_round_flat("t", 2, 1, vec![0.1, 0.9, 0.6, 0.4]).unwrap();
+        assert_eq!(flat, nested);
+        let error = ActionTable::per_round_flat("t", 2, 1, vec![0.1, 0.9, 0.6, f64::NAN])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("t[1]") && error.contains("action 1, position 0"),
+            "{error}"
+        );
+        assert!(ActionTable::per_round_flat("t", 2, 1, vec![0.1, 0.9, 0.6]).is_err());
+    }
 
     #[test]
     fn shared_and_per_round_tables_index_the_same_way() {
