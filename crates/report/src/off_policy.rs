@@ -205,8 +205,8 @@ pub fn off_policy_section(
         format!(
             "Little overlap: over {} first-touch rounds the logged policy (realised {logged} \
              per abandonment) rarely took any first action other than its own, so no \
-             alternative can be estimated from this log. A policy with an exploration floor \
-             logs what the others need.{skipped}",
+             alternative can be estimated from this log. Set `[policy] exploration` (e.g. 0.05) \
+             to log what the others need.{skipped}",
             section.rounds
         )
     } else {
