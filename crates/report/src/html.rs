@@ -205,19 +205,7 @@ impl View {
 }
 
 fn off_policy_view(report: &Report, section: &OffPolicy) -> OffPolicyView {
-    let money_ci = |e: Option<Estimate>| {
-        e.map_or_else(
-            || NONE.into(),
-            |e| {
-                format!(
-                    "{} [{}, {}]",
-                    report.money(e.value),
-                    report.money(e.ci_low),
-                    report.money(e.ci_high)
-                )
-            },
-        )
-    };
+    let money_ci = |e: Option<Estimate>| report.money_ci(e);
     OffPolicyView {
         verdict: section.verdict.clone(),
         rounds: section.rounds.to_string(),
@@ -402,19 +390,7 @@ fn group_rows(report: &Report) -> Vec<GroupRow> {
         difference: String::new(),
     };
     let money = |minor: f64| report.money(minor);
-    let money_ci = |e: Option<Estimate>| {
-        e.map_or_else(
-            || NONE.into(),
-            |e| {
-                format!(
-                    "{} [{}, {}]",
-                    report.money(e.value),
-                    report.money(e.ci_low),
-                    report.money(e.ci_high)
-                )
-            },
-        )
-    };
+    let money_ci = |e: Option<Estimate>| report.money_ci(e);
     vec![
         row("Abandonments", &|g| g.abandonments.to_string()),
         row("Still open (left out)", &|g| g.open.to_string()),

@@ -280,6 +280,22 @@ impl Report {
     pub fn money(&self, minor: f64) -> String {
         format_money(self.currency.as_deref(), minor)
     }
+
+    /// An estimate in the report's currency with its interval, `12.00 EUR [9.00 EUR, 15.00
+    /// EUR]`; the dash when there is none.
+    pub fn money_ci(&self, estimate: Option<Estimate>) -> String {
+        estimate.map_or_else(
+            || crate::format::NONE.into(),
+            |e| {
+                format!(
+                    "{} [{}, {}]",
+                    self.money(e.value),
+                    self.money(e.ci_low),
+                    self.money(e.ci_high)
+                )
+            },
+        )
+    }
 }
 
 /// Money as text in `currency` (an ISO 4217 code).

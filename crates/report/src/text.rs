@@ -15,19 +15,7 @@ fn row(out: &mut String, label: &str, value: String) {
 
 /// The report as plain text, for a terminal.
 pub fn render_text(report: &Report) -> String {
-    let money_ci = |e: Option<Estimate>| {
-        e.map_or_else(
-            || NONE.into(),
-            |e| {
-                format!(
-                    "{} [{}, {}]",
-                    report.money(e.value),
-                    report.money(e.ci_low),
-                    report.money(e.ci_high)
-                )
-            },
-        )
-    };
+    let money_ci = |e: Option<Estimate>| report.money_ci(e);
     let money_opt = |m: Option<f64>| m.map_or_else(|| NONE.into(), |m| report.money(m));
     let lift = &report.lift;
     let (t, h) = (&lift.treated, &lift.holdout);

@@ -256,14 +256,10 @@ async fn withdrawn_consent_cancels_a_scheduled_send() {
     post_events(&server, INGEST, &add_to_cart("c1", "p1")).await;
     let cart_id = cart_id_of(&server, "c1").await;
     wait_for_status(&server, &cart_id, "pending").await;
-    let response = client()
-        .put(url(&server, "/v1/users/c1/consent"))
-        .bearer_auth(INGEST)
-        .json(&json!({"webhook": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(
+        set_consent(&server, "c1", json!({"webhook": false})).await,
+        200
+    );
     let found = wait_for_status(&server, &cart_id, "cancelled").await;
     assert_eq!(
         found[0]["messages"][0]["cancel_reason"].as_str(),

@@ -94,14 +94,10 @@ async fn the_store_keeps_pseudonyms_and_the_api_speaks_the_shops_ids() {
     assert_eq!(found[0]["user_id"].as_str(), Some(alice.as_str()));
 
     // Consent by the shop's id, read back by the shop's id and by the pseudonym.
-    let response = client()
-        .put(url(&server, "/v1/users/alice/consent"))
-        .bearer_auth(INGEST)
-        .json(&json!({"webhook": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(
+        set_consent(&server, "alice", json!({"webhook": false})).await,
+        200
+    );
     for user in ["alice", alice.as_str()] {
         let (_, consent) = get_json(&server, READ, &format!("/v1/users/{user}/consent")).await;
         assert_eq!(consent["webhook"].as_bool(), Some(false), "{user}");

@@ -64,14 +64,10 @@ async fn the_daily_purge_removes_what_is_older_than_the_retention_and_keeps_the_
         post_events(&server, INGEST, &alice_order).await.status(),
         200
     );
-    let consent = client()
-        .put(url(&server, "/v1/users/alice/consent"))
-        .bearer_auth(INGEST)
-        .json(&json!({"email": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(consent.status(), 200);
+    assert_eq!(
+        set_consent(&server, "alice", json!({"email": false})).await,
+        200
+    );
     let (_, cart) = get_json(&server, READ, &cart_path("alice#1")).await;
     assert_eq!(cart["state"], json!("recovered"), "{cart}");
 

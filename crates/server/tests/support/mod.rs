@@ -201,6 +201,19 @@ pub async fn get_json(server: &RunningServer, key: &str, path: &str) -> (u16, se
 }
 
 /// The server's `/metrics` page (Prometheus text).
+/// `PUT /v1/users/{user}/consent` with the ingest key; the answer's status.
+pub async fn set_consent(server: &RunningServer, user: &str, consent: serde_json::Value) -> u16 {
+    client()
+        .put(url(server, &format!("/v1/users/{user}/consent")))
+        .bearer_auth(INGEST)
+        .json(&consent)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// `DELETE /v1/users/{user}` with the admin key: the erasure report.
 pub async fn erase_user(server: &RunningServer, user: &str) -> serde_json::Value {
     client()
