@@ -61,7 +61,7 @@ pub fn openapi() -> Value {
                 "responses": {"200": {"description": "the cart"}, "404": {"$ref": "#/components/responses/Error"}}
             }))},
             "/v1/users/{id}/carts": {"get": with_errors(json!({
-                "summary": "A user's carts (scope read)", "security": [{"apiKey": []}],
+                "summary": "A user's carts; {id} is the shop's user id, pseudonymised on the way in when ids are (scope read)", "security": [{"apiKey": []}],
                 "parameters": [path_param("id")],
                 "responses": {"200": {"description": "the carts"}}
             }))},
@@ -72,7 +72,7 @@ pub fn openapi() -> Value {
                 "responses": {"200": {"description": "the decisions"}}
             }))},
             "/v1/report": {"get": with_errors(json!({
-                "summary": "The report of what was won back: cart KPIs, messages, and the lift of the engine's decisions against the holdout with 95 % intervals (scope read)",
+                "summary": "The report of what was won back: cart KPIs, messages, the lift of the engine's decisions against the holdout with 95 % intervals, and off-policy estimates of other first touches (scope read)",
                 "security": [{"apiKey": []}],
                 "parameters": [
                     {"name": "since", "in": "query", "required": false, "schema": {"type": "string"}, "description": "YYYY-MM-DD (UTC) or RFC 3339, inclusive"},
@@ -112,7 +112,7 @@ pub fn openapi() -> Value {
                 }))
             },
             "/v1/users/{id}": {"delete": with_errors(json!({
-                "summary": "Erase every trace of a user; returns counts removed (scope admin)",
+                "summary": "Erase every trace of a user (by the shop's user id or its pseudonym); returns counts removed (scope admin)",
                 "security": [{"apiKey": []}], "parameters": [path_param("id")],
                 "responses": {"200": {"description": "what was removed"}}
             }))},
