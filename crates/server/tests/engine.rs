@@ -454,11 +454,17 @@ async fn a_coupon_typed_at_checkout_is_a_session_signal_in_the_decisions_reasons
         "k1",
         json!({"coupon_code": "SAVE10", "coupon_outcome": "denied"}),
     );
-    let body = json!([
+    // Stamped in order: `event` reads the clock, and the coupon, built first, could fall in an
+    // earlier millisecond than the add and be folded before the cart existed.
+    let base = now_ms();
+    let mut body = json!([
         in_cart(add_to_cart("k1", "mug"), "cart-k1"),
         in_cart(event("checkout_started", "k1", json!({})), "cart-k1"),
         in_cart(coupon, "cart-k1"),
     ]);
+    for (offset, e) in body.as_array_mut().unwrap().iter_mut().enumerate() {
+        e["timestamp"] = json!(base + offset as i64);
+    }
     let (status, answer) = {
         let response = post_events(&server, INGEST, &body).await;
         (
