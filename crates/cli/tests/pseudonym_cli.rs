@@ -3,36 +3,22 @@
 //! its pseudonyms reveal exactly the plain import's user ids; importing again stores nothing
 //! new; the store then refuses no key and another key; the command round-trips ids.
 
+mod common;
+
+use common::{cartback_with, ok_json, rees46_sample};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::Command;
 
 const KEY: &str = "an import key that is long enough to be accepted";
 
 fn cartback(args: &[&str], key: Option<&str>) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cartback"));
-    command
-        .args(args)
-        .env_remove("CARTBACK_DB")
-        .env_remove("CARTBACK_PSEUDONYMISE_KEY");
-    if let Some(key) = key {
-        command.env("CARTBACK_PSEUDONYMISE_KEY", key);
+    match key {
+        Some(key) => cartback_with(args, &[("CARTBACK_PSEUDONYMISE_KEY", key)]),
+        None => common::cartback(args),
     }
-    command.output().expect("cartback runs")
-}
-
-fn ok_json(out: std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn import(db: &str, key: Option<&str>) -> std::process::Output {
-    let sample =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/rees46-2019-Oct-head.csv");
+    let sample = rees46_sample();
     cartback(
         &[
             "import",

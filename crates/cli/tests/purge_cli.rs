@@ -3,25 +3,9 @@
 //! carts the import left open stay (open carts are kept whatever their age), a second purge
 //! removes nothing, and a retention shorter than 8 days is refused naming the flag.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn cartback(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cartback"))
-        .args(args)
-        .env_remove("CARTBACK_DB")
-        .output()
-        .expect("cartback runs")
-}
-
-fn ok_json(out: std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use common::*;
 
 fn count(value: &serde_json::Value, field: &str) -> u64 {
     value[field]
@@ -34,8 +18,7 @@ fn purge_removes_what_the_import_stored_before_the_cutoff() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shop.db");
     let db = db.to_str().unwrap();
-    let sample =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/rees46-2019-Oct-head.csv");
+    let sample = rees46_sample();
     let import = ok_json(cartback(&[
         "import",
         "--format",

@@ -1,33 +1,16 @@
 //! `cartback report` end to end on the bundled REES46 sample: the cart KPIs agree with what
 //! the import counted, the dashboard file is written, and a bad period is named.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn cartback(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cartback"))
-        .args(args)
-        .env_remove("CARTBACK_DB")
-        .output()
-        .expect("cartback runs")
-}
-
-fn ok_json(out: std::process::Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use common::*;
 
 #[test]
 fn report_counts_the_imported_carts_and_writes_the_dashboard() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shop.db");
     let db = db.to_str().unwrap();
-    let sample =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/rees46-2019-Oct-head.csv");
+    let sample = rees46_sample();
     let import = ok_json(cartback(&[
         "import",
         "--format",

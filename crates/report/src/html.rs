@@ -240,17 +240,7 @@ fn off_policy_view(report: &Report, section: &OffPolicy) -> OffPolicyView {
                 agrees: check.agrees,
                 estimate: money_ci(check.estimate),
                 holdout: money_ci(check.holdout),
-                difference: check.difference.map_or_else(
-                    || NONE.into(),
-                    |e| {
-                        format!(
-                            "{} [{}, {}]",
-                            signed_money(report, e.value),
-                            signed_money(report, e.ci_low),
-                            signed_money(report, e.ci_high)
-                        )
-                    },
-                ),
+                difference: signed_money_ci(report, check.difference),
             }),
         bootstrap_samples: section.bootstrap_samples.to_string(),
     }
@@ -406,17 +396,7 @@ fn group_rows(report: &Report) -> Vec<GroupRow> {
         row("Unsubscribe losses", &|g| money(g.unsubscribe_loss_minor)),
         row("Net revenue", &|g| money(g.net_revenue_minor)),
         GroupRow {
-            difference: lift.net_per_abandonment_difference_minor.map_or_else(
-                || NONE.into(),
-                |e| {
-                    format!(
-                        "{} [{}, {}]",
-                        signed_money(report, e.value),
-                        signed_money(report, e.ci_low),
-                        signed_money(report, e.ci_high)
-                    )
-                },
-            ),
+            difference: signed_money_ci(report, lift.net_per_abandonment_difference_minor),
             ..row("Net per abandonment [95 % CI]", &|g| {
                 money_ci(g.net_per_abandonment_minor)
             })
@@ -494,6 +474,22 @@ fn date_time(at: Timestamp) -> String {
     chrono::DateTime::from_timestamp_millis(at.0).map_or_else(
         || "out of range".into(),
         |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+/// A difference with its interval, each signed: `+12.00 EUR [+9.00 EUR, +15.00 EUR]`; the
+/// dash when there is none.
+fn signed_money_ci(report: &Report, estimate: Option<Estimate>) -> String {
+    estimate.map_or_else(
+        || NONE.into(),
+        |e| {
+            format!(
+                "{} [{}, {}]",
+                signed_money(report, e.value),
+                signed_money(report, e.ci_low),
+                signed_money(report, e.ci_high)
+            )
+        },
     )
 }
 
