@@ -11,6 +11,8 @@
 //! - [`ope`]: off-policy estimators (IPW, SNIPW, DM, DR, SNDR, Switch-DR) with bootstrap
 //!   confidence intervals, equal to Open Bandit Pipeline 0.4.1, and the evaluation of
 //!   cartback's own policies on the live engine's exported decision log.
+//! - [`log_training`]: learning a policy from the engine's own decision log (the fitted-Q
+//!   planner and uplift-greedy) and judging it on held-out abandonments before it goes live.
 //! - [`state_file`]: a learned policy's state file (`cartback policy train` writes it,
 //!   `cartback serve` and `cartback ope` read it).
 //!
@@ -18,6 +20,7 @@
 
 pub mod actions;
 pub mod guardrails;
+pub mod log_training;
 pub mod ope;
 pub mod policies;
 pub mod simulator;

@@ -96,11 +96,39 @@ pub enum PolicyFileError {
 /// How a state file's policy was trained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingInfo {
-    /// Simulated abandoned carts trained on.
+    /// Abandoned carts trained on: simulated ones, or logged abandonments when
+    /// `decision_log` is set.
     pub carts: usize,
     pub seed: u64,
-    /// The simulator configuration file, or `default`.
+    /// The simulator configuration file, or `default` (empty when learned from a log).
     pub simulator_config: String,
+    /// Set when the policy learned from the engine's own decision log
+    /// (`cartback policy train --from-log`) instead of the simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_log: Option<DecisionLogInfo>,
+}
+
+/// What a policy learned from the engine's decision log was trained and judged on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DecisionLogInfo {
+    /// First decision of the earliest and of the latest abandonment trained on.
+    pub first_decision: cartback_core::Timestamp,
+    pub last_decision: cartback_core::Timestamp,
+    /// Abandonments held out of training to judge the policy.
+    pub held_out: usize,
+    /// The held-out judgement (`log_training::LogEvaluation::verdict`).
+    pub verdict: String,
+}
+
+impl TrainingInfo {
+    /// What the policy was trained on, for logs: `20000 simulated carts (seed 42)` or
+    /// `14000 logged abandonments`.
+    pub fn describe(&self) -> String {
+        match &self.decision_log {
+            None => format!("{} simulated carts, seed {}", self.carts, self.seed),
+            Some(_) => format!("{} logged abandonments", self.carts),
+        }
+    }
 }
 
 /// A learned policy with its file's header.
@@ -222,6 +250,7 @@ pub fn train(
             carts,
             seed,
             simulator_config: config_name.to_owned(),
+            decision_log: None,
         },
         policy,
     })

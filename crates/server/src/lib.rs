@@ -6,7 +6,8 @@
 //! `cartback-ml`'s propensity models, signed coupons; its decisions, outbox, consent and
 //! tracking records live in `cartback_store`), the [`dispatcher`] and its [`channels`], the
 //! signed [`tracking`] tokens, [`metrics`], the NATS JetStream event source ([`nats`]), the
-//! [`report`] of what was won back (its abandonment outcomes in [`outcomes`]), data
+//! [`report`] of what was won back (its abandonment outcomes in [`outcomes`]), the decision
+//! log as episodes to [`learning`] a policy from (and a [`simulated_log`] to try it on), data
 //! [`retention`], and [`server`] start-up. See `docs/server.md`.
 
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod dispatcher;
 pub mod engine;
 pub mod export;
 pub mod http;
+pub mod learning;
 pub mod metrics;
 pub mod nats;
 pub mod outcomes;
@@ -26,6 +28,7 @@ pub mod report;
 pub mod retention;
 pub mod run;
 pub mod server;
+pub mod simulated_log;
 pub mod tracking;
 pub mod worker;
 

@@ -182,6 +182,9 @@ pub enum LoggedAbandonment<'a> {
         decisions: &'a [Decision],
         first: &'a Decision,
         state: FirstState,
+        /// Every decision's parsed state, in `decisions` order, with [`KeepState::EveryStep`]
+        /// (which leaves `state` `None`); empty otherwise.
+        states: &'a [FirstState],
         outcome: AbandonmentOutcome,
     },
     /// No step-0 decision (its first step was erased or never written).
@@ -206,6 +209,9 @@ pub enum KeepState {
     /// off-policy export and the report's off-policy section): a few hundred bytes per
     /// abandonment instead of the JSON tree.
     FirstStep,
+    /// Every decision's recorded state, parsed as it is read (learning a policy from the
+    /// log, `crate::learning`).
+    EveryStep,
     /// None (reports).
     Nothing,
 }
@@ -226,6 +232,8 @@ pub fn read_abandonments<E: From<StoreError>>(
     struct Group {
         decisions: Vec<Decision>,
         first_state: Option<FirstState>,
+        /// With [`KeepState::EveryStep`]: one per decision.
+        states: Vec<FirstState>,
     }
     let mut counts = LogCounts::default();
     let mut groups: Vec<Group> = Vec::new();
@@ -246,7 +254,13 @@ pub fn read_abandonments<E: From<StoreError>>(
                 groups.len() - 1
             });
             let group = &mut groups[at];
-            if decision.step == 0 && group.first_state.is_none() {
+            if keep == KeepState::EveryStep {
+                group.states.push(state.map(|value| {
+                    serde_json::from_value(value)
+                        .map_err(|e| e.to_string())
+                        .map(Box::new)
+                }));
+            } else if decision.step == 0 && group.first_state.is_none() {
                 group.first_state = Some(match (keep, state) {
                     (KeepState::FirstStep, Some(value)) => Some(
                         serde_json::from_value(value)
@@ -276,6 +290,7 @@ pub fn read_abandonments<E: From<StoreError>>(
             decisions,
             first,
             state: group.first_state.take().flatten(),
+            states: &group.states,
             outcome,
         })?;
     }

@@ -60,6 +60,7 @@ fn build(
                 first,
                 state,
                 outcome,
+                ..
             } => {
                 builder.add_abandonment(&outcome);
                 if off_policy && outcome.settled && !outcome.holdout {

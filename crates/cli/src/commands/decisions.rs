@@ -1,6 +1,8 @@
 //! `cartback decisions export`: the live engine's decision log as rounds for off-policy
 //! evaluation (`cartback ope --format cartback`), one NDJSON line per (cart, abandonment).
-//! The logic is `cartback_server::export`.
+//! `cartback decisions simulate`: a decision log written into an empty store as the engine
+//! would have written it for simulated shoppers. The logic is `cartback_server::export` and
+//! `cartback_server::simulated_log`.
 
 use anyhow::{Context, Result};
 use cartback_core::tracker::duration_text;
@@ -8,6 +10,7 @@ use cartback_core::{Duration, Timestamp};
 use cartback_server::decide::policy_file;
 use cartback_server::export::export_rounds;
 use cartback_server::outcomes::Booking;
+use cartback_server::simulated_log::{SimulatedLogParams, write_simulated_log};
 use clap::{Args, Subcommand};
 use std::fs::File;
 use std::io::BufWriter;
@@ -40,6 +43,41 @@ pub enum DecisionsCommand {
         no longer stored."
     )]
     Export(ExportArgs),
+    /// Write the decision log a shop running the fixed flow with exploration would have
+    /// after N abandoned carts of simulated shoppers, into an empty store.
+    #[command(
+        long_about = "Write the decision log a shop running the engine's fixed flow \
+        (reminder, reminder, 10 % coupon at `policy.step_delays`) with `--exploration` would \
+        have after --carts abandoned carts of simulated shoppers, into an empty store: carts, \
+        decisions with their recorded states and propensities, sent messages, unsubscribes and \
+        orders, as the engine records them. The shoppers are the shopper simulator's \
+        population (`cartback simulate --print-config`; --simulator-config changes it), 100 \
+        abandonments a day from its `shop.start_date`. Use it to try `cartback policy train \
+        --from-log`, `cartback report` or `cartback ope` before your own log has grown."
+    )]
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// The store to write (a SQLite file, created if missing, or a postgres:// URL); it must
+    /// hold no cart.
+    #[arg(long)]
+    pub db: String,
+    /// Abandoned carts to simulate.
+    #[arg(long, default_value_t = 20_000)]
+    pub carts: usize,
+    /// Share of decisions drawn uniformly among the allowed actions, in [0, 1).
+    #[arg(long, default_value_t = 0.1)]
+    pub exploration: f64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulator configuration (TOML, as `cartback simulate --config`).
+    #[arg(long)]
+    pub simulator_config: Option<PathBuf>,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -66,7 +104,47 @@ pub struct ExportArgs {
 pub fn run(args: DecisionsArgs) -> Result<ExitCode> {
     match args.command {
         DecisionsCommand::Export(args) => export(args),
+        DecisionsCommand::Simulate(args) => simulate(args),
     }
+}
+
+fn simulate(args: SimulateArgs) -> Result<ExitCode> {
+    let config = policy_file::simulator_config(args.simulator_config.as_deref())?;
+    let mut store =
+        cartback_store::open(&args.db).with_context(|| format!("opening store {}", args.db))?;
+    let started = std::time::Instant::now();
+    let summary = write_simulated_log(
+        &mut *store,
+        &config,
+        SimulatedLogParams {
+            carts: args.carts,
+            exploration: args.exploration,
+            seed: args.seed,
+        },
+    )
+    .with_context(|| format!("writing a simulated decision log into {}", args.db))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if args.json {
+        let mut value = serde_json::to_value(&summary)?;
+        value["seconds"] = serde_json::json!(seconds);
+        println!("{value}");
+    } else {
+        let day = |t: Option<Timestamp>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
+        println!(
+            "wrote {} simulated abandoned carts ({} held out, {} recovered), {} decisions, {} \
+             sent messages and {} unsubscribes into {} in {seconds:.1} s; decisions from {} to {}",
+            summary.carts,
+            summary.holdout,
+            summary.recovered,
+            summary.decisions,
+            summary.messages_sent,
+            summary.unsubscribes,
+            args.db,
+            day(summary.first_decision),
+            day(summary.last_decision)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Now, by the system clock.

@@ -42,6 +42,11 @@ pub struct LoggedState {
     /// it. Every proposal maps to `do_nothing` in the holdout and without any reachable
     /// channel (the policy is not asked there; `observed` is what it would have seen).
     pub executed: BTreeMap<ActionKind, ActionKind>,
+    /// What the policy proposed before the guardrails (`None` in the holdout, where the
+    /// policy is not asked, and in decisions recorded before it was kept). Learning from the
+    /// log ([`crate::log_training`]) reads it to learn what the guardrails do to a proposal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposed: Option<ActionKind>,
 }
 
 impl LoggedState {
@@ -60,7 +65,14 @@ impl LoggedState {
         LoggedState {
             observed,
             executed: ActionKind::ALL.into_iter().zip(outcomes).collect(),
+            proposed: None,
         }
+    }
+
+    /// The same state, recording that the policy proposed `proposal`.
+    pub fn with_proposal(mut self, proposal: ActionKind) -> LoggedState {
+        self.proposed = Some(proposal);
+        self
     }
 
     /// The outcome of every proposal in `ActionKind::ALL` order; an error names the first

@@ -32,6 +32,7 @@ mod obd_csv;
 mod policy_file;
 mod tables;
 
+pub(crate) use bootstrap::percentile_sorted;
 pub use bootstrap::{Bootstrap, BootstrapParams, ConfidenceInterval};
 pub use cartback_log::{
     CartbackLog, CartbackRound, LoggedState, MIN_ROUNDS_PER_ACTION, builtin_policy,

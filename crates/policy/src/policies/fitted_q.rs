@@ -128,6 +128,12 @@ pub struct FittedQParams {
     /// transitions) and the pooled one at 300,000 (≈ 750,000).
     pub pool_from_transitions: usize,
     pub seed: u64,
+    /// An action that went out with fewer than 5 purchases (or 5 non-purchases) in the log
+    /// is refused (`false`, the simulator's training, where every action is logged), or
+    /// left out: the planner never proposes it, nor a proposal that could turn into it
+    /// (`true`, learning from a shop's own log, where a rarely explored coupon must not stop
+    /// the others from being learned). Doing nothing is never left out.
+    pub leave_out_thin_actions: bool,
 }
 
 impl Default for FittedQParams {
@@ -141,6 +147,7 @@ impl Default for FittedQParams {
             coupon_shadow_price: 0.0,
             pool_from_transitions: 500_000,
             seed: 7,
+            leave_out_thin_actions: false,
         }
     }
 }
@@ -183,6 +190,10 @@ pub struct FittedQ {
     coupon_shadow_price: f64,
     /// Exploration floor (0 = greedy).
     epsilon: f64,
+    /// Actions too thin in the training log to learn (`FittedQParams::leave_out_thin_actions`):
+    /// never planned, though the exploration floor still tries them.
+    #[serde(default)]
+    left_out: [bool; N_ACTIONS],
 }
 
 fn fit_error(e: cartback_ml::MlError) -> PolicyError {
@@ -199,6 +210,24 @@ impl FittedQParams {
     pub fn fit(
         &self,
         log: &[Transition],
+        costs: ActionCosts,
+        step_delays_hours: &[u32],
+    ) -> Result<FittedQ, PolicyError> {
+        self.fit_with_guardrail_outcomes(log, None, costs, step_delays_hours)
+    }
+
+    /// [`fit`](Self::fit), learning what the guardrails do to each proposal from
+    /// `guardrail_outcomes` instead of from the log's proposals: per logged decision step,
+    /// its step and what every proposal would have become (`ActionKind::ALL` order), as the
+    /// engine records it with each decision (`LoggedState::executed`), `None` for the
+    /// proposals the state does not allow (no consent for the channel: the policy never
+    /// proposes them there). Every allowed proposal of a step counts, not only the one that
+    /// was made; the caller leaves out the steps the daily discount budget changed (the
+    /// shadow price manages the budget) and the holdout's.
+    pub fn fit_with_guardrail_outcomes(
+        &self,
+        log: &[Transition],
+        guardrail_outcomes: Option<&[(usize, [Option<ActionKind>; N_ACTIONS])]>,
         costs: ActionCosts,
         step_delays_hours: &[u32],
     ) -> Result<FittedQ, PolicyError> {
@@ -235,9 +264,24 @@ impl FittedQParams {
         let mut execution = vec![[[0.0; N_ACTIONS]; STEPS]; N_ACTIONS];
         let mut redeemed = vec![[Rate::default(); COUPON_BUCKETS]; N_ACTIONS];
         let mut unsubscribe = vec![[Rate::default(); MESSAGE_BUCKETS]; N_ACTIONS];
-        for t in log {
-            if !t.changed_by.contains(Guardrail::DiscountBudget) {
-                execution[t.action.index()][t.state.step.min(STEPS - 1)][t.executed.index()] += 1.0;
+        match guardrail_outcomes {
+            None => {
+                for t in log {
+                    if !t.changed_by.contains(Guardrail::DiscountBudget) {
+                        execution[t.action.index()][t.state.step.min(STEPS - 1)]
+                            [t.executed.index()] += 1.0;
+                    }
+                }
+            }
+            Some(outcomes) => {
+                for (step, outcome) in outcomes {
+                    for (proposal, executed) in ActionKind::ALL.into_iter().zip(outcome) {
+                        if let Some(executed) = executed {
+                            execution[proposal.index()][(*step).min(STEPS - 1)]
+                                [executed.index()] += 1.0;
+                        }
+                    }
+                }
             }
         }
         let pooled = log.len() >= self.pool_from_transitions;
@@ -262,10 +306,20 @@ impl FittedQParams {
                 pooled_row(&planner_features(&t.state), t.executed).to_vec()
             })?);
         }
+        let mut left_out = [false; N_ACTIONS];
         for kind in ActionKind::ALL {
             let rows: Vec<&Transition> = log.iter().filter(|t| t.executed == kind).collect();
             let positives = rows.iter().filter(|t| t.bought).count();
-            if positives < 5 || rows.len() - positives < 5 {
+            let thin = positives < 5 || rows.len() - positives < 5;
+            if thin && self.leave_out_thin_actions && kind != ActionKind::DoNothing {
+                left_out[kind.index()] = true;
+                if !pooled {
+                    // A stand-in, never read: the planner skips left-out actions.
+                    buy.push(buy[ActionKind::DoNothing.index()].clone());
+                }
+                continue;
+            }
+            if thin {
                 return Err(PolicyError::Parameter {
                     name: "log",
                     message: format!(
@@ -300,6 +354,7 @@ impl FittedQParams {
             step_delays_hours: step_delays_hours.to_vec(),
             coupon_shadow_price: self.coupon_shadow_price,
             epsilon: 0.0,
+            left_out,
         })
     }
 }
@@ -327,6 +382,14 @@ impl FittedQ {
 
     pub fn coupon_shadow_price(&self) -> f64 {
         self.coupon_shadow_price
+    }
+
+    /// The actions left out as too thin in the training log (never planned).
+    pub fn left_out(&self) -> Vec<ActionKind> {
+        ActionKind::ALL
+            .into_iter()
+            .filter(|k| self.left_out[k.index()])
+            .collect()
     }
 
     /// The learned probability that the shopper buys in this step if `kind` goes out.
@@ -443,10 +506,16 @@ impl FittedQ {
         let mut executed_values = [None; N_ACTIONS];
         let mut q = [f64::NEG_INFINITY; N_ACTIONS];
         for proposal in ActionKind::ALL {
-            if !allowed[proposal.index()] {
+            if !allowed[proposal.index()] || self.left_out[proposal.index()] {
                 continue;
             }
             let shares = self.executions(proposal, state.step);
+            if ActionKind::ALL
+                .iter()
+                .any(|e| shares[e.index()] > 0.0 && self.left_out[e.index()])
+            {
+                continue;
+            }
             let mut total = 0.0;
             for executed in ActionKind::ALL {
                 let share = shares[executed.index()];

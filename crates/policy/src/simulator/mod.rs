@@ -25,6 +25,7 @@ mod environment;
 mod episode;
 mod exact;
 mod first_touch_log;
+mod logged_episodes;
 mod ope_study;
 mod shopper;
 
@@ -55,6 +56,7 @@ pub use exact::{
     CartEvaluation, CartExpectation, evaluate_cart, expected_outcome, optimal_action_values,
 };
 pub use first_touch_log::{SimulatedRound, exact_first_touch_value, simulated_first_touch_rounds};
+pub use logged_episodes::simulated_logged_episodes;
 pub use ope_study::{EstimatorAccuracy, OpeStudyParams, ope_study};
 pub use shopper::{
     CartContext, CartFeatures, CustomerHistory, MAX_EARLIER_MESSAGES, Segment, SessionSignals,

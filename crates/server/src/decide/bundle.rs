@@ -156,10 +156,9 @@ impl BundleSpec {
                     });
                 }
                 description = format!(
-                    "{} (state {shown}, trained on {} simulated carts, seed {})",
+                    "{} (state {shown}, trained on {})",
                     self.kind.name(),
-                    file.trained_on.carts,
-                    file.trained_on.seed
+                    file.trained_on.describe()
                 );
                 file.policy.into_policy()
             }

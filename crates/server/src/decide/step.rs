@@ -397,7 +397,8 @@ impl FlowSettings {
                 0
             },
             next_step_at: if ends { None } else { self.next_after(input) },
-            state: LoggedState::from_outcomes(observation.state, outcomes),
+            state: LoggedState::from_outcomes(observation.state, outcomes)
+                .with_proposal(proposal.action),
         }
     }
 }
