@@ -1,7 +1,7 @@
 //! cartback's pure domain model.
 //!
-//! This crate owns the canonical [`Event`], [`Money`] and
-//! [`Timestamp`] types, the cart tracker state machine and the episode /
+//! This crate owns the canonical [`Event`], [`Money`], [`Timestamp`] and [`StockLevel`]
+//! types, the cart tracker state machine and the episode /
 //! feature extraction that turns carts into training rows. It performs no I/O and never
 //! reads a clock: time is always passed in, so every computation is replayable.
 
@@ -10,6 +10,7 @@ pub mod episodes;
 pub mod event;
 pub mod money;
 pub mod referrer;
+pub mod stock;
 pub mod time;
 pub mod tracker;
 
@@ -17,5 +18,6 @@ pub use cart::{Cart, CartLine, CartState, SessionSnapshot};
 pub use episodes::{Episode, EpisodeBuilder, EpisodeSet, EpisodeSummary};
 pub use event::{CouponOutcome, Event, EventId, EventKind, Item};
 pub use money::{Currency, Money, MoneyError};
+pub use stock::StockLevel;
 pub use time::{Duration, Timestamp};
 pub use tracker::{CartTracker, CartTransition, TrackerConfig, TrackerConfigError, TrackerStats};

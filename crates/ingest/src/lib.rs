@@ -9,7 +9,9 @@
 //! - [`EventReader`]: streams a file of any size in constant memory, one [`ParsedLine`]
 //!   (events, rejections, skipped count) per input line — used by `cartback import`;
 //! - [`parse_json_payload`]: one HTTP body → a [`ParsedBatch`] — used by the server;
-//! - [`parse_shopify`]: one webhook body for its topic.
+//! - [`parse_shopify`]: one webhook body for its topic;
+//! - [`parse_shopify_stock`] and [`parse_stock_levels`]: stock levels from a Shopify product
+//!   webhook and from the body of the server's `PUT /v1/stock` (not events).
 //!
 //! [`Pseudonymiser`] then replaces the shopper identities of accepted events by pseudonyms,
 //! when the shop configured a key (`pseudonym.rs`).
@@ -31,6 +33,7 @@ mod rees46;
 mod rejection;
 mod segment;
 mod shopify;
+mod stock;
 mod stream;
 #[cfg(test)]
 mod test_support;
@@ -47,7 +50,8 @@ pub use pseudonym::{
     CachedPseudonymiser, MIN_SECRET_BYTES, PSEUDONYM_PREFIX, PseudonymError, Pseudonymiser,
 };
 pub use rejection::{IngestError, Rejection};
-pub use shopify::{ShopifyTopic, parse_shopify};
+pub use shopify::{ShopifyStockTopic, ShopifyTopic, parse_shopify, parse_shopify_stock};
+pub use stock::{MAX_STOCK_ITEMS, MAX_STOCK_REJECTIONS, parse_stock_levels};
 pub use stream::{EventReader, ParsedLine};
 
 /// The header line a REES46 CSV file must start with.

@@ -16,6 +16,11 @@
 //!
 //! With `[privacy] retention` set, the engine purges the store at start-up and once a day by
 //! its clock, and rebuilds the tracker from what is left (`crate::retention`).
+//!
+//! The stock levels the shop reports ([`Engine::upsert_stock`]) are read from the store when
+//! a step is decided (the out-of-stock guardrail sees which of the cart's items are sold
+//! out), when a message is re-checked at send time, and when products are recommended; an
+//! item the shop never reported counts as in stock.
 
 use crate::clock::Clock;
 use crate::decide::adapter::{TrackedMessage, UserHistory, in_engagement_window};
@@ -25,16 +30,16 @@ use crate::metrics::{Metrics, Snapshot};
 use crate::retention::{self, CartNumbering};
 use crate::worker::{DropOffRuntime, GroupCommit, WriterGone};
 use cartback_core::{
-    Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, EventKind, Timestamp,
-    TrackerConfig,
+    Cart, CartState, CartTracker, CartTransition, Duration, Event, EventId, EventKind, StockLevel,
+    Timestamp, TrackerConfig,
 };
 use cartback_ingest::Pseudonymiser;
 use cartback_recommend::{
     ExclusionPolicy, PopularityRecommender, RecommendationRequest, Recommender,
 };
 use cartback_store::{
-    Decision, EngineRecords, ErasureReport, MessageStatus, OutboxMessage, PurgeReport, Store,
-    StoreError,
+    Decision, EngineRecords, ErasureReport, MessageStatus, OutboxMessage, PurgeReport, StockReport,
+    Store, StoreError,
 };
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -204,43 +209,85 @@ impl Engine {
         self.recommendations = Recommendations { count, model };
     }
 
-    /// Products to show in a message about `cart`: never what is in it, nor (unless the
-    /// model's shop sells consumables) what the shopper already bought.
-    fn recommend_for(&self, core: &mut Core, cart: &Cart) -> Vec<serde_json::Value> {
+    /// Products to show in a message about `cart`: never what is in it, nor what the shop
+    /// reported out of stock, nor (unless the model's shop sells consumables) what the
+    /// shopper already bought.
+    ///
+    /// The model ranks without knowing stock; the levels of what it proposes are read, the
+    /// sold-out ones excluded and the model asked again, at most
+    /// [`STOCK_RECOMMENDATION_ROUNDS`] times (each round excludes at least one more item);
+    /// whatever is still sold out after the last round is dropped (fewer products, never a
+    /// sold-out one).
+    fn recommend_for(
+        &self,
+        core: &mut Core,
+        cart: &Cart,
+    ) -> Result<Vec<serde_json::Value>, EngineError> {
         let count = self.recommendations.count;
         if count == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        let request = RecommendationRequest {
+        let mut request = RecommendationRequest {
             user_id: Some(cart.user_id.clone()),
             cart: cart.lines.iter().map(|l| l.item_id.clone()).collect(),
             k: count,
             ..RecommendationRequest::default()
         };
-        let found = match &self.recommendations.model {
-            Some(model) => model.recommend(&request),
-            None => {
-                let ordered = &core.ordered_units;
-                core.popular
-                    .get_or_insert_with(|| {
-                        PopularityRecommender::from_counts(
-                            ordered.iter().map(|(id, n)| (id.clone(), *n)),
-                            ExclusionPolicy::default(),
-                        )
+        for round in 1..=STOCK_RECOMMENDATION_ROUNDS {
+            let found = match &self.recommendations.model {
+                Some(model) => model.recommend(&request),
+                None => {
+                    let ordered = &core.ordered_units;
+                    core.popular
+                        .get_or_insert_with(|| {
+                            PopularityRecommender::from_counts(
+                                ordered.iter().map(|(id, n)| (id.clone(), *n)),
+                                ExclusionPolicy::default(),
+                            )
+                        })
+                        .recommend(&request)
+                }
+            };
+            let items = match found {
+                Ok(items) => items,
+                Err(err) => {
+                    tracing::warn!(cart = %cart.id, "no recommendations: {err}");
+                    return Ok(Vec::new());
+                }
+            };
+            let ids: Vec<String> = items.iter().map(|r| r.item_id.clone()).collect();
+            let sold_out = sold_out_among(core.store.as_mut(), &ids)?;
+            if sold_out.is_empty() || round == STOCK_RECOMMENDATION_ROUNDS {
+                return Ok(items
+                    .into_iter()
+                    .filter(|r| !sold_out.contains(&r.item_id))
+                    .map(|r| {
+                        serde_json::json!({"id": r.item_id, "score": r.score, "source": r.source})
                     })
-                    .recommend(&request)
+                    .collect());
             }
-        };
-        match found {
-            Ok(items) => items
-                .into_iter()
-                .map(|r| serde_json::json!({"id": r.item_id, "score": r.score, "source": r.source}))
-                .collect(),
-            Err(err) => {
-                tracing::warn!(cart = %cart.id, "no recommendations: {err}");
-                Vec::new()
-            }
+            request.out_of_stock.extend(sold_out);
         }
+        Ok(Vec::new())
+    }
+
+    /// Records the shop's stock levels (the newest of each item wins; see
+    /// [`Store::upsert_stock`]) and counts them in the metrics. Decisions and send-time
+    /// re-checks from now on see them.
+    pub fn upsert_stock(&self, levels: &[StockLevel]) -> Result<StockReport, EngineError> {
+        let report = self.lock().store.upsert_stock(levels)?;
+        self.metrics
+            .stock_levels_applied
+            .fetch_add(report.applied, Ordering::Relaxed);
+        self.metrics
+            .stock_levels_stale
+            .fetch_add(report.stale, Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// The stock level the store keeps for an item, if the shop ever reported one.
+    pub fn stock_level(&self, item_id: &str) -> Result<Option<StockLevel>, EngineError> {
+        Ok(self.lock().store.stock_levels(&[item_id.to_owned()])?.pop())
     }
 
     /// Replaces the tracker by one folded from every stored event, derives every abandoned
@@ -698,6 +745,7 @@ impl Engine {
         };
         let day_start = Timestamp(now.as_millis().div_euclid(86_400_000) * 86_400_000);
         let discount_committed_today_minor = core.store.discount_committed_since(day_start)?;
+        let out_of_stock = sold_out_among(core.store.as_mut(), &line_items(cart))?;
         let plan = self.decider.decide_step(&StepInput {
             cart,
             abandonment,
@@ -710,6 +758,7 @@ impl Engine {
             email_consent,
             push_consent,
             discount_committed_today_minor,
+            out_of_stock: &out_of_stock,
         });
         let decision = Decision {
             id: 0,
@@ -734,7 +783,7 @@ impl Engine {
             (Some(channel), Some(send_at)) => {
                 let recommended =
                     if plan.kind == cartback_policy::actions::ActionKind::RecommendationEmail {
-                        self.recommend_for(core, cart)
+                        self.recommend_for(core, cart)?
                     } else {
                         Vec::new()
                     };
@@ -813,7 +862,16 @@ impl Engine {
             None if core.store.consent(&message.user_id, &message.channel)? == Some(false) => {
                 Some("consent_withdrawn")
             }
-            None => None,
+            // Sold out since the decision: the out-of-stock guardrail, at send time.
+            None => match cart {
+                Some(cart) => {
+                    let items = line_items(cart);
+                    let sold_out = sold_out_among(core.store.as_mut(), &items)?;
+                    (!items.is_empty() && items.iter().all(|id| sold_out.contains(id)))
+                        .then_some("out_of_stock")
+                }
+                None => None,
+            },
         };
         if let Some(reason) = reason {
             if core.store.cancel(message_id, reason)? {
@@ -931,6 +989,40 @@ impl Engine {
             messages_by_status: core.store.message_counts()?,
         })
     }
+}
+
+/// How often [`Engine::recommend_for`] asks the model again without the sold-out products
+/// it proposed.
+const STOCK_RECOMMENDATION_ROUNDS: usize = 4;
+
+/// The item ids of a cart's lines (those with a quantity), once each.
+fn line_items(cart: &Cart) -> Vec<String> {
+    let mut ids: Vec<String> = cart
+        .lines
+        .iter()
+        .filter(|l| l.quantity > 0)
+        .map(|l| l.item_id.clone())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Those of `item_ids` the shop reported out of stock (available ≤ 0). An item the store
+/// has no level for counts as in stock: a shop that never reports stock loses nothing.
+fn sold_out_among(
+    store: &mut dyn Store,
+    item_ids: &[String],
+) -> Result<BTreeSet<String>, StoreError> {
+    if item_ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    Ok(store
+        .stock_levels(item_ids)?
+        .into_iter()
+        .filter(|level| !level.in_stock())
+        .map(|level| level.item_id)
+        .collect())
 }
 
 /// The engine's tracker: with session activity, for the propensity model's session, channel

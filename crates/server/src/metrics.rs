@@ -67,6 +67,10 @@ pub struct Metrics {
     /// Policy files reloaded after a change, and changes that did not load.
     pub policy_reloads: AtomicU64,
     pub policy_reload_failures: AtomicU64,
+    /// Stock levels written (`PUT /v1/stock`, Shopify product webhooks), and those ignored
+    /// as older than the level kept.
+    pub stock_levels_applied: AtomicU64,
+    pub stock_levels_stale: AtomicU64,
     pub ingest_latency: Histogram,
     pub send_latency: Histogram,
 }
@@ -142,6 +146,18 @@ impl Metrics {
             "cartback_messages_cancelled_total",
             "Messages cancelled by a re-check at send time.",
             &self.messages_cancelled,
+        );
+        counter(
+            &mut out,
+            "cartback_stock_levels_applied_total",
+            "Stock levels written.",
+            &self.stock_levels_applied,
+        );
+        counter(
+            &mut out,
+            "cartback_stock_levels_stale_total",
+            "Stock levels ignored as older than the level kept.",
+            &self.stock_levels_stale,
         );
         let mut gauge = |name: &str, help: &str, label: &str, rows: Vec<(String, u64)>| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");

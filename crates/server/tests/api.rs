@@ -299,6 +299,8 @@ async fn operations_endpoints_answer() {
         "/v1/decisions",
         "/v1/users/{id}/consent",
         "/v1/users/{id}",
+        "/v1/stock",
+        "/v1/stock/{item_id}",
         "/t/restore/{token}",
         "/metrics",
     ] {

@@ -8,10 +8,11 @@
 use crate::migrate::LATEST_VERSION;
 use crate::{
     Backend, Decision, ErasureReport, InsertReport, MessageStatus, OutboxMessage, PurgeReport,
-    Store, StoreError,
+    StockReport, Store, StoreError,
 };
 use cartback_core::{
-    Cart, CartLine, CartState, CouponOutcome, Currency, Event, EventId, EventKind, Item, Timestamp,
+    Cart, CartLine, CartState, CouponOutcome, Currency, Event, EventId, EventKind, Item,
+    StockLevel, Timestamp,
 };
 
 /// Opens handles on one test database (a file, a schema) that the harness owns.
@@ -148,6 +149,22 @@ pub const STORE_CHECKS: &[(&str, StoreCheck)] = &[
         "user_ids_of_two_kinds_never_mix",
         user_ids_of_two_kinds_never_mix,
     ),
+    (
+        "stock_levels_upsert_and_read_back",
+        stock_levels_upsert_and_read_back,
+    ),
+    (
+        "a_stale_stock_level_is_ignored",
+        a_stale_stock_level_is_ignored,
+    ),
+    (
+        "stock_survives_erasure_and_purges",
+        stock_survives_erasure_and_purges,
+    ),
+    (
+        "stock_with_nul_is_refused_whole",
+        stock_with_nul_is_refused_whole,
+    ),
 ];
 
 /// Checks that open and reopen the harness's database, by name.
@@ -188,6 +205,10 @@ pub const HARNESS_CHECKS: &[(&str, HarnessCheck)] = &[
     (
         "a_purge_keeps_every_handles_dedupe_exact",
         a_purge_keeps_every_handles_dedupe_exact,
+    ),
+    (
+        "a_store_before_stock_levels_gains_them",
+        a_store_before_stock_levels_gains_them,
     ),
 ];
 
@@ -2107,4 +2128,145 @@ pub fn user_ids_of_two_kinds_never_mix(store: &mut dyn Store) {
         }
         other => panic!("expected KeyMissing, got {other:?}"),
     }
+}
+
+/// A stock level of `item`: `available` units counted at [`BASE_MILLIS`] + `millis`.
+pub fn stock(item: &str, available: i64, millis: i64) -> StockLevel {
+    StockLevel {
+        item_id: item.into(),
+        available,
+        updated_at: at(millis),
+    }
+}
+
+fn stock_ids(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|id| id.to_string()).collect()
+}
+
+/// Levels are written and read back exactly (zero and oversold counts too); items never
+/// reported are absent from a read, and a read names each item once, in id order.
+pub fn stock_levels_upsert_and_read_back(store: &mut dyn Store) {
+    assert!(store.stock_levels(&stock_ids(&["mug"])).unwrap().is_empty());
+    let levels = [
+        stock("mug", 12, 0),
+        stock("cup", 0, 10),
+        stock("tee", -3, 20),
+    ];
+    assert_eq!(
+        store.upsert_stock(&levels).unwrap(),
+        StockReport {
+            applied: 3,
+            stale: 0
+        }
+    );
+    let read = store
+        .stock_levels(&stock_ids(&["tee", "unknown", "mug", "cup", "mug"]))
+        .unwrap();
+    assert_eq!(
+        read,
+        vec![levels[1].clone(), levels[0].clone(), levels[2].clone()]
+    );
+    assert_eq!(
+        read.iter().map(StockLevel::in_stock).collect::<Vec<_>>(),
+        [false, true, false]
+    );
+    assert!(store.stock_levels(&[]).unwrap().is_empty());
+    assert!(
+        store
+            .stock_levels(&stock_ids(&["unknown", "other"]))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.upsert_stock(&[]).unwrap(),
+        StockReport::default(),
+        "an empty batch does nothing"
+    );
+    // Ids are compared exactly: no case folding, no trimming.
+    store.upsert_stock(&[stock("Mug ", 1, 0)]).unwrap();
+    assert_eq!(
+        store.stock_levels(&stock_ids(&["mug"])).unwrap(),
+        vec![levels[0].clone()]
+    );
+}
+
+/// A level older than the one kept is ignored and counted stale (webhooks arrive out of
+/// order); an equally old one overwrites; inside one batch the newest of an item wins.
+pub fn a_stale_stock_level_is_ignored(store: &mut dyn Store) {
+    let read = |store: &mut dyn Store| store.stock_levels(&stock_ids(&["mug"])).unwrap();
+    store.upsert_stock(&[stock("mug", 5, 1_000)]).unwrap();
+    let report = store
+        .upsert_stock(&[stock("mug", 0, 500), stock("cup", 2, 500)])
+        .unwrap();
+    assert_eq!(
+        report,
+        StockReport {
+            applied: 1,
+            stale: 1
+        },
+        "the older mug is stale, the new cup applied"
+    );
+    assert_eq!(read(store), vec![stock("mug", 5, 1_000)]);
+    let report = store.upsert_stock(&[stock("mug", 4, 1_000)]).unwrap();
+    assert_eq!(
+        (report.applied, report.stale),
+        (1, 0),
+        "as new: overwritten"
+    );
+    assert_eq!(read(store), vec![stock("mug", 4, 1_000)]);
+    let report = store
+        .upsert_stock(&[
+            stock("mug", 1, 2_000),
+            stock("mug", 0, 3_000),
+            stock("mug", 7, 2_500),
+            stock("mug", 9, 900),
+        ])
+        .unwrap();
+    assert_eq!(
+        report,
+        StockReport {
+            applied: 1,
+            stale: 3
+        }
+    );
+    assert_eq!(read(store), vec![stock("mug", 0, 3_000)]);
+    // A later restock applies.
+    store.upsert_stock(&[stock("mug", 8, 4_000)]).unwrap();
+    assert_eq!(read(store), vec![stock("mug", 8, 4_000)]);
+}
+
+/// Stock is not personal data: erasing a user and purging everything leave it.
+pub fn stock_survives_erasure_and_purges(store: &mut dyn Store) {
+    store
+        .upsert_stock(&[stock("mug", 3, 0), stock("cup", 0, 0)])
+        .unwrap();
+    store.insert_events(&[event(1, "alice", 0)]).unwrap();
+    let erased = store.erase_user("alice").unwrap();
+    assert_eq!(erased.events, 1);
+    store.purge_before(Timestamp(i64::MAX)).unwrap();
+    assert_eq!(
+        store.stock_levels(&stock_ids(&["cup", "mug"])).unwrap(),
+        vec![stock("cup", 0, 0), stock("mug", 3, 0)]
+    );
+}
+
+/// An item id PostgreSQL cannot store refuses the whole batch, on every backend.
+pub fn stock_with_nul_is_refused_whole(store: &mut dyn Store) {
+    match store.upsert_stock(&[stock("mug", 3, 0), stock("c\0up", 1, 0)]) {
+        Err(StoreError::Unstorable { field, .. }) => assert_eq!(field, "item_id"),
+        other => panic!("expected Unstorable, got {other:?}"),
+    }
+    assert!(store.stock_levels(&stock_ids(&["mug"])).unwrap().is_empty());
+}
+
+/// A database migrated by a build before stock levels (version 7) gains the table on open.
+pub fn a_store_before_stock_levels_gains_them(harness: &dyn Harness) {
+    harness.create_database_at(7);
+    let mut store = harness.open().expect("open a version-7 database");
+    assert_eq!(store.schema_version().unwrap(), LATEST_VERSION);
+    assert_eq!(
+        store.upsert_stock(&[stock("mug", 1, 0)]).unwrap().applied,
+        1
+    );
+    assert_eq!(harness.count_rows("item_stock"), 1);
 }

@@ -28,6 +28,7 @@ mod error;
 pub mod migrate;
 mod postgres;
 mod sqlite;
+mod stock;
 mod user_ids;
 
 #[cfg(any(test, feature = "test-suite"))]
@@ -39,9 +40,10 @@ pub use crate::postgres::PostgresStore;
 pub use crate::sqlite::{SMALL_TRANSACTION_PAGE_SIZE, SqliteStore};
 pub use engine::{Decision, EngineRecords, MessageStatus, OutboxMessage};
 pub use error::StoreError;
+pub use stock::StockReport;
 pub use user_ids::{USER_IDS_SETTING, UserIds, UserIdsError, ensure_user_ids};
 
-use cartback_core::{Cart, CartState, Event, Timestamp};
+use cartback_core::{Cart, CartState, Event, StockLevel, Timestamp};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::AddAssign;
@@ -203,6 +205,19 @@ pub trait Store: EngineRecords + Send {
     /// `name` afterwards: `value`, or what another writer set first. Settings are never
     /// changed once set (erasure and retention leave them).
     fn claim_setting(&mut self, name: &str, value: &str) -> Result<String, StoreError>;
+
+    /// Records the shop's stock levels (`item_stock`, migration 8) in one transaction: a
+    /// level is written unless the store keeps a newer one of its item (`updated_at`; an
+    /// equal one is overwritten), so webhooks that arrive out of order leave the newest count.
+    /// Inside `levels` the newest of an item wins (of equal ones, the later). Says how many
+    /// were applied and how many ignored as stale (`applied + stale = levels.len()`). An
+    /// item id holding U+0000 refuses the whole call ([`StoreError::Unstorable`]). Stock is
+    /// not personal data: erasure and retention leave it.
+    fn upsert_stock(&mut self, levels: &[StockLevel]) -> Result<StockReport, StoreError>;
+
+    /// The stored levels of those of `item_ids` the store knows (an item never reported is
+    /// absent), once each, in item id order (bytes).
+    fn stock_levels(&mut self, item_ids: &[String]) -> Result<Vec<StockLevel>, StoreError>;
 }
 
 /// Whether a location names a PostgreSQL database rather than a SQLite file.

@@ -38,7 +38,7 @@ pub struct AppliedMigration {
 }
 
 /// The schema version this build creates and understands.
-pub const LATEST_VERSION: u32 = 7;
+pub const LATEST_VERSION: u32 = 8;
 
 /// The migrations of `known` that a database with `applied` (sorted by version) still needs,
 /// in order. Fails when the database is newer than `known`, or when its history differs from

@@ -265,6 +265,10 @@ conformance_tests! {
         a_purge_removes_closed_carts_and_their_records_and_keeps_consent,
         settings_are_set_once_and_survive_erasure_and_purges,
         user_ids_of_two_kinds_never_mix,
+        stock_levels_upsert_and_read_back,
+        a_stale_stock_level_is_ignored,
+        stock_survives_erasure_and_purges,
+        stock_with_nul_is_refused_whole,
     ],
     harness: [
         reopening_keeps_data_and_migrates_once,
@@ -277,6 +281,7 @@ conformance_tests! {
         single_step_decisions_migrate_to_steps,
         events_survive_the_split_event_ids_migration,
         a_purge_keeps_every_handles_dedupe_exact,
+        a_store_before_stock_levels_gains_them,
     ],
 }
 

@@ -248,3 +248,131 @@ fn the_referrer_is_the_referring_site_else_the_landing_pages_utm_source() {
         "line 1: landing_site: is 1025 bytes long; the limit is 1024"
     );
 }
+
+/// A `products/update` body as Shopify sends it (the Admin REST Product resource; fields
+/// abridged): four variants, one sold whatever its count (`continue`), one tracked and sold
+/// out, one tracked and oversold in the 2024-07 shape (no `inventory_management`), one not
+/// tracked (`inventory_management: null`, an older API version).
+const PRODUCT: &str = r#"{"id":632910392,"title":"IPod Nano - 8GB","body_html":"<p>It's the small iPod with a big idea: Video.</p>","vendor":"Apple","product_type":"Cult Products","created_at":"2024-05-01T06:00:00-04:00","handle":"ipod-nano","updated_at":"2024-05-30T15:31:02-04:00","published_at":"2024-05-01T06:00:00-04:00","template_suffix":null,"published_scope":"global","tags":"Emotive, Flash Memory, MP3, Music","status":"active","admin_graphql_api_id":"gid://shopify/Product/632910392","variants":[{"id":808950810,"product_id":632910392,"title":"Pink","price":"199.00","sku":"IPOD2008PINK","position":1,"inventory_policy":"continue","compare_at_price":null,"fulfillment_service":"manual","inventory_management":"shopify","option1":"Pink","option2":null,"option3":null,"created_at":"2024-05-01T06:00:00-04:00","updated_at":"2024-05-30T15:31:02-04:00","taxable":true,"barcode":"1234_pink","grams":567,"weight":0.2,"weight_unit":"kg","inventory_item_id":808950810,"inventory_quantity":10,"old_inventory_quantity":10,"requires_shipping":true,"admin_graphql_api_id":"gid://shopify/ProductVariant/808950810"},{"id":49148385,"product_id":632910392,"title":"Red","price":"199.00","sku":"IPOD2008RED","position":2,"inventory_policy":"deny","compare_at_price":null,"fulfillment_service":"manual","inventory_management":"shopify","option1":"Red","created_at":"2024-05-01T06:00:00-04:00","updated_at":"2024-05-30T15:31:02-04:00","inventory_item_id":49148385,"inventory_quantity":0,"old_inventory_quantity":1,"admin_graphql_api_id":"gid://shopify/ProductVariant/49148385"},{"id":39072856,"product_id":632910392,"title":"Green","price":"199.00","sku":"IPOD2008GREEN","position":3,"inventory_policy":"deny","compare_at_price":null,"option1":"Green","created_at":"2024-05-01T06:00:00-04:00","updated_at":"2024-05-30T15:31:02-04:00","taxable":true,"barcode":"1234_green","inventory_item_id":39072856,"inventory_quantity":-2,"old_inventory_quantity":-2,"requires_shipping":true,"admin_graphql_api_id":"gid://shopify/ProductVariant/39072856","image_id":null},{"id":457924702,"product_id":632910392,"title":"Black","price":"199.00","sku":"IPOD2008BLACK","position":4,"inventory_policy":"deny","fulfillment_service":"manual","inventory_management":null,"option1":"Black","inventory_item_id":457924702,"inventory_quantity":0,"old_inventory_quantity":0,"admin_graphql_api_id":"gid://shopify/ProductVariant/457924702"}],"options":[{"id":594680422,"product_id":632910392,"name":"Color","position":1,"values":["Pink","Red","Green","Black"]}],"images":[],"image":null}"#;
+
+fn stock(topic: &str, body: &str) -> Vec<(String, i64, Timestamp)> {
+    parse_shopify_stock(topic, body.as_bytes(), &options())
+        .unwrap()
+        .expect("a stock topic")
+        .into_iter()
+        .map(|l| (l.item_id, l.available, l.updated_at))
+        .collect()
+}
+
+#[test]
+fn a_product_update_gives_every_variants_level_and_the_products() {
+    let updated = Timestamp(1_717_097_462_000); // 2024-05-30T15:31:02-04:00
+    let level = |id: &str, n: i64| (id.to_string(), n, updated);
+    let expected = vec![
+        level("808950810", 10),
+        level("49148385", 0),
+        level("39072856", -2),
+        level("457924702", 1),
+        level("632910392", 11),
+    ];
+    assert_eq!(stock("products/update", PRODUCT), expected);
+    assert_eq!(stock("products/create", PRODUCT), expected);
+    // The same ids as cart lines: a checkout's line is its product id, else its variant id.
+    let checkout = parse("checkouts/create", CHECKOUT);
+    assert_eq!(checkout.items[0].id, "111");
+    assert_eq!(parse("orders/create", ORDER).items[0].id, "222");
+    // Stock topics are not cart events, and cart topics carry no stock.
+    assert_eq!(
+        parse_shopify("products/update", PRODUCT.as_bytes(), &options()),
+        Ok(None)
+    );
+    assert_eq!(
+        parse_shopify_stock("checkouts/update", CHECKOUT.as_bytes(), &options()),
+        Ok(None)
+    );
+    assert_eq!(
+        parse_shopify_stock("inventory_levels/update", b"{}", &options()),
+        Ok(None)
+    );
+}
+
+#[test]
+fn a_product_is_out_of_stock_when_no_variant_can_be_sold() {
+    let sold_out = PRODUCT
+        .replace(
+            r#""inventory_policy":"continue""#,
+            r#""inventory_policy":"deny""#,
+        )
+        .replace(r#""inventory_quantity":10"#, r#""inventory_quantity":0"#)
+        .replace(
+            r#""inventory_management":null"#,
+            r#""inventory_management":"shopify""#,
+        );
+    let levels = stock("products/update", &sold_out);
+    assert_eq!(
+        levels.last().map(|l| (l.0.as_str(), l.1)),
+        Some(("632910392", 0))
+    );
+    assert!(levels.iter().all(|l| l.1 <= 0), "{levels:?}");
+    let archived = PRODUCT.replace(r#""status":"active""#, r#""status":"archived""#);
+    assert!(
+        stock("products/update", &archived).iter().all(|l| l.1 == 0),
+        "an archived product cannot be bought"
+    );
+    // Variants without a count give no level, and then the product has none either.
+    let uncounted = r#"{"id":1,"updated_at":"2024-05-30T10:00:00Z","variants":[{"id":2,"inventory_policy":"deny"}]}"#;
+    assert_eq!(stock("products/update", uncounted), vec![]);
+    assert_eq!(
+        stock(
+            "products/update",
+            r#"{"id":1,"created_at":"2024-05-30T10:00:00Z"}"#
+        ),
+        vec![]
+    );
+}
+
+#[test]
+fn a_deleted_product_is_out_of_stock_from_now_on() {
+    assert_eq!(
+        stock("products/delete", r#"{"id":632910392}"#),
+        vec![("632910392".to_string(), 0, crate::test_support::NOW)]
+    );
+}
+
+#[test]
+fn malformed_product_bodies_name_the_field() {
+    let reject_stock = |topic: &str, body: &str| {
+        parse_shopify_stock(topic, body.as_bytes(), &options())
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        reject_stock(
+            "products/update",
+            &PRODUCT.replace(
+                r#""inventory_quantity":-2"#,
+                r#""inventory_quantity":"lots""#
+            )
+        ),
+        "line 1: variants[2].inventory_quantity: expected a whole number, got the string \"lots\""
+    );
+    assert_eq!(
+        reject_stock(
+            "products/update",
+            r#"{"updated_at":"2024-05-30T10:00:00Z"}"#
+        ),
+        "line 1: id: is required"
+    );
+    assert_eq!(
+        reject_stock("products/update", r#"{"id":1}"#),
+        "line 1: updated_at: is required"
+    );
+    assert_eq!(
+        reject_stock(
+            "products/update",
+            r#"{"id":1,"updated_at":"2024-05-30T10:00:00Z","variants":[{"inventory_quantity":3}]}"#
+        ),
+        "line 1: variants[0].id: is required"
+    );
+    assert!(reject_stock("products/delete", "[1]").contains("expected a Shopify product object"));
+}

@@ -25,6 +25,7 @@ use cartback_policy::policies::{N_ACTIONS, Observation, ObservedState};
 use chrono_tz::Tz;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
+use std::collections::BTreeSet;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// The settings of the multi-step flow (from `[policy]`, `[guardrails]`, `[flow]`).
@@ -75,6 +76,9 @@ pub struct StepInput<'a> {
     pub push_consent: Option<bool>,
     /// Coupons committed today (UTC), minor units.
     pub discount_committed_today_minor: i64,
+    /// The cart's items the shop reported out of stock (available ≤ 0); an item the store
+    /// has no level for counts as in stock.
+    pub out_of_stock: &'a BTreeSet<String>,
 }
 
 /// A coupon to issue with the message (its code is derived at send time).
@@ -139,6 +143,25 @@ const FLOW_ENDING: &[&str] = &[
 pub fn ends_flow_record(action: &str, guardrail: &str) -> bool {
     matches!(action, "do_nothing" | "none")
         && guardrail.split(',').any(|g| FLOW_ENDING.contains(&g))
+}
+
+/// Which of the cart's lines the shop reported out of stock, when any is (else nothing to
+/// say): `stock: 1 of 2 items out of stock (mug)`.
+fn stock_summary(context: &ShopperContext) -> Option<String> {
+    let out: Vec<&str> = context
+        .lines
+        .iter()
+        .filter(|l| !l.in_stock)
+        .map(|l| l.sku.as_str())
+        .collect();
+    (!out.is_empty()).then(|| {
+        format!(
+            "stock: {} of {} items out of stock ({})",
+            out.len(),
+            context.lines.len(),
+            out.join(", ")
+        )
+    })
 }
 
 fn stream_seed(seed: u64, cart: &str, abandonment: u32, step: usize) -> u64 {
@@ -310,7 +333,7 @@ impl FlowSettings {
                     unit_price_minor: l.unit_price.unwrap_or(0),
                     unit_cost_minor: bundle.item_costs.get(&l.item_id).copied(),
                     quantity: l.quantity,
-                    in_stock: true,
+                    in_stock: !input.out_of_stock.contains(&l.item_id),
                 })
                 .collect(),
             user_message_times: input.user_message_times.to_vec(),
@@ -340,6 +363,7 @@ impl FlowSettings {
         reasons.push(distribution.reason.clone());
         reasons.push(input.history.summary(self.order_coupons_tracked));
         reasons.push(session_summary(cart, &self.session_tracking));
+        reasons.extend(stock_summary(&context));
         reasons.push(format!(
             "predicted purchase probability {predicted:.3}; proposed {} with probability {:.3}",
             proposal.action, proposal.propensity
@@ -511,8 +535,11 @@ mod tests {
             email_consent: None,
             push_consent: None,
             discount_committed_today_minor: 0,
+            out_of_stock: &NOTHING_OUT,
         }
     }
+
+    static NOTHING_OUT: BTreeSet<String> = BTreeSet::new();
 
     #[test]
     fn the_fixed_flow_sends_two_reminders_then_a_coupon() {
@@ -675,6 +702,67 @@ mod tests {
         let plan = settings().decide_step(&b, &i);
         assert_eq!(plan.guardrail, "consent");
         assert!(!plan.state.observed.subscribed);
+    }
+
+    #[test]
+    fn a_cart_with_nothing_in_stock_gets_nothing_and_its_flow_ends() {
+        let (s, b) = (settings(), bundle(PolicyKind::FixedFlow));
+        let mut c = cart();
+        let sold_out: BTreeSet<String> = ["mug".to_string()].into();
+        let mut i = input(&c, 0, &[]);
+        i.out_of_stock = &sold_out;
+        let plan = s.decide_step(&b, &i);
+        assert_eq!(plan.kind, ActionKind::DoNothing);
+        assert_eq!(plan.guardrail, "out_of_stock");
+        assert_eq!((plan.channel, plan.send_at), (None, None));
+        assert_eq!(plan.next_step_at, None, "out of stock ends the flow");
+        assert_eq!(plan.propensity, 1.0);
+        let reasons = plan.reasons.join("\n");
+        assert!(
+            reasons.contains("stock: 1 of 1 items out of stock (mug)"),
+            "{reasons}"
+        );
+        assert!(
+            reasons.contains(
+                "guardrail out_of_stock: reminder_email suppressed \
+                 (every item in the cart is out of stock)"
+            ),
+            "{reasons}"
+        );
+        // Every proposal that contacts the shopper would have been suppressed too.
+        assert_eq!(
+            plan.state.outcomes().unwrap(),
+            [ActionKind::DoNothing; N_ACTIONS]
+        );
+
+        // One line still in stock: the reminder goes, and the reasons say what is not.
+        c.lines.push(CartLine {
+            item_id: "cup".into(),
+            name: None,
+            category: None,
+            unit_price: Some(1_000),
+            quantity: 1,
+        });
+        let mut i = input(&c, 0, &[]);
+        i.out_of_stock = &sold_out;
+        let plan = s.decide_step(&b, &i);
+        assert_eq!(
+            (plan.kind, plan.guardrail.as_str()),
+            (ActionKind::ReminderEmail, "passed")
+        );
+        assert!(
+            plan.reasons
+                .iter()
+                .any(|r| r == "stock: 1 of 2 items out of stock (mug)"),
+            "{:?}",
+            plan.reasons
+        );
+        let nothing_out = s.decide_step(&b, &input(&c, 0, &[]));
+        assert!(
+            !nothing_out.reasons.iter().any(|r| r.starts_with("stock:")),
+            "{:?}",
+            nothing_out.reasons
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Ingest endpoints: `POST /v1/events` (cartback events: one, an array, or NDJSON),
 //! `POST /v1/segment` (Segment `track` / `batch`), `POST /v1/webhooks/shopify` (HMAC
-//! verified). Valid records are stored before the answer; invalid ones are listed by line
-//! and field. A body where nothing is valid gets 400.
+//! verified; checkout and order topics are events, product topics stock levels). Valid
+//! records are stored before the answer; invalid ones are listed by line and field. A body
+//! where nothing is valid gets 400.
 
 use super::error::ApiError;
-use super::{AppState, body_error};
+use super::{AppState, blocking, body_error};
 use crate::auth::Scope;
 use crate::engine::IngestOutcome;
 use axum::Json;
@@ -15,7 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use cartback_core::Event;
-use cartback_ingest::{Format, ParseOptions, Rejection, parse_json_payload, parse_shopify};
+use cartback_ingest::{
+    Format, ParseOptions, Rejection, parse_json_payload, parse_shopify, parse_shopify_stock,
+};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -153,7 +156,17 @@ pub async fn shopify(
         })?
         .to_owned();
     let options = ParseOptions::at(state.engine.now());
-    match parse_shopify(&topic, &body, &options) {
+    // Product topics carry stock levels, never cart events.
+    let parsed = match parse_shopify_stock(&topic, &body, &options) {
+        Ok(Some(levels)) => {
+            let engine = state.engine.clone();
+            let report = blocking(move || engine.upsert_stock(&levels)).await?;
+            return Ok(Json(serde_json::json!({ "stock": report })));
+        }
+        Ok(None) => parse_shopify(&topic, &body, &options),
+        Err(rejection) => Err(rejection),
+    };
+    match parsed {
         Ok(None) => Ok(Json(serde_json::json!({ "ignored_topic": topic }))),
         Ok(Some(event)) => {
             let outcome = store_events(&state, vec![event]).await?;

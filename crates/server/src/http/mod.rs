@@ -1,8 +1,9 @@
 //! The HTTP API: shared state, authentication of each request, the router, and the JSON
 //! fallbacks for unknown paths and methods. Handlers live in `ingest.rs` (events, Segment,
 //! Shopify), `read.rs` (carts, decisions), `coupons.rs` (coupon verification), `users.rs`
-//! (consent, erasure), `tracking.rs` (pixel, restore, unsubscribe), `report.rs` (the report
-//! and the dashboard) and `ops.rs` (health, readiness, metrics, OpenAPI).
+//! (consent, erasure), `stock.rs` (stock levels), `tracking.rs` (pixel, restore,
+//! unsubscribe), `report.rs` (the report and the dashboard) and `ops.rs` (health, readiness,
+//! metrics, OpenAPI).
 
 mod coupons;
 pub mod error;
@@ -11,6 +12,7 @@ mod openapi;
 mod ops;
 mod read;
 mod report;
+mod stock;
 mod tracking;
 mod users;
 
@@ -123,6 +125,8 @@ pub fn router(state: AppState) -> Router {
             put(users::put_consent).get(users::get_consent),
         )
         .route("/v1/users/{id}", axum::routing::delete(users::erase))
+        .route("/v1/stock", put(stock::put))
+        .route("/v1/stock/{item_id}", get(stock::get))
         .route("/t/open/{token}", get(tracking::open))
         .route("/t/restore/{token}", get(tracking::restore))
         .route(

@@ -47,13 +47,13 @@ pub fn openapi() -> Value {
             "/v1/events": {"post": with_errors(ingest_op("Ingest cartback events: one object, a JSON array, or NDJSON (scope ingest)"))},
             "/v1/segment": {"post": with_errors(ingest_op("Ingest Segment track calls or a batch (scope ingest)"))},
             "/v1/webhooks/shopify": {"post": with_errors(json!({
-                "summary": "Shopify checkout/order webhook, verified by X-Shopify-Hmac-Sha256",
+                "summary": "Shopify webhook, verified by X-Shopify-Hmac-Sha256: checkouts/create, checkouts/update, orders/create, orders/paid, orders/cancelled become events; products/create, products/update, products/delete update stock levels ({\"stock\": {applied, stale}}); other topics are ignored",
                 "parameters": [
                     {"name": "X-Shopify-Topic", "in": "header", "required": true, "schema": {"type": "string"}},
                     {"name": "X-Shopify-Hmac-Sha256", "in": "header", "required": true, "schema": {"type": "string"}}
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {}}}},
-                "responses": {"200": {"description": "stored, or ignored topic"}}
+                "responses": {"200": {"description": "stored, stock levels applied, or ignored topic"}}
             }))},
             "/v1/carts/{id}": {"get": with_errors(json!({
                 "summary": "One cart (scope read)", "security": [{"apiKey": []}],
@@ -116,6 +116,20 @@ pub fn openapi() -> Value {
                 "security": [{"apiKey": []}], "parameters": [path_param("id")],
                 "responses": {"200": {"description": "what was removed"}}
             }))},
+            "/v1/stock": {"put": with_errors(json!({
+                "summary": "Record the shop's stock levels (scope ingest). available ≤ 0 is out of stock (negative: oversold); a level older than the one kept for its item (updated_at) is ignored and counted stale; updated_at defaults to now. Items never reported count as in stock. At most 10,000 items; a body with a bad item is refused whole, every bad field named (items[3].available)",
+                "security": [{"apiKey": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema":
+                    {"$ref": "#/components/schemas/StockLevels"}}}},
+                "responses": {"200": {"description": "levels applied and ignored as stale",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StockReport"}}}}}
+            }))},
+            "/v1/stock/{item_id}": {"get": with_errors(json!({
+                "summary": "The stock level kept for one item (scope read); 404 when the shop never reported it (it counts as in stock)",
+                "security": [{"apiKey": []}], "parameters": [path_param("item_id")],
+                "responses": {"200": {"description": "{item_id, available, in_stock, updated_at (epoch ms)}"},
+                    "404": {"$ref": "#/components/responses/Error"}}
+            }))},
             "/t/open/{token}": {"get": {"summary": "Open pixel", "parameters": [path_param("token")],
                 "responses": {"200": {"description": "a 1×1 GIF"}, "400": {"$ref": "#/components/responses/Error"}, "410": {"$ref": "#/components/responses/Error"}}}},
             "/t/restore/{token}": {"get": {"summary": "Signed restore-cart redirect to the configured shop URL", "parameters": [path_param("token")],
@@ -138,6 +152,14 @@ pub fn openapi() -> Value {
                     "error": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"},
                     "rejections": {"type": "array", "items": {"$ref": "#/components/schemas/Rejection"}}}},
                 "Rejection": {"type": "object", "properties": {"line": {"type": "integer"}, "field": {"type": "string"}, "message": {"type": "string"}}},
+                "StockLevels": {"type": "object", "required": ["items"], "additionalProperties": false, "properties": {
+                    "items": {"type": "array", "minItems": 1, "maxItems": 10000, "items": {
+                        "type": "object", "required": ["item_id", "available"], "additionalProperties": false, "properties": {
+                            "item_id": {"type": ["string", "integer"], "description": "the id cart lines carry"},
+                            "available": {"type": "integer", "description": "units the shop can sell; ≤ 0 is out of stock"},
+                            "updated_at": {"type": "string", "format": "date-time", "description": "when the shop counted; default now"}}}}}},
+                "StockReport": {"type": "object", "properties": {
+                    "applied": {"type": "integer"}, "stale": {"type": "integer"}}},
                 "IngestResponse": {"type": "object", "properties": {
                     "accepted": {"type": "integer"}, "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
                     "skipped": {"type": "integer"}, "rejections": {"type": "array", "items": {"$ref": "#/components/schemas/Rejection"}}}}

@@ -81,7 +81,22 @@ CREATE INDEX carts_by_state ON carts (state, last_activity);
         name: "store_settings",
         sql: STORE_SETTINGS,
     },
+    Migration {
+        version: 8,
+        name: "item_stock",
+        sql: ITEM_STOCK,
+    },
 ];
+
+/// Migration 8: the shop's stock levels, one row per item (`Store::upsert_stock`, module
+/// `crate::stock`). Not personal data: erasure and retention leave it.
+const ITEM_STOCK: &str = "
+CREATE TABLE item_stock (
+    item_id    text PRIMARY KEY,            -- the id cart lines carry
+    available  bigint NOT NULL,             -- units the shop can sell; <= 0 is out of stock
+    updated_at bigint NOT NULL              -- when the shop counted (ms since the epoch, UTC)
+);
+";
 
 /// Migration 7: store-wide settings, set once (`Store::claim_setting`): how the store keeps
 /// user ids (`user_ids`: absent, or `pseudonymised:FINGERPRINT`; see `crate::user_ids`).

@@ -17,8 +17,9 @@ use crate::codec::{
 };
 use crate::error::{count_from_i64, redact_url};
 use crate::migrate::{AppliedMigration, pending};
+use crate::stock::{StockReport, distinct_ids, newest_per_item};
 use crate::{Backend, ErasureReport, InsertReport, PurgeReport, Store, StoreError};
-use cartback_core::{Cart, CartState, Event, Timestamp};
+use cartback_core::{Cart, CartState, Event, StockLevel, Timestamp};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{Json, ToSql, Type};
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement};
@@ -74,6 +75,13 @@ const MOVE_CARTS: &str = "INSERT INTO carts \
     abandoned_at = EXCLUDED.abandoned_at, closed_at = EXCLUDED.closed_at, \
     value = EXCLUDED.value, currency = EXCLUDED.currency, order_id = EXCLUDED.order_id, \
     payload = EXCLUDED.payload";
+
+/// Writes a batch of stock levels (one per item, from `crate::stock::newest_per_item`), each
+/// unless the stored level of its item is newer; the row count is the levels applied.
+const UPSERT_STOCK: &str = "INSERT INTO item_stock (item_id, available, updated_at) \
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) \
+    ON CONFLICT (item_id) DO UPDATE SET available = EXCLUDED.available, \
+    updated_at = EXCLUDED.updated_at WHERE EXCLUDED.updated_at >= item_stock.updated_at";
 
 /// Statements prepared once per connection.
 struct Statements {
@@ -647,6 +655,52 @@ impl Store for PostgresStore {
             )
             .map_err(StoreError::postgres("writing a store setting"))?;
         Ok(self.setting(name)?.unwrap_or_else(|| value.to_owned()))
+    }
+
+    fn upsert_stock(&mut self, levels: &[StockLevel]) -> Result<StockReport, StoreError> {
+        let (newest, _) = newest_per_item(levels)?;
+        let mut applied = 0u64;
+        if !newest.is_empty() {
+            let ids: Vec<&str> = newest.iter().map(|l| l.item_id.as_str()).collect();
+            let counts: Vec<i64> = newest.iter().map(|l| l.available).collect();
+            let stamps: Vec<i64> = newest.iter().map(|l| l.updated_at.0).collect();
+            // One statement: atomic on its own, and one round trip for the whole batch.
+            applied = self
+                .client
+                .execute(UPSERT_STOCK, &[&ids, &counts, &stamps])
+                .map_err(StoreError::postgres("writing stock levels"))?;
+        }
+        Ok(StockReport {
+            applied,
+            stale: levels.len() as u64 - applied,
+        })
+    }
+
+    fn stock_levels(&mut self, item_ids: &[String]) -> Result<Vec<StockLevel>, StoreError> {
+        let ids = distinct_ids(item_ids);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT item_id, available, updated_at FROM item_stock WHERE item_id = ANY($1)",
+                &[&ids],
+            )
+            .map_err(StoreError::postgres("reading stock levels"))?;
+        let mut levels = rows
+            .iter()
+            .map(|row| {
+                Ok(StockLevel {
+                    item_id: row.try_get(0)?,
+                    available: row.try_get(1)?,
+                    updated_at: Timestamp(row.try_get(2)?),
+                })
+            })
+            .collect::<Result<Vec<_>, postgres::Error>>()
+            .map_err(StoreError::postgres("reading stock levels"))?;
+        levels.sort_by(|a, b| a.item_id.cmp(&b.item_id));
+        Ok(levels)
     }
 }
 

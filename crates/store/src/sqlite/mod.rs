@@ -23,8 +23,9 @@ pub(crate) use migrations::MIGRATIONS;
 use crate::codec::{decode_cart, decode_state, encode_cart};
 use crate::error::count_from_i64;
 use crate::migrate::{AppliedMigration, pending};
+use crate::stock::{StockReport, distinct_ids, newest_per_item};
 use crate::{Backend, ErasureReport, InsertReport, PurgeReport, Store, StoreError};
-use cartback_core::{Cart, CartState, Event, Timestamp};
+use cartback_core::{Cart, CartState, Event, StockLevel, Timestamp};
 use event_blocks::{BlockBuffers, StoredIds};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -62,6 +63,12 @@ const UPSERT_CART: &str = "INSERT INTO carts \
     abandoned_at = excluded.abandoned_at, closed_at = excluded.closed_at, \
     value = excluded.value, currency = excluded.currency, order_id = excluded.order_id, \
     payload = excluded.payload";
+
+/// Writes one stock level unless the stored one of its item is newer (`Store::upsert_stock`).
+const UPSERT_STOCK: &str = "INSERT INTO item_stock (item_id, available, updated_at) \
+    VALUES (?1, ?2, ?3) \
+    ON CONFLICT (item_id) DO UPDATE SET available = excluded.available, \
+    updated_at = excluded.updated_at WHERE excluded.updated_at >= item_stock.updated_at";
 
 /// A [`Store`] in a SQLite database file (or in memory).
 pub struct SqliteStore {
@@ -560,5 +567,56 @@ impl Store for SqliteStore {
             )
             .map_err(StoreError::sqlite("writing a store setting"))?;
         Ok(self.setting(name)?.unwrap_or_else(|| value.to_owned()))
+    }
+
+    fn upsert_stock(&mut self, levels: &[StockLevel]) -> Result<StockReport, StoreError> {
+        let (newest, _) = newest_per_item(levels)?;
+        let mut applied = 0u64;
+        if !newest.is_empty() {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StoreError::sqlite("starting a stock transaction"))?;
+            {
+                let mut upsert = tx
+                    .prepare_cached(UPSERT_STOCK)
+                    .map_err(StoreError::sqlite("preparing the stock upsert"))?;
+                for level in newest {
+                    // 0 rows when the stored level is newer (the `WHERE` of the update).
+                    applied += upsert
+                        .execute(params![level.item_id, level.available, level.updated_at.0])
+                        .map_err(StoreError::sqlite("writing a stock level"))?
+                        as u64;
+                }
+            }
+            tx.commit()
+                .map_err(StoreError::sqlite("committing stock levels"))?;
+        }
+        Ok(StockReport {
+            applied,
+            stale: levels.len() as u64 - applied,
+        })
+    }
+
+    fn stock_levels(&mut self, item_ids: &[String]) -> Result<Vec<StockLevel>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT available, updated_at FROM item_stock WHERE item_id = ?1")
+            .map_err(StoreError::sqlite("preparing the stock read"))?;
+        let mut levels = Vec::new();
+        for item_id in distinct_ids(item_ids) {
+            let found: Option<(i64, i64)> = statement
+                .query_row([item_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+                .map_err(StoreError::sqlite("reading a stock level"))?;
+            if let Some((available, updated_at)) = found {
+                levels.push(StockLevel {
+                    item_id: item_id.to_owned(),
+                    available,
+                    updated_at: Timestamp(updated_at),
+                });
+            }
+        }
+        Ok(levels)
     }
 }
