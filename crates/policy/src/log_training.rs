@@ -37,6 +37,9 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 pub const MIN_EVALUATION_EPISODES: usize = 100;
 /// Smallest effective sample size `(Σw)² / Σw²` of the importance weights that is trusted.
 pub const MIN_EFFECTIVE_SAMPLE_SIZE: f64 = 30.0;
+/// A group of episodes (by logged first action) carrying at least this share of the
+/// importance weight must have [`MIN_EFFECTIVE_SAMPLE_SIZE`] effective episodes of its own.
+pub const MIN_GROUP_WEIGHT_SHARE: f64 = 0.05;
 /// Smallest mean importance weight that is trusted: the weights average 1 when the log
 /// covers what the policy does; far below, the policy mostly does what the log never did.
 pub const MIN_MEAN_WEIGHT: f64 = 0.5;
@@ -466,19 +469,62 @@ pub struct PolicyValue {
     pub estimate: Option<ValueEstimate>,
     /// estimate − the logged policy's, from the same resamples (`None` when not trusted).
     pub difference: Option<ValueEstimate>,
+    /// Weighted doubly robust estimate (the whole flow, given a value model of the policy;
+    /// `None` otherwise or when not trusted): the model's value of the first state plus
+    /// every step's self-normalised importance-weighted correction of it. Unbiased like the
+    /// weighting when the weights are, and far narrower when the model is close.
+    pub doubly_robust: Option<ValueEstimate>,
+    /// doubly robust − the logged policy's, from the same resamples.
+    pub doubly_robust_difference: Option<ValueEstimate>,
     /// `(Σw)² / Σw²` of the importance weights.
     pub effective_sample_size: f64,
     pub mean_weight: f64,
     pub max_weight: f64,
+    /// The episodes of one logged first action carrying at least
+    /// [`MIN_GROUP_WEIGHT_SHARE`] of the weight on fewer than [`MIN_EFFECTIVE_SAMPLE_SIZE`]
+    /// effective episodes (the largest such share), which makes the estimate untrustworthy
+    /// whatever the overall effective sample size: a few heavily weighted episodes without a
+    /// purchase among them decide it, and the bootstrap cannot see what they miss.
+    pub thin_group: Option<ThinGroup>,
 }
 
 impl PolicyValue {
-    fn of(weights: &[f64]) -> PolicyValue {
+    /// The diagnostics of `weights`, `first_actions[i]` being episode i's logged first
+    /// action.
+    fn of(weights: &[f64], first_actions: &[ActionKind]) -> PolicyValue {
         let sum: f64 = weights.iter().sum();
         let squares: f64 = weights.iter().map(|w| w * w).sum();
+        // Per logged first action: Σw, Σw².
+        let mut groups = [(0.0, 0.0); N_ACTIONS];
+        for (w, a) in weights.iter().zip(first_actions) {
+            groups[a.index()].0 += w;
+            groups[a.index()].1 += w * w;
+        }
+        let thin_group = ActionKind::ALL
+            .into_iter()
+            .filter_map(|a| {
+                let (group_sum, group_squares) = groups[a.index()];
+                let share = if sum > 0.0 { group_sum / sum } else { 0.0 };
+                let effective = if group_squares > 0.0 {
+                    group_sum * group_sum / group_squares
+                } else {
+                    0.0
+                };
+                (share >= MIN_GROUP_WEIGHT_SHARE && effective < MIN_EFFECTIVE_SAMPLE_SIZE)
+                    .then_some((a, share, effective))
+            })
+            .max_by(|x, y| x.1.total_cmp(&y.1))
+            .map(|(a, share, effective)| ThinGroup {
+                first_action: a,
+                weight_share: share,
+                effective_sample_size: effective,
+            });
         PolicyValue {
+            thin_group,
             estimate: None,
             difference: None,
+            doubly_robust: None,
+            doubly_robust_difference: None,
             effective_sample_size: if squares > 0.0 {
                 sum * sum / squares
             } else {
@@ -493,14 +539,36 @@ impl PolicyValue {
     pub fn overlaps(&self) -> bool {
         self.effective_sample_size >= MIN_EFFECTIVE_SAMPLE_SIZE
             && self.mean_weight >= MIN_MEAN_WEIGHT
+            && self.thin_group.is_none()
     }
 
     fn diagnostics(&self) -> String {
-        format!(
+        let mut text = format!(
             "effective sample size {:.1}, mean weight {:.2}",
             self.effective_sample_size, self.mean_weight
-        )
+        );
+        if let Some(g) = &self.thin_group {
+            text.push_str(&format!(
+                ", and the episodes that began with {} carry {:.0} % of the weight on an \
+                 effective {:.1}",
+                g.first_action,
+                100.0 * g.weight_share,
+                g.effective_sample_size
+            ));
+        }
+        text
     }
+}
+
+/// A group of episodes, by logged first action, that carries much of the estimate on few
+/// effective episodes ([`PolicyValue::thin_group`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ThinGroup {
+    pub first_action: ActionKind,
+    /// Its share of the total importance weight.
+    pub weight_share: f64,
+    /// `(Σw)² / Σw²` within the group.
+    pub effective_sample_size: f64,
 }
 
 /// [`evaluate_on_log`]'s result.
@@ -520,16 +588,124 @@ pub struct LogEvaluation {
     pub verdict: String,
 }
 
+/// A model of the net revenue from a decision step to the end of the flow when an action
+/// is taken now and the evaluated policy decides the later steps: the direct-method part of
+/// [`evaluate_on_log`]'s doubly robust estimate (the fitted-Q planner's own plan,
+/// [`FittedQ::executed_values`]).
+pub trait StepValueModel {
+    /// Per final action, in `ActionKind::ALL` order, minor units.
+    fn step_values(&self, state: &crate::policies::ObservedState) -> [f64; N_ACTIONS];
+}
+
+impl StepValueModel for FittedQ {
+    fn step_values(&self, state: &crate::policies::ObservedState) -> [f64; N_ACTIONS] {
+        self.executed_values(state)
+    }
+}
+
+/// Per (episode, step) terms of the weighted doubly robust estimate, `horizon` steps per
+/// episode (an episode that ended keeps its last cumulative weight, with nothing after).
+struct DoublyRobustTerms {
+    horizon: usize,
+    /// Cumulative importance weight through the step, and through the step before (1 at 0).
+    weight: Vec<f64>,
+    previous: Vec<f64>,
+    reward: Vec<f64>,
+    /// The model's value of the logged action, and of the policy's distribution.
+    q: Vec<f64>,
+    v: Vec<f64>,
+}
+
+impl DoublyRobustTerms {
+    fn new(
+        policy: &dyn Policy,
+        model: &dyn StepValueModel,
+        episodes: &[&LoggedEpisode],
+        ratios: &[Vec<f64>],
+    ) -> DoublyRobustTerms {
+        let horizon = episodes.iter().map(|e| e.steps.len()).max().unwrap_or(0);
+        let size = episodes.len() * horizon;
+        let mut terms = DoublyRobustTerms {
+            horizon,
+            weight: Vec::with_capacity(size),
+            previous: Vec::with_capacity(size),
+            reward: Vec::with_capacity(size),
+            q: Vec::with_capacity(size),
+            v: Vec::with_capacity(size),
+        };
+        for (episode, ratios) in episodes.iter().zip(ratios) {
+            let transitions = episode.transitions();
+            let mut cumulative = 1.0;
+            for t in 0..horizon {
+                terms.previous.push(cumulative);
+                match episode.steps.get(t) {
+                    Some(step) => {
+                        cumulative *= ratios[t];
+                        let values = model.step_values(&step.state.observed);
+                        let dist = final_distribution(policy, step);
+                        terms.weight.push(cumulative);
+                        terms.reward.push(transitions[t].reward_minor);
+                        terms.q.push(values[step.action.index()]);
+                        terms.v.push(
+                            ActionKind::ALL
+                                .iter()
+                                .map(|a| dist[a.index()] * values[a.index()])
+                                .sum(),
+                        );
+                    }
+                    None => {
+                        terms.weight.push(cumulative);
+                        terms.reward.push(0.0);
+                        terms.q.push(0.0);
+                        terms.v.push(0.0);
+                    }
+                }
+            }
+        }
+        terms
+    }
+
+    /// The estimate over the episodes `draw` yields (indices, repeats allowed).
+    fn estimate(&self, draw: impl Iterator<Item = usize>) -> f64 {
+        let h = self.horizon;
+        // Per step: Σw, Σw(r − q), Σw_prev, Σw_prev·v.
+        let mut sums = vec![[0.0; 4]; h];
+        for i in draw {
+            for (t, sum) in sums.iter_mut().enumerate() {
+                let k = i * h + t;
+                sum[0] += self.weight[k];
+                sum[1] += self.weight[k] * (self.reward[k] - self.q[k]);
+                sum[2] += self.previous[k];
+                sum[3] += self.previous[k] * self.v[k];
+            }
+        }
+        sums.iter()
+            .map(|[w, correction, previous, value]| {
+                let corrected = if *w > 0.0 { correction / w } else { 0.0 };
+                let baseline = if *previous > 0.0 {
+                    value / previous
+                } else {
+                    0.0
+                };
+                corrected + baseline
+            })
+            .sum()
+    }
+}
+
 /// Estimates `policy`'s net revenue per abandonment on `episodes` (held out from its
 /// training) by self-normalised importance weighting, for the whole flow and for the first
-/// touch alone ([`LogEvaluation`]), beside the logged policy's realised mean, with
-/// percentile bootstrap intervals (`bootstrap`'s resamples; every figure from the same
-/// draws, each ratio recomputed in each). Episodes that ended early (a purchase, a return to
-/// the cart) have fewer factors: what followed is the same whatever the policy would have
-/// done. A whole flow of three steps and eight actions rarely overlaps with a log unless
-/// the logged policy explored a lot; its first touch does with a few per cent.
+/// touch alone ([`LogEvaluation`]), and, given a `model` of the policy's values, by weighted
+/// doubly robust estimation of the whole flow (Thomas & Brunskill 2016), beside the logged
+/// policy's realised mean, with percentile bootstrap intervals (`bootstrap`'s resamples;
+/// every figure from the same draws, each recomputed in each). Episodes that ended early (a
+/// purchase, a return to the cart) have fewer factors: what followed is the same whatever
+/// the policy would have done. A whole flow of three steps and eight actions rarely
+/// overlaps with a log unless the logged policy explored a lot; its first touch does with
+/// a few per cent, and the doubly robust estimate narrows the whole flow's interval.
 pub fn evaluate_on_log(
     policy: &dyn Policy,
+    model: Option<&dyn StepValueModel>,
     episodes: &[LoggedEpisode],
     bootstrap: BootstrapParams,
 ) -> Result<LogEvaluation, LogTrainingError> {
@@ -566,19 +742,26 @@ pub fn evaluate_on_log(
         .collect();
     let whole: Vec<f64> = ratios.iter().map(|r| r.iter().product()).collect();
     let first: Vec<f64> = ratios.iter().map(|r| r[0]).collect();
-    evaluation.whole_flow = PolicyValue::of(&whole);
-    evaluation.first_touch = PolicyValue::of(&first);
-    // Paired resamples: the logged mean and both self-normalised estimates from the same
-    // draws, so the differences' intervals account for their correlation.
+    let first_actions: Vec<ActionKind> = treated.iter().map(|e| e.steps[0].action).collect();
+    evaluation.whole_flow = PolicyValue::of(&whole, &first_actions);
+    evaluation.first_touch = PolicyValue::of(&first, &first_actions);
+    let doubly_robust = model
+        .filter(|_| evaluation.whole_flow.overlaps())
+        .map(|model| DoublyRobustTerms::new(policy, model, &treated, &ratios));
+    // Paired resamples: the logged mean and every estimate from the same draws, so the
+    // differences' intervals account for their correlation.
     let n = treated.len();
     let mut rng = SmallRng::seed_from_u64(params.seed);
     let mut logged = Vec::with_capacity(params.n_samples);
     let mut resampled: [(Vec<f64>, Vec<f64>); 2] = Default::default();
+    let mut resampled_dr: (Vec<f64>, Vec<f64>) = Default::default();
+    let mut draw = Vec::with_capacity(n);
     for _ in 0..params.n_samples {
+        draw.clear();
+        draw.extend((0..n).map(|_| rng.random_range(0..n)));
         let mut reward_sum = 0.0;
         let mut sums = [(0.0, 0.0); 2];
-        for _ in 0..n {
-            let i = rng.random_range(0..n);
+        for &i in &draw {
             reward_sum += rewards[i];
             for (sum, weights) in sums.iter_mut().zip([&whole, &first]) {
                 sum.0 += weights[i] * rewards[i];
@@ -592,6 +775,11 @@ pub fn evaluate_on_log(
                 values.push(weighted / weight);
                 differences.push(weighted / weight - mean);
             }
+        }
+        if let Some(terms) = &doubly_robust {
+            let value = terms.estimate(draw.iter().copied());
+            resampled_dr.0.push(value);
+            resampled_dr.1.push(value - mean);
         }
     }
     let interval = |mut values: Vec<f64>, point: f64| {
@@ -623,24 +811,34 @@ pub fn evaluate_on_log(
             value.difference = Some(interval(differences, point - logged_mean));
         }
     }
+    if let Some(terms) = &doubly_robust {
+        let point = terms.estimate(0..n);
+        let (values, differences) = resampled_dr;
+        evaluation.whole_flow.doubly_robust = Some(interval(values, point));
+        evaluation.whole_flow.doubly_robust_difference =
+            Some(interval(differences, point - logged_mean));
+    }
     evaluation.verdict = verdict(&evaluation);
     Ok(evaluation)
 }
 
 fn verdict(evaluation: &LogEvaluation) -> String {
-    let (what, value, caveat) = if evaluation.whole_flow.difference.is_some() {
+    let whole = &evaluation.whole_flow;
+    let (what, difference, caveat) = if let Some(d) = whole.doubly_robust_difference {
         (
-            "The policy over the whole flow",
-            &evaluation.whole_flow,
+            "The policy over the whole flow (doubly robust)",
+            d,
             String::new(),
         )
-    } else if evaluation.first_touch.difference.is_some() {
+    } else if let Some(d) = whole.difference {
+        ("The policy over the whole flow", d, String::new())
+    } else if let Some(d) = evaluation.first_touch.difference {
         (
             "The policy's first touch (the logged policy deciding the later steps)",
-            &evaluation.first_touch,
+            d,
             format!(
                 " The whole flow cannot be estimated from this log ({}).",
-                evaluation.whole_flow.diagnostics()
+                whole.diagnostics()
             ),
         )
     } else {
@@ -653,7 +851,6 @@ fn verdict(evaluation: &LogEvaluation) -> String {
             evaluation.first_touch.diagnostics()
         );
     };
-    let difference = value.difference.expect("checked above");
     let judgement = if difference.ci_low > 0.0 {
         "Better: estimated to make more per abandonment than the logged policy, and the \
          interval of the difference excludes zero."

@@ -14,7 +14,8 @@ use cartback_core::Timestamp;
 use cartback_policy::actions::{ActionCosts, ActionKind};
 use cartback_policy::log_training::{
     DailyBudget, FittedQTraining, LogEvaluation, LogTrainingError, LoggedEpisode, LoggedStep,
-    evaluate_on_log, fit_fitted_q, fit_uplift_greedy, guardrails_from_record, split_for_evaluation,
+    StepValueModel, evaluate_on_log, fit_fitted_q, fit_uplift_greedy, guardrails_from_record,
+    split_for_evaluation,
 };
 use cartback_policy::ope::BootstrapParams;
 use cartback_policy::policies::{FittedQParams, UpliftGreedyParams};
@@ -306,8 +307,15 @@ pub fn train_from_log(
             step_delays_hours.len(),
         )?),
     };
+    // The planner's own plan, coupons at their redeemed cost, is the doubly robust
+    // estimate's model.
+    let model = match &policy {
+        LearnedPolicy::FittedQ(planner) => Some(planner.clone().with_coupon_shadow_price(0.0)),
+        _ => None,
+    };
     let evaluation = evaluate_on_log(
         &*policy.clone().into_policy(),
+        model.as_ref().map(|m| m as &dyn StepValueModel),
         &held,
         BootstrapParams {
             n_samples: options.bootstrap_samples,

@@ -5,6 +5,7 @@
 //! `cartback_server::simulated_log`.
 
 use anyhow::{Context, Result};
+use cartback_core::episodes::rfc3339_utc;
 use cartback_core::tracker::duration_text;
 use cartback_core::{Duration, Timestamp};
 use cartback_server::decide::policy_file;
@@ -129,7 +130,7 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         value["seconds"] = serde_json::json!(seconds);
         println!("{value}");
     } else {
-        let day = |t: Option<Timestamp>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
+        let day = |t: Option<Timestamp>| t.map_or_else(|| "-".to_owned(), rfc3339_utc);
         println!(
             "wrote {} simulated abandoned carts ({} held out, {} recovered), {} decisions, {} \
              sent messages and {} unsubscribes into {} in {seconds:.1} s; decisions from {} to {}",

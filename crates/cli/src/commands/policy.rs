@@ -284,9 +284,20 @@ fn log_training_text(
     if let Some(logged) = &e.logged {
         let _ = writeln!(text, "  logged policy       {}", money(logged));
     }
+    if let (Some(estimate), Some(difference)) = (
+        &e.whole_flow.doubly_robust,
+        &e.whole_flow.doubly_robust_difference,
+    ) {
+        let _ = writeln!(
+            text,
+            "  whole flow, DR      {}  difference {}",
+            money(estimate),
+            money(difference)
+        );
+    }
     for (name, value) in [
-        ("whole flow", &e.whole_flow),
-        ("first touch", &e.first_touch),
+        ("whole flow, SNIPW", &e.whole_flow),
+        ("first touch, SNIPW", &e.first_touch),
     ] {
         let figures = match (&value.estimate, &value.difference) {
             (Some(estimate), Some(difference)) => {

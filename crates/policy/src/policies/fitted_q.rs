@@ -110,6 +110,11 @@ fn pooled_row(
     row
 }
 
+/// Per logged decision step: its step, and what every proposal (`ActionKind::ALL` order)
+/// would have become, `None` where the state does not allow it
+/// ([`FittedQParams::fit_with_guardrail_outcomes`]).
+pub type GuardrailOutcomes = [(usize, [Option<ActionKind>; N_ACTIONS])];
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct FittedQParams {
     /// Boosting rounds at most (early stopping on a validation split picks fewer).
@@ -227,7 +232,7 @@ impl FittedQParams {
     pub fn fit_with_guardrail_outcomes(
         &self,
         log: &[Transition],
-        guardrail_outcomes: Option<&[(usize, [Option<ActionKind>; N_ACTIONS])]>,
+        guardrail_outcomes: Option<&GuardrailOutcomes>,
         costs: ActionCosts,
         step_delays_hours: &[u32],
     ) -> Result<FittedQ, PolicyError> {
@@ -452,6 +457,16 @@ impl FittedQ {
     /// (`-inf` for actions the shopper cannot receive).
     pub fn action_values(&self, state: &ObservedState) -> [f64; N_ACTIONS] {
         self.values(state, &mut Memo::new())
+    }
+
+    /// The planned net revenue from `state` on, minor units, when each action (by
+    /// `ActionKind::ALL` index) goes out now and the planner decides the later steps: the
+    /// direct-method model of the doubly robust estimate of the planner on a logged flow
+    /// (`crate::log_training`). Coupons cost their shadow price too (0: what is redeemed).
+    pub fn executed_values(&self, state: &ObservedState) -> [f64; N_ACTIONS] {
+        let x = planner_features(state);
+        let mut memo = Memo::new();
+        ActionKind::ALL.map(|kind| self.executed_value(state, &x, kind, &mut memo))
     }
 
     /// Value of executing `executed` in `state`, later steps planned.
