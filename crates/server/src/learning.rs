@@ -239,17 +239,14 @@ pub enum LearningError {
     Training(#[from] LogTrainingError),
 }
 
-/// Learns a `kind` policy from the settled abandonments of `store`'s decision log, holding
-/// `options.evaluation_share` of the carts out, and judges it on them
-/// (`cartback_policy::log_training`). `config` gives the flow's steps
-/// (`policy.step_delays`, whole hours), the costs and the daily discount budget.
-pub fn train_from_log(
-    store: &mut dyn Store,
-    booking: &Booking,
+/// What [`train_from_log`] checks before it reads the store: `kind` learns from a log, the
+/// evaluation share is in (0, 1), `policy.step_delays` are whole hours (returned in hours).
+/// The CLI calls it before opening the store, so a refused request leaves no store behind.
+pub fn check_request(
     config: &ServerConfig,
     kind: PolicyKind,
     options: LogTrainingOptions,
-) -> Result<LogTrainingOutcome, LearningError> {
+) -> Result<Vec<u32>, LearningError> {
     if !matches!(kind, PolicyKind::FittedQ | PolicyKind::UpliftGreedy) {
         return Err(LearningError::NotFromLog(kind.name()));
     }
@@ -270,6 +267,21 @@ pub fn train_from_log(
         }
         step_delays_hours.push((millis / 3_600_000) as u32);
     }
+    Ok(step_delays_hours)
+}
+
+/// Learns a `kind` policy from the settled abandonments of `store`'s decision log, holding
+/// `options.evaluation_share` of the carts out, and judges it on them
+/// (`cartback_policy::log_training`). `config` gives the flow's steps
+/// (`policy.step_delays`, whole hours), the costs and the daily discount budget.
+pub fn train_from_log(
+    store: &mut dyn Store,
+    booking: &Booking,
+    config: &ServerConfig,
+    kind: PolicyKind,
+    options: LogTrainingOptions,
+) -> Result<LogTrainingOutcome, LearningError> {
+    let step_delays_hours = check_request(config, kind, options)?;
     let read = read_logged_episodes(store, booking)?;
     let counts = read.counts;
     let abandonments_per_day = counts.episodes as f64 / counts.days;

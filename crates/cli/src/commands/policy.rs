@@ -10,7 +10,7 @@ use cartback_policy::log_training::ValueEstimate;
 use cartback_server::ServerConfig;
 use cartback_server::decide::policy_file::{self, PolicyKind};
 use cartback_server::learning::{
-    LogTrainingOptions, LogTrainingOutcome, train_from_log as train_from_log_of,
+    LogTrainingOptions, LogTrainingOutcome, check_request, train_from_log as train_from_log_of,
 };
 use cartback_server::outcomes::Booking;
 use clap::{Args, Subcommand};
@@ -146,17 +146,20 @@ fn train(args: TrainPolicyArgs) -> Result<ExitCode> {
 fn train_from_log(kind: PolicyKind, args: TrainPolicyArgs) -> Result<ExitCode> {
     let config = ServerConfig::load(args.config.as_deref()).context("loading the configuration")?;
     let db = args.db.clone().unwrap_or_else(|| config.db.clone());
-    let mut store = cartback_store::open(&db).with_context(|| format!("opening store {db}"))?;
-    let booking = Booking {
-        costs: config.costs,
-        attribution_window: config.tracker.attribution_window,
-        as_of: super::decisions::wall_clock()?,
-    };
     let options = LogTrainingOptions {
         evaluation_share: args.evaluation_share,
         bootstrap_samples: args.bootstrap,
         seed: args.seed,
         ..LogTrainingOptions::default()
+    };
+    // A refused request must not leave an empty store behind (opening creates one).
+    check_request(&config, kind, options)
+        .with_context(|| format!("learning {} from the decision log of {db}", kind.name()))?;
+    let mut store = cartback_store::open(&db).with_context(|| format!("opening store {db}"))?;
+    let booking = Booking {
+        costs: config.costs,
+        attribution_window: config.tracker.attribution_window,
+        as_of: super::decisions::wall_clock()?,
     };
     let started = Instant::now();
     let outcome = train_from_log_of(&mut *store, &booking, &config, kind, options)
