@@ -52,10 +52,15 @@ fn train_and_write(kind: &str, config: &Path, out: &Path, extra: &[&str]) -> ser
     let run = train(kind, config, out, &args);
     let json: serde_json::Value = serde_json::from_slice(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&run.stderr)));
-    let worse = json["evaluation"]["verdict"]
-        .as_str()
-        .unwrap()
-        .contains("Worse");
+    let worse = json["evaluation"]["judgement"] == json!("worse");
+    assert_eq!(
+        worse,
+        json["evaluation"]["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("Worse"),
+        "{json}"
+    );
     assert_eq!(json["written"], json!(!worse), "{json}");
     assert_eq!(run.status.code(), Some(if worse { 1 } else { 0 }), "{json}");
     assert_eq!(out.exists(), !worse, "{json}");

@@ -44,6 +44,9 @@ pub const MIN_GROUP_WEIGHT_SHARE: f64 = 0.05;
 /// covers what the policy does; far below, the policy mostly does what the log never did.
 pub const MIN_MEAN_WEIGHT: f64 = 0.5;
 
+/// How far above 1 a logged propensity may be (a sum of floating-point probabilities).
+const PROPENSITY_ROUNDING: f64 = 1e-9;
+
 /// One decision step of a logged abandonment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoggedStep {
@@ -133,7 +136,9 @@ impl LoggedEpisode {
                     step.state.observed.n_steps
                 ));
             }
-            if !(step.propensity > 0.0 && step.propensity <= 1.0) {
+            // The engine sums the policy's mass over every proposal ending at the action
+            // taken, so a certain action can come out a rounding error above 1.
+            if !(step.propensity > 0.0 && step.propensity <= 1.0 + PROPENSITY_ROUNDING) {
                 return fail(format!(
                     "step {index} has propensity {}, expected (0, 1]",
                     step.propensity
@@ -584,8 +589,29 @@ pub struct LogEvaluation {
     /// The policy deciding the first step and the logged policy the later ones: weighted by
     /// the first step's ratio alone, so it overlaps far more often.
     pub first_touch: PolicyValue,
-    /// What can be read from the figures.
+    /// What the figures say, for programs (`cartback policy train --from-log` does not
+    /// write a policy judged [`Judgement::Worse`]).
+    pub judgement: Judgement,
+    /// What can be read from the figures, in a sentence or two.
     pub verdict: String,
+}
+
+/// [`LogEvaluation::judgement`]: the policy against the logged one, by the most complete
+/// trusted estimate (whole flow doubly robust, else whole flow weighted, else first touch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgement {
+    /// Fewer than [`MIN_EVALUATION_EPISODES`] held-out episodes.
+    #[default]
+    TooFew,
+    /// No estimate is trusted (see [`PolicyValue::overlaps`]).
+    LittleOverlap,
+    /// The 95 % interval of the difference lies above zero.
+    Better,
+    /// It lies below zero.
+    Worse,
+    /// It contains zero.
+    Undecided,
 }
 
 /// A model of the net revenue from a decision step to the end of the flow when an action
@@ -720,6 +746,7 @@ pub fn evaluate_on_log(
         logged: None,
         whole_flow: PolicyValue::default(),
         first_touch: PolicyValue::default(),
+        judgement: Judgement::TooFew,
         verdict: String::new(),
     };
     if treated.len() < MIN_EVALUATION_EPISODES {
@@ -818,11 +845,11 @@ pub fn evaluate_on_log(
         evaluation.whole_flow.doubly_robust_difference =
             Some(interval(differences, point - logged_mean));
     }
-    evaluation.verdict = verdict(&evaluation);
+    (evaluation.judgement, evaluation.verdict) = verdict(&evaluation);
     Ok(evaluation)
 }
 
-fn verdict(evaluation: &LogEvaluation) -> String {
+fn verdict(evaluation: &LogEvaluation) -> (Judgement, String) {
     let whole = &evaluation.whole_flow;
     let (what, difference, caveat) = if let Some(d) = whole.doubly_robust_difference {
         (
@@ -842,26 +869,38 @@ fn verdict(evaluation: &LogEvaluation) -> String {
             ),
         )
     } else {
-        return format!(
-            "Little overlap: the log rarely did what this policy does (whole flow: {}; first \
-             touch: {}; at least {MIN_EFFECTIVE_SAMPLE_SIZE} and {MIN_MEAN_WEIGHT} are \
-             needed), so its value cannot be estimated here. Log with more exploration \
-             (`[policy] exploration`) or for longer.",
-            evaluation.whole_flow.diagnostics(),
-            evaluation.first_touch.diagnostics()
+        return (
+            Judgement::LittleOverlap,
+            format!(
+                "Little overlap: the log rarely did what this policy does (whole flow: {}; \
+                 first touch: {}; at least {MIN_EFFECTIVE_SAMPLE_SIZE} and {MIN_MEAN_WEIGHT} \
+                 are needed), so its value cannot be estimated here. Log with more \
+                 exploration (`[policy] exploration`) or for longer.",
+                evaluation.whole_flow.diagnostics(),
+                evaluation.first_touch.diagnostics()
+            ),
         );
     };
-    let judgement = if difference.ci_low > 0.0 {
-        "Better: estimated to make more per abandonment than the logged policy, and the \
-         interval of the difference excludes zero."
+    let (judgement, text) = if difference.ci_low > 0.0 {
+        (
+            Judgement::Better,
+            "Better: estimated to make more per abandonment than the logged policy, and the \
+             interval of the difference excludes zero.",
+        )
     } else if difference.ci_high < 0.0 {
-        "Worse: estimated to make less per abandonment than the logged policy, and the \
-         interval of the difference excludes zero. Do not deploy it."
+        (
+            Judgement::Worse,
+            "Worse: estimated to make less per abandonment than the logged policy, and the \
+             interval of the difference excludes zero. Do not deploy it.",
+        )
     } else {
-        "Undecided: the interval of the difference to the logged policy contains zero; more \
-         logged abandonments would tell."
+        (
+            Judgement::Undecided,
+            "Undecided: the interval of the difference to the logged policy contains zero; \
+             more logged abandonments would tell.",
+        )
     };
-    format!("{what}: {judgement}{caveat}")
+    (judgement, format!("{what}: {text}{caveat}"))
 }
 
 #[cfg(test)]

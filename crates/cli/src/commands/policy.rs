@@ -6,7 +6,7 @@
 //! is `cartback_policy::state_file` and `cartback_server::learning`.
 
 use anyhow::{Context, Result, bail};
-use cartback_policy::log_training::ValueEstimate;
+use cartback_policy::log_training::{Judgement, ValueEstimate};
 use cartback_server::ServerConfig;
 use cartback_server::decide::policy_file::{self, PolicyKind};
 use cartback_server::learning::{
@@ -165,7 +165,7 @@ fn train_from_log(kind: PolicyKind, args: TrainPolicyArgs) -> Result<ExitCode> {
     let outcome = train_from_log_of(&mut *store, &booking, &config, kind, options)
         .with_context(|| format!("learning {} from the decision log of {db}", kind.name()))?;
     let seconds = started.elapsed().as_secs_f64();
-    let worse = outcome.evaluation.verdict.contains("Worse");
+    let worse = outcome.evaluation.judgement == Judgement::Worse;
     let written = !worse || args.force;
     if written {
         outcome

@@ -107,6 +107,11 @@ fn bad_episodes_are_refused_naming_the_abandonment_and_step() {
     );
     let mut e = episode("c8", vec![step(0, ActionKind::DoNothing, 0.0)], false);
     assert!(e.validate().unwrap_err().contains("propensity 0"));
+    // A sum of probabilities a rounding error above 1 is a certain action, not an error.
+    e.steps[0].propensity = 1.000_000_000_000_000_2;
+    assert_eq!(e.validate(), Ok(()));
+    e.steps[0].propensity = 1.01;
+    assert!(e.validate().unwrap_err().contains("propensity 1.01"));
     e.steps.clear();
     assert!(e.validate().unwrap_err().contains("no decision step"));
     let e = episode("c9", vec![step(0, ActionKind::DoNothing, 1.0)], false);
@@ -188,6 +193,7 @@ fn importance_weights_are_exact_on_a_hand_made_log() {
     )
     .unwrap();
     assert!(few.whole_flow.estimate.is_none() && few.verdict.starts_with("Too few"));
+    assert_eq!(few.judgement, Judgement::TooFew);
 }
 
 #[test]
@@ -210,6 +216,7 @@ fn a_deterministic_log_leaves_little_overlap() {
         "{}",
         evaluation.verdict
     );
+    assert_eq!(evaluation.judgement, Judgement::LittleOverlap);
 }
 
 /// Mean net revenue per cart (minor units) of `policy` on `shoppers`, exactly, in arrival
@@ -325,7 +332,7 @@ fn a_planner_learned_from_an_exploring_fixed_flow_log_beats_the_flow_and_is_judg
         });
         covers("first touch", first, first_truth);
     }
-    assert!(!evaluation.verdict.contains("Worse"), "{evaluation:?}");
+    assert_ne!(evaluation.judgement, Judgement::Worse, "{evaluation:?}");
     eprintln!("truth: planner {whole_truth:.1}; {evaluation:#?}");
     // A first touch the log covers well (doing nothing at the first step, then the logged
     // flow): its estimate is given and right.
@@ -346,5 +353,140 @@ fn a_planner_learned_from_an_exploring_fixed_flow_log_beats_the_flow_and_is_judg
             first: &wait_first,
             rest: &logging,
         }),
+    );
+}
+
+/// A model that knows every action's value exactly.
+struct Exact([f64; N_ACTIONS]);
+
+impl StepValueModel for Exact {
+    fn step_values(&self, _: &ObservedState) -> [f64; N_ACTIONS] {
+        self.0
+    }
+}
+
+#[test]
+fn the_doubly_robust_estimate_is_exact_with_an_exact_model() {
+    // One step, deterministic rewards by action: a reminder brings 3,000 net, doing nothing
+    // 1,000. The log explores both; the evaluated policy is "always remind". With the exact
+    // model, every correction is zero and every resample gives the exact value, 3,000.
+    let mut episodes = Vec::new();
+    for i in 0..400 {
+        let remind = i % 4 == 0;
+        let action = if remind {
+            ActionKind::ReminderEmail
+        } else {
+            ActionKind::DoNothing
+        };
+        let mut e = episode(
+            &format!("c{i}"),
+            vec![step(0, action, if remind { 0.25 } else { 0.75 })],
+            true,
+        );
+        e.steps[0].message_cost_minor = 0.0;
+        e.discount_minor = 0;
+        e.order_value_minor = if remind { 3_000 } else { 1_000 };
+        episodes.push(e);
+    }
+    let mut values = [0.0; N_ACTIONS];
+    values[ActionKind::DoNothing.index()] = 1_000.0;
+    values[ActionKind::ReminderEmail.index()] = 3_000.0;
+    let remind = FixedFlow::new(vec![ActionKind::ReminderEmail]);
+    let evaluation = evaluate_on_log(
+        &remind,
+        Some(&Exact(values)),
+        &episodes,
+        BootstrapParams::default(),
+    )
+    .unwrap();
+    let dr = evaluation.whole_flow.doubly_robust.expect("overlap");
+    assert!((dr.value - 3_000.0).abs() < 1e-9, "{dr:?}");
+    assert!((dr.ci_high - dr.ci_low).abs() < 1e-9, "{dr:?}");
+    let snipw = evaluation.whole_flow.estimate.unwrap();
+    assert!((snipw.value - 3_000.0).abs() < 1e-9, "{snipw:?}");
+    // The logged mean: a quarter reminded (3,000), the rest 1,000.
+    let logged = evaluation.logged.unwrap();
+    assert!((logged.value - 1_500.0).abs() < 1e-9);
+    let difference = evaluation.whole_flow.doubly_robust_difference.unwrap();
+    assert!((difference.value - 1_500.0).abs() < 1e-9);
+    assert!(
+        evaluation.verdict.contains("doubly robust"),
+        "{}",
+        evaluation.verdict
+    );
+    assert_eq!(evaluation.judgement, Judgement::Better);
+    // Without a model, no doubly robust figure.
+    let plain = evaluate_on_log(&remind, None, &episodes, BootstrapParams::default()).unwrap();
+    assert!(plain.whole_flow.doubly_robust.is_none());
+    // A model that knows nothing (every value 0) leaves only the weighted correction: the
+    // self-normalised weighting itself, here on noisy rewards.
+    for (i, e) in episodes.iter_mut().enumerate() {
+        e.order_value_minor += if i % 8 == 0 { 700 } else { -100 };
+    }
+    let blind = evaluate_on_log(
+        &remind,
+        Some(&Exact([0.0; N_ACTIONS])),
+        &episodes,
+        BootstrapParams::default(),
+    )
+    .unwrap();
+    let (dr, snipw) = (
+        blind.whole_flow.doubly_robust.unwrap(),
+        blind.whole_flow.estimate.unwrap(),
+    );
+    assert!((dr.value - snipw.value).abs() < 1e-9, "{dr:?} {snipw:?}");
+    assert!((dr.ci_low - snipw.ci_low).abs() < 1e-9 && (dr.ci_high - snipw.ci_high).abs() < 1e-9);
+    assert!(dr.ci_high > dr.ci_low);
+}
+
+#[test]
+fn a_group_of_few_heavily_weighted_episodes_is_refused() {
+    // 1,000 episodes: the log did nothing first on 980 (propensity 0.98) and sent a push
+    // on 20 (0.02). A policy pushing to a quarter of the shoppers puts weight 12.5 on each
+    // logged push: those 20 episodes carry 25 % of the weight on an effective 20, too few,
+    // though the effective sample size over all is far above 30.
+    let episodes: Vec<LoggedEpisode> = (0..1_000)
+        .map(|i| {
+            let push = i % 50 == 0;
+            let (action, propensity) = if push {
+                (ActionKind::WebhookPush, 0.02)
+            } else {
+                (ActionKind::DoNothing, 0.98)
+            };
+            let mut s = step(0, action, propensity);
+            s.state.observed.features.webhook_consent = true;
+            episode(&format!("c{i}"), vec![s], i % 7 == 0)
+        })
+        .collect();
+    struct QuarterPush;
+    impl Policy for QuarterPush {
+        fn name(&self) -> &str {
+            "quarter_push"
+        }
+        fn distribution(&self, _: &Observation<'_>) -> crate::policies::ActionDistribution {
+            let mut p = [0.0; N_ACTIONS];
+            p[ActionKind::DoNothing.index()] = 0.75;
+            p[ActionKind::WebhookPush.index()] = 0.25;
+            crate::policies::ActionDistribution {
+                probabilities: p,
+                scores: [0.0; N_ACTIONS],
+                reason: String::new(),
+            }
+        }
+    }
+    let evaluation =
+        evaluate_on_log(&QuarterPush, None, &episodes, BootstrapParams::default()).unwrap();
+    let value = &evaluation.first_touch;
+    assert!(value.effective_sample_size > 100.0, "{value:?}");
+    let thin = value.thin_group.expect("the push group is thin");
+    assert_eq!(thin.first_action, ActionKind::WebhookPush);
+    assert!((thin.weight_share - 0.25 * 1_000.0 / (0.75 / 0.98 * 980.0 + 250.0)).abs() < 1e-9);
+    assert!((thin.effective_sample_size - 20.0).abs() < 1e-9);
+    assert!(value.estimate.is_none());
+    assert_eq!(evaluation.judgement, Judgement::LittleOverlap);
+    assert!(
+        evaluation.verdict.contains("webhook_push"),
+        "{}",
+        evaluation.verdict
     );
 }

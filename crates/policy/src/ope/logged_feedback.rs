@@ -24,10 +24,17 @@ pub struct LoggedFeedback {
 }
 
 impl LoggedFeedback {
-    /// Validates every round: a finite reward and a propensity in `(0, 1]`.
-    pub fn new(rounds: Vec<LoggedRound>) -> Result<Self, OpeError> {
+    /// Validates every round: a finite reward and a propensity in `(0, 1]`. A propensity
+    /// a rounding error above 1 (at most 1e-9: a sum of probabilities, as engine releases
+    /// before the sum was capped recorded for a certain action) is read as 1.
+    pub fn new(mut rounds: Vec<LoggedRound>) -> Result<Self, OpeError> {
         if rounds.is_empty() {
             return Err(OpeError::EmptyLog);
+        }
+        for round in &mut rounds {
+            if round.propensity > 1.0 && round.propensity <= 1.0 + 1e-9 {
+                round.propensity = 1.0;
+            }
         }
         for (index, round) in rounds.iter().enumerate() {
             if !round.reward.is_finite() {
@@ -87,6 +94,15 @@ mod tests {
             LoggedFeedback::new(vec![]),
             Err(OpeError::EmptyLog)
         ));
+        // A certain action whose probability was summed a rounding error above 1 is 1; a
+        // propensity clearly above 1 is refused.
+        let log = LoggedFeedback::new(vec![round(1.0, 1.000_000_000_000_000_2)]).unwrap();
+        assert_eq!(log.rounds()[0].propensity, 1.0);
+        let err = LoggedFeedback::new(vec![round(1.0, 1.001)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "round 0: propensity 1.001 is not in (0, 1]"
+        );
     }
 
     #[test]
