@@ -45,10 +45,13 @@ pub struct EpisodeCounts {
     /// Left out: an action or guardrail this release does not know (older decisions say
     /// `none` or `reminder_<channel>`).
     pub unknown_action: u64,
-    /// Left out: its decision steps are not 0, 1, … in order (a step erased, or a flow
-    /// whose steps changed in between).
+    /// Left out: its decision steps are not 0, 1, … in order (a step erased, a flow whose
+    /// steps changed in between, or a step the engine skipped because it came more than
+    /// `max_decision_lag` late after downtime).
     pub broken_steps: u64,
-    /// Left out: its cart or first step is no longer stored (erased, purged).
+    /// Left out: decisions whose cart or step 0 is no longer stored. Erasure and retention
+    /// remove a user's or a closed cart's decisions with it, so this counts only what other
+    /// means left behind.
     pub erased: u64,
     /// Days from the first to the last kept episode's first decision (at least 1).
     pub days: f64,
@@ -270,6 +273,36 @@ pub fn check_request(
     Ok(step_delays_hours)
 }
 
+/// Checks that the log was decided at the steps the policy is trained for: step k of an
+/// abandonment is decided `policy.step_delays[k]` after it, or later when the engine was
+/// late, so the earliest logged offset of each step is its delay. A log made under other
+/// delays would teach the planner the purchase rates of other hours.
+pub fn check_logged_step_delays(
+    episodes: &[LoggedEpisode],
+    step_delays_hours: &[u32],
+) -> Result<(), LearningError> {
+    let mut earliest: Vec<Option<i64>> = vec![None; step_delays_hours.len()];
+    for step in episodes.iter().flat_map(|e| &e.steps) {
+        let observed = &step.state.observed;
+        if let Some(slot) = earliest.get_mut(observed.step) {
+            let offset = observed.send_at.as_millis() - observed.abandoned_at.as_millis();
+            *slot = Some(slot.map_or(offset, |o: i64| o.min(offset)));
+        }
+    }
+    for (step, (logged, configured)) in earliest.iter().zip(step_delays_hours).enumerate() {
+        if let Some(logged) = logged
+            && *logged != i64::from(*configured) * 3_600_000
+        {
+            return Err(LearningError::Parameter(format!(
+                "the log decided step {step} {:.2} h after abandonment, but policy.step_delays \
+                 says {configured} h: train with the step delays the log was made with",
+                *logged as f64 / 3_600_000.0
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Learns a `kind` policy from the settled abandonments of `store`'s decision log, holding
 /// `options.evaluation_share` of the carts out, and judges it on them
 /// (`cartback_policy::log_training`). `config` gives the flow's steps
@@ -283,6 +316,7 @@ pub fn train_from_log(
 ) -> Result<LogTrainingOutcome, LearningError> {
     let step_delays_hours = check_request(config, kind, options)?;
     let read = read_logged_episodes(store, booking)?;
+    check_logged_step_delays(&read.episodes, &step_delays_hours)?;
     let counts = read.counts;
     let abandonments_per_day = counts.episodes as f64 / counts.days;
     let (train, held) = split_for_evaluation(read.episodes, options.evaluation_share);
@@ -367,4 +401,39 @@ pub fn train_from_log(
         fitted_q,
         evaluation,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cartback_policy::policies::FixedFlow;
+    use cartback_policy::simulator::{
+        Simulator, SimulatorConfig, sample_population, simulated_logged_episodes,
+    };
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    #[test]
+    fn a_log_made_under_other_step_delays_is_refused_naming_the_step() {
+        // The simulator's flow decides at 1 h, 24 h and 72 h.
+        let simulator = Simulator::new(SimulatorConfig::default()).unwrap();
+        let mut rng = SmallRng::seed_from_u64(3);
+        let shoppers = sample_population(&simulator, 200, &mut rng);
+        let episodes =
+            simulated_logged_episodes(&simulator, &shoppers, &FixedFlow::default(), "c", &mut rng);
+        check_logged_step_delays(&episodes, &[1, 24, 72]).unwrap();
+        let err = check_logged_step_delays(&episodes, &[1, 48, 72]).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("step 1 24.00 h after abandonment")
+                && message.contains("policy.step_delays says 48 h"),
+            "{message}"
+        );
+        // A step decided late (after downtime) is later than its delay, never earlier: the
+        // earliest offset decides.
+        let mut late = episodes.clone();
+        late[0].steps[0].state.observed.send_at =
+            late[0].steps[0].state.observed.send_at + cartback_core::Duration::hours(5);
+        check_logged_step_delays(&late, &[1, 24, 72]).unwrap();
+    }
 }
