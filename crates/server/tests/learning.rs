@@ -34,25 +34,6 @@ const WAIT: StdDuration = StdDuration::from_secs(20);
 const T0: Timestamp = Timestamp(1_781_085_600_000);
 const HOLDOUT: f64 = 0.3;
 
-async fn post(server: &RunningServer, body: serde_json::Value) {
-    let response = post_events(server, INGEST, &body).await;
-    assert_eq!(response.status(), 200, "{:?}", response.text().await);
-}
-
-async fn user_carts(server: &RunningServer, user: &str) -> serde_json::Value {
-    let (_, carts) = get_json(server, READ, &format!("/v1/users/{user}/carts")).await;
-    carts
-}
-
-async fn cart_of(server: &RunningServer, user: &str) -> String {
-    eventually(&format!("{user}'s cart"), WAIT, || async {
-        user_carts(server, user).await[0]["id"]
-            .as_str()
-            .map(str::to_owned)
-    })
-    .await
-}
-
 async fn decisions_of(server: &RunningServer, cart: &str) -> Vec<serde_json::Value> {
     decisions(server, &cart.replace('#', "%23")).await
 }

@@ -33,19 +33,6 @@ fn email_config(dir: &tempfile::TempDir, smtp_port: u16) -> ServerConfig {
     config
 }
 
-async fn post(server: &RunningServer, body: serde_json::Value) {
-    let response = post_events(server, INGEST, &body).await;
-    assert_eq!(response.status(), 200, "{:?}", response.text().await);
-}
-
-async fn cart_of(server: &RunningServer, user: &str) -> String {
-    eventually("the user's cart", WAIT, || async {
-        let (_, carts) = get_json(server, READ, &format!("/v1/users/{user}/carts")).await;
-        carts[0]["id"].as_str().map(str::to_owned)
-    })
-    .await
-}
-
 /// Waits until the cart has `n` decisions and returns them.
 async fn decisions_n(server: &RunningServer, cart: &str, n: usize) -> Vec<serde_json::Value> {
     eventually(&format!("{n} decisions for {cart}"), WAIT, || async {

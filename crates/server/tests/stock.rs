@@ -57,19 +57,6 @@ async fn report_stock(server: &RunningServer, levels: &[(&str, i64, Timestamp)])
     answer
 }
 
-async fn post(server: &RunningServer, body: Value) {
-    let response = post_events(server, INGEST, &body).await;
-    assert_eq!(response.status(), 200, "{:?}", response.text().await);
-}
-
-async fn cart_of(server: &RunningServer, user: &str) -> String {
-    eventually("the user's cart", WAIT, || async {
-        let (_, carts) = get_json(server, READ, &format!("/v1/users/{user}/carts")).await;
-        carts[0]["id"].as_str().map(str::to_owned)
-    })
-    .await
-}
-
 /// The decision of step 0 of the cart's `abandonment`, once taken.
 async fn decision_of(server: &RunningServer, cart: &str, abandonment: u64) -> Value {
     eventually(

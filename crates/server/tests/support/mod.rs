@@ -398,3 +398,29 @@ pub async fn webhook_receiver(failures_first: usize) -> (String, Arc<Mutex<Vec<R
     });
     (format!("http://{addr}/hook"), received)
 }
+
+/// Posts cartback events with the ingest key and checks they were accepted.
+pub async fn post(server: &RunningServer, body: serde_json::Value) {
+    let response = post_events(server, INGEST, &body).await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+}
+
+/// `GET /v1/users/{user}/carts`.
+pub async fn user_carts(server: &RunningServer, user: &str) -> serde_json::Value {
+    let (_, carts) = get_json(server, READ, &format!("/v1/users/{user}/carts")).await;
+    carts
+}
+
+/// The id of the user's first cart, once the engine has one (waits up to 20 s).
+pub async fn cart_of(server: &RunningServer, user: &str) -> String {
+    eventually(
+        &format!("{user}'s cart"),
+        StdDuration::from_secs(20),
+        || async {
+            user_carts(server, user).await[0]["id"]
+                .as_str()
+                .map(str::to_owned)
+        },
+    )
+    .await
+}
