@@ -490,3 +490,45 @@ fn a_group_of_few_heavily_weighted_episodes_is_refused() {
         evaluation.verdict
     );
 }
+
+#[test]
+fn coupon_spend_is_weighted_by_the_steps_before() {
+    // Every cart worth 10,000; the evaluated policy: nothing first, a 10 % coupon second.
+    let policy = FixedFlow::new(vec![ActionKind::DoNothing, ActionKind::Discount10]);
+    // The log: half the episodes did nothing first (propensity 0.5) and reached step 1,
+    // half sent a reminder first and reached step 1 too.
+    let episodes: Vec<LoggedEpisode> = (0..100)
+        .map(|i| {
+            let first = if i % 2 == 0 {
+                ActionKind::DoNothing
+            } else {
+                ActionKind::ReminderEmail
+            };
+            episode(
+                &format!("c{i}"),
+                vec![step(0, first, 0.5), step(1, ActionKind::DoNothing, 1.0)],
+                false,
+            )
+        })
+        .collect();
+    // Step 0 issues nothing; step 1's 1,000 counts with the ratio of step 0: 2 where the
+    // log did nothing first (the policy's choice), 0 where it reminded. Mean: 1,000.
+    let spend = coupon_spend_per_abandonment(&policy, &episodes);
+    assert!((spend - 1_000.0).abs() < 1e-9, "{spend}");
+    // A policy that sends the coupon first issues it on every logged state of step 0.
+    let coupon_first = FixedFlow::new(vec![ActionKind::Discount10, ActionKind::DoNothing]);
+    assert!((coupon_spend_per_abandonment(&coupon_first, &episodes) - 1_000.0).abs() < 1e-9);
+    // The guardrails' recorded outcomes count: a coupon the budget turns into nothing is
+    // not issued.
+    let mut suppressed = episodes.clone();
+    for e in &mut suppressed {
+        e.steps[0]
+            .state
+            .executed
+            .insert(ActionKind::Discount10, ActionKind::DoNothing);
+    }
+    assert_eq!(
+        coupon_spend_per_abandonment(&coupon_first, &suppressed),
+        0.0
+    );
+}
