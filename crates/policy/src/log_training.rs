@@ -123,13 +123,22 @@ impl LoggedEpisode {
                 self.steps.len()
             ));
         }
+        let mut previous: Option<usize> = None;
         for (index, step) in self.steps.iter().enumerate() {
-            if step.state.observed.step != index {
+            // Steps 0, 1, … in order; a step may be missing after step 0 (the engine skips
+            // one that comes too late after downtime, and decides the next).
+            let recorded = step.state.observed.step;
+            let in_order = match previous {
+                None => recorded == 0,
+                Some(p) => recorded > p,
+            };
+            if !in_order || recorded >= n_steps {
                 return fail(format!(
-                    "its decision {index} records step {}",
-                    step.state.observed.step
+                    "its decision {index} records step {recorded}{}",
+                    previous.map_or(String::new(), |p| format!(" after step {p}"))
                 ));
             }
+            previous = Some(recorded);
             if step.state.observed.n_steps != n_steps {
                 return fail(format!(
                     "step {index} was decided in a flow of {} steps, step 0 in one of {n_steps}",
@@ -649,7 +658,12 @@ impl DoublyRobustTerms {
         episodes: &[&LoggedEpisode],
         ratios: &[Vec<f64>],
     ) -> DoublyRobustTerms {
-        let horizon = episodes.iter().map(|e| e.steps.len()).max().unwrap_or(0);
+        // By recorded step: a step the engine skipped keeps the weight, with nothing in it.
+        let horizon = episodes
+            .iter()
+            .filter_map(|e| e.steps.last().map(|s| s.state.observed.step + 1))
+            .max()
+            .unwrap_or(0);
         let size = episodes.len() * horizon;
         let mut terms = DoublyRobustTerms {
             horizon,
@@ -662,15 +676,22 @@ impl DoublyRobustTerms {
         for (episode, ratios) in episodes.iter().zip(ratios) {
             let transitions = episode.transitions();
             let mut cumulative = 1.0;
+            let mut next = 0;
             for t in 0..horizon {
                 terms.previous.push(cumulative);
-                match episode.steps.get(t) {
-                    Some(step) => {
-                        cumulative *= ratios[t];
+                let position = episode
+                    .steps
+                    .get(next)
+                    .filter(|s| s.state.observed.step == t)
+                    .map(|_| next);
+                match position.map(|p| (p, &episode.steps[p])) {
+                    Some((p, step)) => {
+                        next += 1;
+                        cumulative *= ratios[p];
                         let values = model.step_values(&step.state.observed);
                         let dist = final_distribution(policy, step);
                         terms.weight.push(cumulative);
-                        terms.reward.push(transitions[t].reward_minor);
+                        terms.reward.push(transitions[p].reward_minor);
                         terms.q.push(values[step.action.index()]);
                         terms.v.push(
                             ActionKind::ALL

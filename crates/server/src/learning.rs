@@ -45,9 +45,10 @@ pub struct EpisodeCounts {
     /// Left out: an action or guardrail this release does not know (older decisions say
     /// `none` or `reminder_<channel>`).
     pub unknown_action: u64,
-    /// Left out: its decision steps are not 0, 1, … in order (a step erased, a flow whose
-    /// steps changed in between, or a step the engine skipped because it came more than
-    /// `max_decision_lag` late after downtime).
+    /// Left out: its decisions do not start at step 0 with each step once, in order, each
+    /// recording its own step (a step written twice, or a recorded state of another step).
+    /// A step the engine skipped (more than `max_decision_lag` late after downtime) is no
+    /// reason: the episode keeps the steps that were decided.
     pub broken_steps: u64,
     /// Left out: decisions whose cart or step 0 is no longer stored. Erasure and retention
     /// remove a user's or a closed cart's decisions with it, so this counts only what other
@@ -138,15 +139,23 @@ pub fn episode(
     let mut order: Vec<usize> = (0..decisions.len()).collect();
     order.sort_by_key(|&i| (decisions[i].step, decisions[i].id));
     let mut steps = Vec::with_capacity(order.len());
-    for (expected, &i) in order.iter().enumerate() {
+    let mut previous: Option<u32> = None;
+    for &i in &order {
         let decision = &decisions[i];
-        if decision.step as usize != expected {
+        // Steps 0, 1, … in order; one may be missing after step 0 (the engine skips a step
+        // that comes more than `max_decision_lag` late and decides the next).
+        let in_order = match previous {
+            None => decision.step == 0,
+            Some(p) => decision.step > p,
+        };
+        if !in_order {
             return Err(Skipped::BrokenSteps);
         }
+        previous = Some(decision.step);
         let Some(Some(Ok(state))) = states.get(i) else {
             return Err(Skipped::WithoutState);
         };
-        if state.observed.step != expected {
+        if state.observed.step != decision.step as usize {
             return Err(Skipped::BrokenSteps);
         }
         let action = ActionKind::from_name(&decision.action)

@@ -99,11 +99,22 @@ fn guardrail_records_parse_and_unknown_names_are_refused() {
 #[test]
 fn bad_episodes_are_refused_naming_the_abandonment_and_step() {
     let mut e = episode("c7", vec![step(0, ActionKind::DoNothing, 1.0)], false);
-    e.steps.push(step(2, ActionKind::ReminderEmail, 0.5));
+    e.steps.push(step(0, ActionKind::ReminderEmail, 0.5));
     let err = e.validate().unwrap_err();
     assert!(
-        err.contains("c7#1") && err.contains("decision 1 records step 2"),
+        err.contains("c7#1") && err.contains("decision 1 records step 0 after step 0"),
         "{err}"
+    );
+    // A step skipped (the engine was down) is no error; one beyond the flow is.
+    e.steps[1] = step(2, ActionKind::ReminderEmail, 0.5);
+    assert_eq!(e.validate(), Ok(()));
+    e.steps[1] = step(3, ActionKind::ReminderEmail, 0.5);
+    assert!(e.validate().unwrap_err().contains("records step 3"));
+    let e = episode("c6", vec![step(1, ActionKind::DoNothing, 1.0)], false);
+    assert!(
+        e.validate()
+            .unwrap_err()
+            .contains("decision 0 records step 1")
     );
     let mut e = episode("c8", vec![step(0, ActionKind::DoNothing, 0.0)], false);
     assert!(e.validate().unwrap_err().contains("propensity 0"));
