@@ -214,9 +214,9 @@ fn log_training_text(
     let mut text = String::new();
     let _ = writeln!(
         text,
-        "decision log: {} decisions, {} abandonments; {} episodes over {:.1} days ({} held-out \
-         shoppers'); left out: {} not settled, {} without a recorded state, {} with an unknown \
-         action, {} with broken steps, {} erased",
+        "decision log: {} decisions, {} abandonments; {} episodes over {:.1} days ({} of them \
+         the holdout's); left out: {} not settled, {} without a recorded state, {} with an \
+         unknown action, {} with steps out of order, {} erased",
         c.decisions,
         c.abandonments,
         c.episodes,
@@ -306,7 +306,16 @@ fn log_training_text(
             (Some(estimate), Some(difference)) => {
                 format!("{}  difference {}", money(estimate), money(difference))
             }
-            _ => "little overlap".to_owned(),
+            _ => match &value.thin_group {
+                Some(g) => format!(
+                    "little overlap: the episodes that began with {} carry {:.0} % of the \
+                     weight on an effective {:.1}",
+                    g.first_action,
+                    100.0 * g.weight_share,
+                    g.effective_sample_size
+                ),
+                None => "little overlap".to_owned(),
+            },
         };
         let _ = writeln!(
             text,
