@@ -58,6 +58,8 @@ pub enum SimulatedLogError {
     NoCarts,
     #[error("encoding a simulated decision's state: {0}")]
     Encode(String),
+    #[error("{0}")]
+    Episode(String),
 }
 
 /// Draws `params.carts` shoppers from `config`'s population, logs an episode each under the
@@ -84,15 +86,19 @@ pub fn write_simulated_log(
     write_episodes(store, &episodes)
 }
 
-/// Writes `episodes` as the engine records them: a cart each (recovered an hour after its
-/// last decision when bought, else expired a week after abandonment), a decision per step
-/// (decided at the step's nominal send time), a sent outbox message per step whose message
-/// went out, and an `unsubscribe` tracking event where one was recorded.
+/// Writes `episodes` (each checked first: [`LoggedEpisode::validate`]) as the engine records
+/// them: a cart each (recovered an hour after its last decision when bought, else expired a
+/// week after abandonment), a decision per step (decided at the step's nominal send time), a
+/// sent outbox message per step whose message went out, and an `unsubscribe` tracking event
+/// where one was recorded.
 pub fn write_episodes(
     store: &mut dyn Store,
     episodes: &[LoggedEpisode],
 ) -> Result<SimulatedLogSummary, SimulatedLogError> {
     const HOUR: i64 = 3_600_000;
+    for episode in episodes {
+        episode.validate().map_err(SimulatedLogError::Episode)?;
+    }
     let mut summary = SimulatedLogSummary {
         carts: episodes.len(),
         ..SimulatedLogSummary::default()
