@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{cartback_with, ok_json, rees46_sample};
+use common::{cartback_with, ok_json};
 use std::collections::BTreeSet;
 
 const KEY: &str = "an import key that is long enough to be accepted";
@@ -18,19 +18,10 @@ fn cartback(args: &[&str], key: Option<&str>) -> std::process::Output {
 }
 
 fn import(db: &str, key: Option<&str>) -> std::process::Output {
-    let sample = rees46_sample();
-    cartback(
-        &[
-            "import",
-            "--format",
-            "rees46",
-            sample.to_str().unwrap(),
-            "--db",
-            db,
-            "--json",
-        ],
-        key,
-    )
+    match key {
+        Some(key) => common::import_sample_with(db, &[("CARTBACK_PSEUDONYMISE_KEY", key)]),
+        None => common::import_sample(db),
+    }
 }
 
 fn stored_user_ids(db: &str) -> BTreeSet<String> {

@@ -18,16 +18,7 @@ fn purge_removes_what_the_import_stored_before_the_cutoff() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shop.db");
     let db = db.to_str().unwrap();
-    let sample = rees46_sample();
-    let import = ok_json(cartback(&[
-        "import",
-        "--format",
-        "rees46",
-        sample.to_str().unwrap(),
-        "--db",
-        db,
-        "--json",
-    ]));
+    let import = ok_json(common::import_sample(db));
     let closed = ["purchased", "recovered", "expired"]
         .iter()
         .map(|state| count(&import, state))

@@ -10,16 +10,7 @@ fn report_counts_the_imported_carts_and_writes_the_dashboard() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shop.db");
     let db = db.to_str().unwrap();
-    let sample = rees46_sample();
-    let import = ok_json(cartback(&[
-        "import",
-        "--format",
-        "rees46",
-        sample.to_str().unwrap(),
-        "--db",
-        db,
-        "--json",
-    ]));
+    let import = ok_json(common::import_sample(db));
     let html = dir.path().join("dashboard.html");
     let report = ok_json(cartback(&[
         "report",

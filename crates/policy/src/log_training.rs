@@ -21,7 +21,7 @@
 
 use crate::actions::{ActionCosts, ActionKind};
 use crate::guardrails::Guardrail;
-use crate::ope::{BootstrapParams, LoggedState, OpeError};
+use crate::ope::{BootstrapParams, LoggedState, OpeError, PROPENSITY_ROUNDING};
 use crate::policies::{
     FittedQ, FittedQParams, N_ACTIONS, Observation, Policy, PolicyError, UpliftGreedy,
     UpliftGreedyParams, allowed_actions,
@@ -43,9 +43,6 @@ pub const MIN_GROUP_WEIGHT_SHARE: f64 = 0.05;
 /// Smallest mean importance weight that is trusted: the weights average 1 when the log
 /// covers what the policy does; far below, the policy mostly does what the log never did.
 pub const MIN_MEAN_WEIGHT: f64 = 0.5;
-
-/// How far above 1 a logged propensity may be (a sum of floating-point probabilities).
-const PROPENSITY_ROUNDING: f64 = 1e-9;
 
 /// One decision step of a logged abandonment.
 #[derive(Clone, Debug, PartialEq)]
@@ -652,10 +649,12 @@ struct DoublyRobustTerms {
 }
 
 impl DoublyRobustTerms {
+    /// `distributions[i][k]` and `ratios[i][k]`: the policy's final-action distribution on
+    /// episode i's k-th logged step and its importance ratio there.
     fn new(
-        policy: &dyn Policy,
         model: &dyn StepValueModel,
         episodes: &[&LoggedEpisode],
+        distributions: &[Vec<[f64; N_ACTIONS]>],
         ratios: &[Vec<f64>],
     ) -> DoublyRobustTerms {
         // By recorded step: a step the engine skipped keeps the weight, with nothing in it.
@@ -673,7 +672,7 @@ impl DoublyRobustTerms {
             q: Vec::with_capacity(size),
             v: Vec::with_capacity(size),
         };
-        for (episode, ratios) in episodes.iter().zip(ratios) {
+        for ((episode, ratios), dists) in episodes.iter().zip(ratios).zip(distributions) {
             let transitions = episode.transitions();
             let mut cumulative = 1.0;
             let mut next = 0;
@@ -689,7 +688,7 @@ impl DoublyRobustTerms {
                         next += 1;
                         cumulative *= ratios[p];
                         let values = model.step_values(&step.state.observed);
-                        let dist = final_distribution(policy, step);
+                        let dist = dists[p];
                         terms.weight.push(cumulative);
                         terms.reward.push(transitions[p].reward_minor);
                         terms.q.push(values[step.action.index()]);
@@ -779,12 +778,25 @@ pub fn evaluate_on_log(
         return Ok(evaluation);
     }
     let rewards: Vec<f64> = treated.iter().map(|e| e.net_minor()).collect();
-    let ratios: Vec<Vec<f64>> = treated
+    // The policy's final-action distribution on every logged step, computed once (a
+    // planner's plans them): the ratios and the doubly robust terms read it.
+    let distributions: Vec<Vec<[f64; N_ACTIONS]>> = treated
         .iter()
         .map(|e| {
             e.steps
                 .iter()
-                .map(|s| final_distribution(policy, s)[s.action.index()] / s.propensity)
+                .map(|s| final_distribution(policy, s))
+                .collect()
+        })
+        .collect();
+    let ratios: Vec<Vec<f64>> = treated
+        .iter()
+        .zip(&distributions)
+        .map(|(e, dists)| {
+            e.steps
+                .iter()
+                .zip(dists)
+                .map(|(s, dist)| dist[s.action.index()] / s.propensity)
                 .collect()
         })
         .collect();
@@ -795,7 +807,7 @@ pub fn evaluate_on_log(
     evaluation.first_touch = PolicyValue::of(&first, &first_actions);
     let doubly_robust = model
         .filter(|_| evaluation.whole_flow.overlaps())
-        .map(|model| DoublyRobustTerms::new(policy, model, &treated, &ratios));
+        .map(|model| DoublyRobustTerms::new(model, &treated, &distributions, &ratios));
     // Paired resamples: the logged mean and every estimate from the same draws, so the
     // differences' intervals account for their correlation.
     let n = treated.len();

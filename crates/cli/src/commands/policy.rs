@@ -10,7 +10,7 @@ use cartback_policy::log_training::{Judgement, ValueEstimate};
 use cartback_server::ServerConfig;
 use cartback_server::decide::policy_file::{self, PolicyKind};
 use cartback_server::learning::{
-    LogTrainingOptions, LogTrainingOutcome, check_request, train_from_log as train_from_log_of,
+    LogTrainingOptions, LogTrainingOutcome, check_request, train_from_log,
 };
 use cartback_server::outcomes::Booking;
 use clap::{Args, Subcommand};
@@ -103,7 +103,7 @@ fn train(args: TrainPolicyArgs) -> Result<ExitCode> {
         );
     }
     if args.from_log {
-        return train_from_log(kind, args);
+        return train_on_log(kind, args);
     }
     if args.train_carts == 0 {
         bail!("--train-carts must be at least 1");
@@ -143,7 +143,7 @@ fn train(args: TrainPolicyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn train_from_log(kind: PolicyKind, args: TrainPolicyArgs) -> Result<ExitCode> {
+fn train_on_log(kind: PolicyKind, args: TrainPolicyArgs) -> Result<ExitCode> {
     let config = ServerConfig::load(args.config.as_deref()).context("loading the configuration")?;
     let db = args.db.clone().unwrap_or_else(|| config.db.clone());
     let options = LogTrainingOptions {
@@ -162,7 +162,7 @@ fn train_from_log(kind: PolicyKind, args: TrainPolicyArgs) -> Result<ExitCode> {
         as_of: super::decisions::wall_clock()?,
     };
     let started = Instant::now();
-    let outcome = train_from_log_of(&mut *store, &booking, &config, kind, options)
+    let outcome = train_from_log(&mut *store, &booking, &config, kind, options)
         .with_context(|| format!("learning {} from the decision log of {db}", kind.name()))?;
     let seconds = started.elapsed().as_secs_f64();
     let worse = outcome.evaluation.judgement == Judgement::Worse;

@@ -39,3 +39,26 @@ pub fn ok_json(out: Output) -> serde_json::Value {
 pub fn rees46_sample() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/rees46-2019-Oct-head.csv")
 }
+
+/// `cartback import --format rees46 <the sample> --db DB --json` with `env` set (e.g. a
+/// pseudonymisation key).
+pub fn import_sample_with(db: &str, env: &[(&str, &str)]) -> Output {
+    let sample = rees46_sample();
+    cartback_with(
+        &[
+            "import",
+            "--format",
+            "rees46",
+            sample.to_str().unwrap(),
+            "--db",
+            db,
+            "--json",
+        ],
+        env,
+    )
+}
+
+/// [`import_sample_with`] and no variables.
+pub fn import_sample(db: &str) -> Output {
+    import_sample_with(db, &[])
+}

@@ -23,6 +23,10 @@ pub struct LoggedFeedback {
     rounds: Vec<LoggedRound>,
 }
 
+/// How far above 1 a logged propensity may be and still mean 1: the sum of a policy's
+/// floating-point masses over every proposal that ends at one action.
+pub const PROPENSITY_ROUNDING: f64 = 1e-9;
+
 impl LoggedFeedback {
     /// Validates every round: a finite reward and a propensity in `(0, 1]`. A propensity
     /// a rounding error above 1 (at most 1e-9: a sum of probabilities, as engine releases
@@ -32,7 +36,7 @@ impl LoggedFeedback {
             return Err(OpeError::EmptyLog);
         }
         for round in &mut rounds {
-            if round.propensity > 1.0 && round.propensity <= 1.0 + 1e-9 {
+            if round.propensity > 1.0 && round.propensity <= 1.0 + PROPENSITY_ROUNDING {
                 round.propensity = 1.0;
             }
         }

@@ -46,7 +46,7 @@ pub use evaluation::{OpeReport, evaluate_standard_estimators};
 pub use importance_weighting::{
     InverseProbabilityWeighting, SelfNormalizedInverseProbabilityWeighting,
 };
-pub use logged_feedback::{LoggedFeedback, LoggedRound};
+pub use logged_feedback::{LoggedFeedback, LoggedRound, PROPENSITY_ROUNDING};
 pub use obd_csv::read_obd_csv;
 pub use policy_file::{read_evaluation_policy, read_reward_model};
 pub use tables::{ActionTable, EvaluationPolicy, RewardModel};
